@@ -1,0 +1,3 @@
+from shumei.cli import main
+
+main()

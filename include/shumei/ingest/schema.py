@@ -1,0 +1,102 @@
+"""The raw layer's tables: batch log, rejects, and one append-only table per feed (from its contract).
+
+- raw.batch_log: one row per batch attempt that committed (loaded, or later superseded by a rerun)
+  and per failed attempt (written after the rollback, with the error message).
+- raw.rejects: every rejected row of every batch with its reason code and the record (no clear PII).
+- raw.<feed>: accepted rows, typed; PII only as keyed hashes.
+- raw_restricted.<feed>_pii: clear caller identity, readable by the owner role only.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from shumei.ingest.contracts import Contract
+
+RAW = "raw"
+RESTRICTED = "raw_restricted"
+
+BASE_DDL = """
+create schema if not exists raw;
+create schema if not exists raw_restricted;
+revoke all on schema raw_restricted from public;
+comment on schema raw is '原始层 Raw layer: source batches as received, append-only, with batch metadata';
+comment on schema raw_restricted is '受限原始层 Restricted raw layer: personal data (caller name, phone) in clear; owner role only';
+
+create table if not exists raw.batch_log (
+    batch_id bigint generated always as identity primary key,
+    source text not null,
+    feed text not null,
+    interval_start date not null,
+    interval_end date not null,
+    file_or_page text,
+    received_at timestamptz not null default now(),
+    finished_at timestamptz,
+    rows_received integer,
+    rows_loaded integer,
+    rows_rejected integer,
+    checksum text,
+    status text not null check (status in ('loading', 'loaded', 'superseded', 'failed')),
+    message text,
+    dag_run_id text,
+    contract_version integer,
+    superseded_batches bigint[],
+    superseded_by bigint,
+    constraint batch_rows_conserved check (
+        status not in ('loaded', 'superseded') or rows_received = rows_loaded + rows_rejected)
+);
+create index if not exists batch_log_feed_interval on raw.batch_log (feed, interval_start, status);
+comment on table raw.batch_log is '批次日志 Batch log: every batch of every feed; received = loaded + rejected';
+
+create table if not exists raw.rejects (
+    batch_id bigint not null references raw.batch_log (batch_id),
+    feed text not null,
+    row_number integer not null,
+    reason_code text not null,
+    reason_field text,
+    record jsonb not null,
+    primary key (batch_id, row_number)
+);
+comment on table raw.rejects is '拒收记录 Rejected rows with their reason code (quarantine)';
+"""
+
+
+def ensure_base(conn: psycopg.Connection) -> None:
+    conn.execute(BASE_DDL)
+
+
+def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, columns: list[tuple[str, str]],
+                  comment: str) -> bool:
+    """Creates the table if missing (returns True), checks its columns otherwise."""
+    rows = conn.execute("""select column_name, data_type from information_schema.columns
+                           where table_schema = %s and table_name = %s order by ordinal_position""",
+                        (schema_name, table)).fetchall()
+    if rows:
+        have = [r[0] for r in rows]
+        want = [c for c, _ in columns]
+        if have != want:
+            raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
+                               "the contract changed; write a migration (see docs/operations.md)")
+        return False
+    cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
+    conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table), cols))
+    conn.execute(sql.SQL("create index on {}.{} (_batch_id)").format(sql.Identifier(schema_name),
+                                                                    sql.Identifier(table)))
+    conn.execute(sql.SQL("comment on table {}.{} is {}").format(sql.Identifier(schema_name), sql.Identifier(table),
+                                                               sql.Literal(comment)))
+    return True
+
+
+def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
+    ensure_base(conn)
+    created = _ensure_table(conn, RAW, contract.table, contract.raw_columns(),
+                            f"原始数据 Raw feed {contract.feed} (source {contract.source}, contract v{contract.version})")
+    for f in contract.public_fields if created else ():
+        text = f"{f.zh} {f.description}".strip()
+        if text:
+            conn.execute(sql.SQL("comment on column {}.{}.{} is {}").format(
+                sql.Identifier(RAW), sql.Identifier(contract.table), sql.Identifier(f.name), sql.Literal(text)))
+    if contract.pii_fields:
+        _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
+                      f"个人信息 Personal data of feed {contract.feed}, restricted")

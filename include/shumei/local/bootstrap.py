@@ -1,0 +1,59 @@
+"""Roles and databases of a warehouse server, created idempotently with the superuser.
+
+- `shumei_owner`: the pipeline's role; owns the warehouse database and every schema in it.
+- `shumei_stats` (statistics office) and `shumei_bi` (BI tools): login roles, members of the group
+  role `shumei_reader`, which is granted read access to the `published` schema only (by the
+  publication step). They can connect, and see nothing else.
+- `airflow`: owns the `airflow` metadata database of the local Airflow.
+
+On a server not managed by this project (a county's PostgreSQL), a DBA creates the same roles;
+see docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import psycopg
+from psycopg import sql
+
+READER_GROUP = "shumei_reader"
+
+
+def _ensure_role(cur: psycopg.Cursor, name: str, password: str | None, login: bool = True) -> None:
+    cur.execute("select 1 from pg_roles where rolname = %s", (name,))
+    exists = cur.fetchone() is not None
+    verb = "alter" if exists else "create"
+    options = sql.SQL("login password {}").format(sql.Literal(password)) if login else sql.SQL("nologin")
+    cur.execute(sql.SQL("{} role {} with {}").format(sql.SQL(verb), sql.Identifier(name), options))
+
+
+def _ensure_database(cur: psycopg.Cursor, name: str, owner: str) -> None:
+    cur.execute("select 1 from pg_database where datname = %s", (name,))
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("create database {} owner {} encoding 'UTF8' template template0")
+                    .format(sql.Identifier(name), sql.Identifier(owner)))
+
+
+def bootstrap(superuser_dsn: str, env: Mapping[str, str], with_airflow: bool = True) -> None:
+    owner, db = env["SHUMEI_WH_USER"], env["SHUMEI_WH_DB"]
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_role(cur, owner, env["SHUMEI_WH_PASSWORD"])
+        _ensure_role(cur, READER_GROUP, None, login=False)
+        for user_key, pw_key in (("SHUMEI_STATS_USER", "SHUMEI_STATS_PASSWORD"),
+                                 ("SHUMEI_BI_USER", "SHUMEI_BI_PASSWORD")):
+            _ensure_role(cur, env[user_key], env[pw_key])
+            cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(READER_GROUP),
+                                                         sql.Identifier(env[user_key])))
+        _ensure_database(cur, db, owner)
+        cur.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(db)))
+        cur.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(db),
+                                                                         sql.Identifier(READER_GROUP)))
+        if with_airflow:
+            _ensure_role(cur, "airflow", env["SHUMEI_AIRFLOW_DB_PASSWORD"])
+            _ensure_database(cur, "airflow", "airflow")
+    # The public schema belongs to the owner; readers get nothing there.
+    dsn = superuser_dsn.replace("dbname=postgres", f"dbname={db}")
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("alter schema public owner to {}").format(sql.Identifier(owner)))
+        cur.execute("revoke all on schema public from public")

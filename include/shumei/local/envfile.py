@@ -1,0 +1,101 @@
+"""The git-ignored `.env` of a local installation: written once, read by every make target.
+
+It holds the warehouse URLs of the pipeline's owner role and of the two reader roles, generated
+passwords, ports, the Airflow home and metadata database, and the source endpoints. A user can
+connect with any PostgreSQL client using these values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shumei.local.embedded import free_port
+from shumei.settings import REPO_ROOT, pg_url
+
+ENV_PATH = REPO_ROOT / ".env"
+
+
+def read_env(path: Path = ENV_PATH) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def load_env(path: Path = ENV_PATH) -> dict[str, str]:
+    """Put the `.env` values into os.environ (values already set in the environment win)."""
+    values = read_env(path)
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+    from shumei.settings import get_settings
+
+    get_settings.cache_clear()
+    return values
+
+
+def _token() -> str:
+    # hex only: safe in URLs, shell and Makefiles without quoting
+    return secrets.token_hex(16)
+
+
+def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: int) -> dict[str, str]:
+    pw = {name: _token() for name in ("superuser", "owner", "stats", "bi", "airflow")}
+    host, db = "127.0.0.1", "shumei"
+    env = {
+        "SHUMEI_LOCAL_DIR": str(local_dir),
+        "SHUMEI_PG_SUPERUSER_PASSWORD": pw["superuser"],
+        "SHUMEI_WH_HOST": host,
+        "SHUMEI_WH_PORT": str(wh_port),
+        "SHUMEI_WH_DB": db,
+        "SHUMEI_WH_USER": "shumei_owner",
+        "SHUMEI_WH_PASSWORD": pw["owner"],
+        "SHUMEI_STATS_USER": "shumei_stats",
+        "SHUMEI_STATS_PASSWORD": pw["stats"],
+        "SHUMEI_BI_USER": "shumei_bi",
+        "SHUMEI_BI_PASSWORD": pw["bi"],
+        "SHUMEI_WAREHOUSE_URL": pg_url("shumei_owner", pw["owner"], host, wh_port, db),
+        "SHUMEI_STATS_URL": pg_url("shumei_stats", pw["stats"], host, wh_port, db),
+        "SHUMEI_BI_URL": pg_url("shumei_bi", pw["bi"], host, wh_port, db),
+        "SHUMEI_AIRFLOW_DB_PASSWORD": pw["airflow"],
+        "SHUMEI_HOTLINE_PORT": str(hotline_port),
+        "SHUMEI_HOTLINE_URL": f"http://127.0.0.1:{hotline_port}",
+        "SHUMEI_HOTLINE_TOKEN": _token(),
+        "SHUMEI_REGISTRY_DIR": str(local_dir / "drops" / "registry"),
+        "SHUMEI_CREDIT_DIR": str(local_dir / "drops" / "credit"),
+        "SHUMEI_PII_HASH_KEY": secrets.token_hex(32),
+        "AIRFLOW_HOME": str(local_dir / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url("airflow", pw["airflow"], host, wh_port, "airflow",
+                                                      driver="postgresql+psycopg"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__API__PORT": str(airflow_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{airflow_port}/execution/",
+        "AIRFLOW_CONN_SHUMEI_WAREHOUSE": pg_url("shumei_owner", pw["owner"], host, wh_port, db),
+    }
+    return env
+
+
+def ensure_env(path: Path = ENV_PATH) -> tuple[dict[str, str], bool]:
+    """Write `.env` once; later calls return what is there. Returns (values, created)."""
+    if path.exists():
+        return read_env(path), False
+    local_dir = REPO_ROOT / ".local"
+    env = build_env(local_dir, wh_port=free_port(55432), hotline_port=free_port(8765),
+                    airflow_port=free_port(8080))
+    lines = [f"# Local settings written by `make run` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+             "# Git-ignored. Delete it (after `make stop` and removing .local/) to start afresh.",
+             "# SHUMEI_BI_URL / SHUMEI_STATS_URL are the read-only URLs for BI tools and the statistics office."]
+    lines += [f"{key}={value}" for key, value in env.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return env, True

@@ -1,0 +1,74 @@
+"""Settings of the pipeline, read from the environment (the make targets load the git-ignored `.env`).
+
+Every setting has one name here; code reads `get_settings()` instead of `os.environ`, so a
+newcomer finds in one place what the pipeline can be told. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def pg_url(user: str, password: str, host: str, port: int | str, database: str,
+           driver: str = "postgresql") -> str:
+    """A libpq/SQLAlchemy URL with the password quoted."""
+    return f"{driver}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # warehouse (the pipeline's owner role); any PostgreSQL server, the embedded one by default
+    wh_host: str = "127.0.0.1"
+    wh_port: int = 55432
+    wh_database: str = "shumei"
+    wh_user: str = "shumei_owner"
+    wh_password: str = ""
+    # local state: embedded server data, Airflow home, source drop folders
+    local_dir: Path = field(default_factory=lambda: REPO_ROOT / ".local")
+    # sources
+    hotline_url: str = "http://127.0.0.1:8765"
+    hotline_token: str = ""
+    registry_dir: Path | None = None
+    credit_dir: Path | None = None
+    # keyed hash of caller identity (never leaves the restricted raw tables in clear)
+    pii_hash_key: str = ""
+
+    @property
+    def warehouse_url(self) -> str:
+        """psycopg / libpq URL of the owner role."""
+        return pg_url(self.wh_user, self.wh_password, self.wh_host, self.wh_port, self.wh_database)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return pg_url(self.wh_user, self.wh_password, self.wh_host, self.wh_port, self.wh_database,
+                      driver="postgresql+psycopg")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    local_dir = Path(_env("SHUMEI_LOCAL_DIR", str(REPO_ROOT / ".local")))
+    drops = local_dir / "drops"
+    return Settings(
+        wh_host=_env("SHUMEI_WH_HOST", "127.0.0.1"),
+        wh_port=int(_env("SHUMEI_WH_PORT", "55432")),
+        wh_database=_env("SHUMEI_WH_DB", "shumei"),
+        wh_user=_env("SHUMEI_WH_USER", "shumei_owner"),
+        wh_password=_env("SHUMEI_WH_PASSWORD", ""),
+        local_dir=local_dir,
+        hotline_url=_env("SHUMEI_HOTLINE_URL", "http://127.0.0.1:8765"),
+        hotline_token=_env("SHUMEI_HOTLINE_TOKEN", ""),
+        registry_dir=Path(_env("SHUMEI_REGISTRY_DIR", str(drops / "registry"))),
+        credit_dir=Path(_env("SHUMEI_CREDIT_DIR", str(drops / "credit"))),
+        pii_hash_key=_env("SHUMEI_PII_HASH_KEY", ""),
+    )

@@ -1,0 +1,140 @@
+"""The generic batch loader against a real PostgreSQL, with a contract written here."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+
+from shumei.ingest.contracts import _contracts_from_doc
+from shumei.ingest.loader import BatchMeta, BatchStructureError, check_structure, load_batch
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = _contracts_from_doc({
+    "feed": "test_orders", "source": "test", "format": "json", "version": 1,
+    "primary_key": ["order_id"],
+    "ordered": [["received_at", "closed_at"]],
+    "fields": [
+        {"name": "order_id", "type": "string", "required": True},
+        {"name": "received_at", "type": "timestamp", "required": True},
+        {"name": "closed_at", "type": "timestamp"},
+        {"name": "channel", "type": "string", "allowed": ["12345", "12319"]},
+        {"name": "score", "type": "integer", "min": 1, "max": 5},
+        {"name": "uscc", "type": "string", "check": "uscc"},
+        {"name": "caller_phone", "type": "string", "pii": True},
+    ],
+})[0]
+
+GOOD_USCC = "91110000600037341L"
+BAD_USCC = "91350100M000100Y4Z"
+DAY = date(2024, 3, 1)
+
+
+def meta(**kw) -> BatchMeta:
+    base = dict(source="test", feed="test_orders", interval_start=DAY, interval_end=date(2024, 3, 2),
+                file_or_page="unit")
+    base.update(kw)
+    return BatchMeta(**base)
+
+
+def row(order_id, **kw):
+    base = {"order_id": order_id, "received_at": "2024-03-01T09:00:00+08:00", "closed_at": None,
+            "channel": "12345", "score": 3, "uscc": GOOD_USCC, "caller_phone": "138 0000 0000"}
+    base.update(kw)
+    return base
+
+
+ROWS = [
+    row("A1"),
+    row("A2", closed_at="2024-03-01T10:00:00+08:00"),
+    row("B1", received_at="yesterday"),                                 # invalid_type
+    row("B2", channel="110"),                                           # not_allowed
+    row("B3", score=9),                                                 # out_of_range
+    row("B4", uscc=BAD_USCC),                                           # invalid_uscc
+    row("B5", closed_at="2024-02-28T10:00:00+08:00"),                   # out_of_order
+    row("B6", received_at="2030-01-01T00:00:00+08:00"),                 # future_date
+    row("B7", received_at="2024-03-01T09:00:00"),                       # timestamp_without_offset
+    row(None),                                                          # missing_required
+    row("D1", score=1), row("D1", score=2),                             # duplicate_key_conflict x2
+    row("R1"), row("R1"),                                               # duplicate_key_repeat x1
+]
+
+
+@pytest.fixture
+def conn(warehouse_url):
+    with psycopg.connect(warehouse_url) as c:
+        c.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
+        c.commit()
+        yield c
+
+
+def test_rows_are_loaded_or_rejected_with_reason(conn):
+    result = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    conn.commit()
+    assert result.rows_received == len(ROWS) == result.rows_loaded + result.rows_rejected
+    assert result.rows_loaded == 3
+    reasons = dict(conn.execute("select reason_code, count(*) from raw.rejects group by 1").fetchall())
+    assert reasons == {"invalid_type": 1, "not_allowed": 1, "out_of_range": 1, "invalid_uscc": 1,
+                       "out_of_order": 1, "future_date": 1, "timestamp_without_offset": 1,
+                       "missing_required": 1, "duplicate_key_conflict": 2, "duplicate_key_repeat": 1}
+    loaded = [r[0] for r in conn.execute("select order_id from raw.test_orders order by 1").fetchall()]
+    assert loaded == ["A1", "A2", "R1"]
+
+
+def test_personal_data_only_in_restricted_table(conn):
+    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k")
+    conn.commit()
+    cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
+                                          where table_schema='raw' and table_name='test_orders'""")]
+    assert "caller_phone" not in cols and "caller_phone_hash" in cols
+    hashed = conn.execute("select caller_phone_hash from raw.test_orders").fetchone()[0]
+    assert len(hashed) == 64 and "138" not in hashed
+    clear = conn.execute("select caller_phone from raw_restricted.test_orders_pii").fetchone()[0]
+    assert clear == "138 0000 0000"
+    load_batch(conn, CONTRACT, [row("B1", received_at="bad")], meta(interval_start=date(2024, 3, 2),
+                                                                  interval_end=date(2024, 3, 3)), pii_key="k")
+    record = conn.execute("select record from raw.rejects").fetchone()[0]
+    assert "caller_phone" not in record and record["caller_phone_hash"] == hashed
+
+
+def test_rerun_replaces_the_batch(conn):
+    first = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    conn.commit()
+    second = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    conn.commit()
+    assert second.superseded == [first.batch_id]
+    n = conn.execute("select count(*) from raw.test_orders").fetchone()[0]
+    assert n == second.rows_loaded
+    assert conn.execute("select count(*) from raw.rejects").fetchone()[0] == second.rows_rejected
+    statuses = conn.execute("select status from raw.batch_log order by batch_id").fetchall()
+    assert statuses == [("superseded",), ("loaded",)]
+
+
+def test_failure_leaves_nothing(conn):
+    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k")
+    conn.commit()
+
+    def broken():
+        yield row("A9")
+        raise ConnectionError("source dropped the connection")
+
+    with pytest.raises(ConnectionError):
+        load_batch(conn, CONTRACT, broken(), meta(), pii_key="k")
+    conn.rollback()
+    assert conn.execute("select order_id from raw.test_orders").fetchall() == [("A1",)]
+    assert conn.execute("select count(*) from raw.batch_log where status = 'loaded'").fetchone()[0] == 1
+
+
+def test_structure_errors_name_the_problem():
+    with pytest.raises(BatchStructureError, match=r"missing required column\(s\) \['order_id'\]"):
+        check_structure(CONTRACT, ["received_at", "channel"])
+    with pytest.raises(BatchStructureError, match=r"unexpected column\(s\) \['region'\]"):
+        check_structure(CONTRACT, ["order_id", "received_at", "region"])
+
+
+def test_empty_batch_where_rows_expected_is_refused(conn):
+    with pytest.raises(BatchStructureError, match="no rows"):
+        load_batch(conn, CONTRACT, [], meta(expect_rows=True), pii_key="k")
+    conn.rollback()
