@@ -14,6 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
 	@echo "make test        the whole test suite (unit, integration on embedded PostgreSQL, ruff, sqlfluff)"
+	@echo "make lint        ruff and sqlfluff only (both also run inside make test)"
 	@echo "make stop        stop the simulators and the embedded warehouse"
 	@echo "make status      what is running, and the connection URLs"
 	@echo "make airflow-ui  Airflow standalone (UI + scheduler) on the same DAGs and warehouse"
@@ -39,15 +40,14 @@ stop: venv
 status: venv
 	$(PY) -m shumei status
 
-test: venv lint
+test: venv
 	$(PY) -m pytest -q --durations=15
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not integration"
 
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/sqlfluff lint --processes 2 dbt_project
+	$(PY) -m pytest -q tests/lint
 
 lock:
 	$(VENV)/bin/uv pip compile requirements/requirements.in -p 3.11 -o requirements/requirements.lock

@@ -39,8 +39,11 @@ class Settings:
     # sources
     hotline_url: str = "http://127.0.0.1:8765"
     hotline_token: str = ""
+    hotline_page_size: int = 1000
+    hotline_overlap_hours: int = 2
     registry_dir: Path | None = None
     credit_dir: Path | None = None
+    drop_wait_seconds: float = 0.0  # how long a daily task waits for a late file drop before failing
     # keyed hash of caller identity (never leaves the restricted raw tables in clear)
     pii_hash_key: str = ""
 
@@ -68,6 +71,9 @@ def get_settings() -> Settings:
         local_dir=local_dir,
         hotline_url=_env("SHUMEI_HOTLINE_URL", "http://127.0.0.1:8765"),
         hotline_token=_env("SHUMEI_HOTLINE_TOKEN", ""),
+        hotline_page_size=int(_env("SHUMEI_HOTLINE_PAGE_SIZE", "1000")),
+        hotline_overlap_hours=int(_env("SHUMEI_HOTLINE_OVERLAP_HOURS", "2")),
+        drop_wait_seconds=float(_env("SHUMEI_DROP_WAIT_SECONDS", "0")),
         registry_dir=Path(_env("SHUMEI_REGISTRY_DIR", str(drops / "registry"))),
         credit_dir=Path(_env("SHUMEI_CREDIT_DIR", str(drops / "credit"))),
         pii_hash_key=_env("SHUMEI_PII_HASH_KEY", ""),

@@ -6,7 +6,6 @@ from datetime import date
 
 import psycopg
 import pytest
-
 from shumei.ingest.contracts import _contracts_from_doc
 from shumei.ingest.loader import BatchMeta, BatchStructureError, check_structure, load_batch
 

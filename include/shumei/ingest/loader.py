@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -320,3 +320,14 @@ def load_batch(conn: psycopg.Connection, contract: Contract, records: Iterable[M
     return BatchResult(batch_id, meta.feed, meta.interval_start, staging.count, loaded, rejected, checksum,
                        by_reason, superseded)
 
+
+
+def checked_records(contract: Contract, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Passes JSON records through, refusing the batch at the first record whose keys drift."""
+    good: set[frozenset] = set()
+    for record in records:
+        keys = frozenset(record)
+        if keys not in good:
+            check_structure(contract, keys)
+            good.add(keys)
+        yield record

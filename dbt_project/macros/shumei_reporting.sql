@@ -1,0 +1,26 @@
+{#
+    Reporting-date helpers of the indicator models (a new file beside the shared macros).
+    as_of_date: the date the data is taken to be current at, Asia/Shanghai. It is the var
+    `shumei_as_of_date` when set (tests, backfills, reproducible releases), otherwise today in
+    Asia/Shanghai. Periods ending on or after it are provisional.
+#}
+{% macro as_of_date() -%}
+    {%- set configured = var('shumei_as_of_date', none) -%}
+    {%- if configured -%}
+        date '{{ configured }}'
+    {%- else -%}
+        (now() at time zone '{{ var("shumei_timezone", "Asia/Shanghai") }}')::date
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro reporting_start_date() -%}
+    {#- First month reported (default 2022-01-01: the programme's baseline year). -#}
+    date '{{ var("shumei_reporting_start_date", "2022-01-01") }}'
+{%- endmacro %}
+
+
+{% macro end_of_day(date_expr) -%}
+    {#- The instant a calendar day ends in Asia/Shanghai (midnight of the next day), as timestamptz. -#}
+    ((({{ date_expr }})::date + 1)::timestamp at time zone '{{ var("shumei_timezone", "Asia/Shanghai") }}')
+{%- endmacro %}

@@ -1,0 +1,106 @@
+"""Readers of the file drops: the registry's daily workbook and the credit system's daily feed.
+
+Layout (see docs/contracts/): `<dir>/YYYY-MM-DD/` holds the day's files and a `manifest.json`
+written last; a day without a manifest is not complete yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from shumei.ingest.contracts import Contract
+from shumei.ingest.loader import BatchStructureError, check_structure
+
+
+class DropMissing(FileNotFoundError):
+    """The day's drop is not there (or not complete) after the allowed wait."""
+
+
+@dataclass
+class Drop:
+    day: date
+    folder: Path
+    manifest: dict
+
+    def file(self, pattern: str) -> Path:
+        found = sorted(self.folder.glob(pattern))
+        if len(found) != 1:
+            raise BatchStructureError(f"{self.folder}: expected one file matching {pattern!r}, found "
+                                      f"{[p.name for p in found]}")
+        return found[0]
+
+
+def wait_for_drop(root: Path, day: date, wait_seconds: float = 0.0, poll: float = 5.0) -> Drop:
+    """The day's folder with its manifest; waits up to `wait_seconds`, then fails clearly."""
+    folder = root / day.isoformat()
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        manifest = folder / "manifest.json"
+        if manifest.exists():
+            return Drop(day, folder, json.loads(manifest.read_text(encoding="utf-8")))
+        if time.monotonic() >= deadline:
+            state = "has no manifest.json (incomplete)" if folder.exists() else "does not exist"
+            raise DropMissing(f"no drop for {day}: {folder} {state} (waited {wait_seconds:.0f} s)")
+        time.sleep(poll)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _cell(value, field_type: str):
+    if field_type == "date" and isinstance(value, datetime):
+        return value.date() if value.time() == datetime.min.time() else value
+    return value
+
+
+def read_sheet(path: Path, contract: Contract) -> list[dict]:
+    """The rows of the contract's sheet as {header: value}; structure is checked first."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if contract.sheet not in wb.sheetnames:
+            raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is missing "
+                                      f"(sheets: {wb.sheetnames})")
+        rows = wb[contract.sheet].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is empty (no header row)")
+        headers = [str(h).strip() if h is not None else "" for h in header]
+        while headers and headers[-1] == "":
+            headers.pop()
+        check_structure(contract, headers)
+        types = {f.header: f.type for f in contract.fields}
+        out = []
+        for values in rows:
+            if values is None or all(v is None for v in values):
+                continue
+            out.append({h: _cell(v, types[h]) for h, v in zip(headers, values, strict=False) if h})
+        return out
+    finally:
+        wb.close()
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """JSON lines; a line that is not UTF-8 JSON is yielded as a record holding only the error,
+    so that it is quarantined (missing required fields) rather than dropped."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise BatchStructureError(f"{path.name} line {number}: not UTF-8 JSON ({exc.__class__.__name__}: "
+                                          f"{exc}); the file must be re-sent") from exc

@@ -1,0 +1,116 @@
+"""Client of the complaints hotline API (12345 / 12319 / smart property platform work-order events).
+
+The API pages through immutable status-change events by `updated_since` / `updated_until` and an
+opaque cursor. Transient failures (429 with Retry-After, 5xx, timeouts, dropped connections,
+truncated or repeated pages) are retried with exponential backoff; when the retries run out the
+error propagates and the caller's transaction loads nothing of the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/api/v1/work-order-events"
+
+
+class SourceUnavailable(RuntimeError):
+    """The source kept failing after every retry."""
+
+
+class BadPage(RuntimeError):
+    """A page that cannot be right: truncated, not JSON, or a repeat of the previous page."""
+
+
+@dataclass
+class HotlineClient:
+    base_url: str
+    token: str
+    page_size: int = 1000
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    timeout: float = 30.0
+    sleep: callable = time.sleep
+    pages_fetched: int = field(default=0, init=False)
+    retries: int = field(default=0, init=False)
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256, init=False)
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=self.timeout,
+                            headers={"Authorization": f"Bearer {self.token}"})
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        if retry_after is not None:
+            try:
+                delay = float(retry_after)
+            except ValueError:
+                delay = self.backoff_base
+        else:
+            delay = min(self.backoff_cap, self.backoff_base * 2 ** attempt) * (0.5 + random.random() / 2)
+        self.retries += 1
+        self.sleep(delay)
+
+    def _page(self, client: httpx.Client, params: dict, previous_ids: tuple | None) -> dict:
+        last_error: Exception | None = None
+        for attempt in range(self.max_attempts):
+            retry_after = None
+            try:
+                response = client.get(EVENTS_PATH, params=params)
+                if response.status_code == 429 or response.status_code >= 500:
+                    retry_after = response.headers.get("Retry-After")
+                    raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request,
+                                                response=response)
+                if response.status_code in (401, 403):
+                    raise SourceUnavailable(f"hotline API refused the token (HTTP {response.status_code})")
+                response.raise_for_status()
+                try:
+                    body = response.json()
+                except json.JSONDecodeError as exc:
+                    raise BadPage(f"page is not complete JSON ({len(response.content)} bytes)") from exc
+                items = body.get("items")
+                if not isinstance(items, list) or body.get("count") != len(items):
+                    raise BadPage(f"page says count={body.get('count')} but holds "
+                                  f"{len(items) if isinstance(items, list) else 'no'} items (truncated)")
+                ids = tuple(item.get("event_id") for item in items)
+                if ids and ids == previous_ids:
+                    raise BadPage("the server repeated the previous page")
+                self.pages_fetched += 1
+                self.digest.update(response.content)
+                return body
+            except (httpx.TransportError, httpx.HTTPStatusError, BadPage) as exc:
+                last_error = exc
+                log.warning("hotline page %s failed (attempt %d/%d): %s", params.get("cursor") or "first",
+                            attempt + 1, self.max_attempts, exc)
+                if attempt + 1 < self.max_attempts:
+                    self._wait(attempt, retry_after)
+        raise SourceUnavailable(f"hotline API failed {self.max_attempts} times: {last_error}") from last_error
+
+    def iter_events(self, since: datetime, until: datetime) -> Iterator[dict]:
+        """Every event with since <= updated_at < until, page by page (all pages or an exception)."""
+        params: dict = {"updated_since": since.isoformat(), "updated_until": until.isoformat(),
+                        "limit": self.page_size}
+        previous_ids: tuple | None = None
+        with self._client() as client:
+            while True:
+                body = self._page(client, params, previous_ids)
+                items = body["items"]
+                previous_ids = tuple(item.get("event_id") for item in items)
+                yield from items
+                cursor = body.get("next_cursor")
+                if not cursor:
+                    return
+                params = {**params, "cursor": cursor}
+
+    def checksum(self) -> str:
+        return self.digest.hexdigest()
