@@ -41,6 +41,9 @@ class Settings:
     hotline_token: str = ""
     hotline_page_size: int = 1000
     hotline_overlap_hours: int = 2
+    hotline_max_attempts: int = 8
+    hotline_backoff_seconds: float = 0.5
+    hotline_timeout_seconds: float = 30.0
     registry_dir: Path | None = None
     credit_dir: Path | None = None
     drop_wait_seconds: float = 0.0  # how long a daily task waits for a late file drop before failing
@@ -73,6 +76,9 @@ def get_settings() -> Settings:
         hotline_token=_env("SHUMEI_HOTLINE_TOKEN", ""),
         hotline_page_size=int(_env("SHUMEI_HOTLINE_PAGE_SIZE", "1000")),
         hotline_overlap_hours=int(_env("SHUMEI_HOTLINE_OVERLAP_HOURS", "2")),
+        hotline_max_attempts=int(_env("SHUMEI_HOTLINE_MAX_ATTEMPTS", "8")),
+        hotline_backoff_seconds=float(_env("SHUMEI_HOTLINE_BACKOFF_SECONDS", "0.5")),
+        hotline_timeout_seconds=float(_env("SHUMEI_HOTLINE_TIMEOUT_SECONDS", "30")),
         drop_wait_seconds=float(_env("SHUMEI_DROP_WAIT_SECONDS", "0")),
         registry_dir=Path(_env("SHUMEI_REGISTRY_DIR", str(drops / "registry"))),
         credit_dir=Path(_env("SHUMEI_CREDIT_DIR", str(drops / "credit"))),

@@ -17,8 +17,9 @@ CONTRACT = _contracts_from_doc({
     "ordered": [["received_at", "closed_at"]],
     "fields": [
         {"name": "order_id", "type": "string", "required": True},
-        {"name": "received_at", "type": "timestamp", "required": True},
+        {"name": "received_at", "type": "timestamp", "required": True, "not_future": True},
         {"name": "closed_at", "type": "timestamp"},
+        {"name": "due_at", "type": "timestamp"},
         {"name": "channel", "type": "string", "allowed": ["12345", "12319"]},
         {"name": "score", "type": "integer", "min": 1, "max": 5},
         {"name": "uscc", "type": "string", "check": "uscc"},
@@ -40,6 +41,7 @@ def meta(**kw) -> BatchMeta:
 
 def row(order_id, **kw):
     base = {"order_id": order_id, "received_at": "2024-03-01T09:00:00+08:00", "closed_at": None,
+            "due_at": "2030-03-15T17:30:00+08:00",
             "channel": "12345", "score": 3, "uscc": GOOD_USCC, "caller_phone": "138 0000 0000"}
     base.update(kw)
     return base

@@ -38,6 +38,7 @@ class Field:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    not_future: bool = False  # records something that happened: cannot be after the batch's day
 
     @property
     def pg_type(self) -> str:
@@ -101,6 +102,7 @@ def _field(raw: dict) -> Field:
         pattern=raw.get("pattern"),
         check=raw.get("check"),
         pii=bool(raw.get("pii", False)),
+        not_future=bool(raw.get("not_future", False)),
     )
 
 

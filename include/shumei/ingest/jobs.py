@@ -19,7 +19,7 @@ import psycopg
 from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, checked_records, load_batch
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_jsonl, read_sheet, sha256_file, wait_for_drop
+from shumei.sources.files import read_csv_sheet, read_jsonl, read_sheet, sha256_file, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 def _hotline(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None) -> list[BatchResult]:
     contract = get_contract("hotline_events")
     start, end = _day_bounds(day)
-    client = HotlineClient(settings.hotline_url, settings.hotline_token, page_size=settings.hotline_page_size)
+    client = HotlineClient(settings.hotline_url, settings.hotline_token, page_size=settings.hotline_page_size,
+                           max_attempts=settings.hotline_max_attempts, backoff_base=settings.hotline_backoff_seconds,
+                           timeout=settings.hotline_timeout_seconds)
     # The overlap re-reads the end of the previous day, for records committed after a pull with an
     # earlier updated_at; staging keeps one row per event_id.
     events = client.iter_events(start - timedelta(hours=settings.hotline_overlap_hours), end)
@@ -64,14 +66,18 @@ def _hotline(conn: psycopg.Connection, day: date, settings: Settings, run_id: st
 
 def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None) -> list[BatchResult]:
     drop = wait_for_drop(settings.registry_dir, day, settings.drop_wait_seconds)
-    workbook = drop.file("*.xlsx")
-    checksum = sha256_file(workbook)
+    workbooks = sorted(drop.folder.glob("*.xlsx"))
+    if len(workbooks) > 1:
+        raise BatchStructureError(f"{drop.folder}: more than one workbook: {[p.name for p in workbooks]}")
     results = []
     for contract in contracts_for("registry"):
-        meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(workbook), run_id,
+        if workbooks:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
+            path, rows = workbooks[0], read_sheet(workbooks[0], contract)
+        else:
+            path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
+        meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                          expect_rows=bool(contract.extra.get("expect_rows", False)))
-        results.append(load_batch(conn, contract, read_sheet(workbook, contract), meta, settings.pii_hash_key,
-                                  checksum=checksum))
+        results.append(load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=sha256_file(path)))
     return results
 
 

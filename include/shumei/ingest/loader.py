@@ -192,7 +192,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
         if f.check == "division_code":
             checks.append((f"invalid_division_code:{f.name}",
                            sql.SQL("{c} is not null and {c} !~ '^341523[0-9]{{6}}$'").format(c=col)))
-        if f.type in ("date", "timestamp"):
+        if f.not_future and f.type in ("date", "timestamp"):
             bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
             checks.append((f"future_date:{f.name}",
                            sql.SQL("{c} is not null and {t} >= {b}::{ty} + {tol}::interval")
@@ -317,6 +317,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, records: Iterable[M
     if superseded:
         cur.execute("update raw.batch_log set status = 'superseded', superseded_by = %s where batch_id = any(%s)",
                     (batch_id, superseded))
+    cur.execute("drop table _incoming")  # several feeds may load in one transaction
     return BatchResult(batch_id, meta.feed, meta.interval_start, staging.count, loaded, rejected, checksum,
                        by_reason, superseded)
 

@@ -68,7 +68,12 @@ def read_sheet(path: Path, contract: Contract) -> list[dict]:
     """The rows of the contract's sheet as {header: value}; structure is checked first."""
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    if path.stat().st_size == 0:
+        raise BatchStructureError(f"{path}: empty file (0 bytes)")
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/ValueError on broken workbooks
+        raise BatchStructureError(f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})") from exc
     try:
         if contract.sheet not in wb.sheetnames:
             raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is missing "
@@ -92,9 +97,31 @@ def read_sheet(path: Path, contract: Contract) -> list[dict]:
         wb.close()
 
 
+def read_csv_sheet(folder: Path, contract: Contract) -> list[dict]:
+    """The CSV option of the registry export: `<sheet>.csv`, UTF-8, one file per sheet."""
+    import csv
+
+    path = folder / f"{contract.sheet}.csv"
+    if not path.exists():
+        raise BatchStructureError(f"{folder}: {path.name} is missing")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BatchStructureError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); GBK-encoded exports "
+                                  "must be converted or re-sent as UTF-8") from exc
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None:
+        raise BatchStructureError(f"{path}: empty file (no header row)")
+    headers = [h.strip() for h in header]
+    check_structure(contract, headers)
+    return [dict(zip(headers, (v if v != "" else None for v in values), strict=False))
+            for values in reader if any(v.strip() for v in values)]
+
+
 def read_jsonl(path: Path) -> Iterator[dict]:
-    """JSON lines; a line that is not UTF-8 JSON is yielded as a record holding only the error,
-    so that it is quarantined (missing required fields) rather than dropped."""
+    """JSON lines. A line that is not UTF-8 JSON refuses the whole file (it cannot be parsed into a row
+    to quarantine, and the rest of the file is suspect)."""
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():

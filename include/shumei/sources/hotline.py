@@ -19,6 +19,8 @@ from datetime import datetime
 
 import httpx
 
+from shumei.ingest.loader import BatchStructureError
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/api/v1/work-order-events"
@@ -75,7 +77,11 @@ class HotlineClient:
                     raise SourceUnavailable(f"hotline API refused the token (HTTP {response.status_code})")
                 response.raise_for_status()
                 try:
-                    body = response.json()
+                    body = json.loads(response.content.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    # not transient: the source sends the wrong encoding; retrying cannot help
+                    raise BatchStructureError(f"hotline page is not UTF-8 ({exc.reason} at byte {exc.start}; "
+                                              "GBK?): the source must send UTF-8") from exc
                 except json.JSONDecodeError as exc:
                     raise BadPage(f"page is not complete JSON ({len(response.content)} bytes)") from exc
                 items = body.get("items")

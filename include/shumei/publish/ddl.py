@@ -1,0 +1,302 @@
+"""DDL of the `published` schema: the only schema the statistics office and BI tools can read.
+
+`ensure_published_schema(conn)` is idempotent: tables are created if missing, views and the
+function are replaced, comments and grants are (re)applied every time, so a changed comment or a
+new view reaches an existing warehouse on the next run.
+
+Release semantics (ALFRED "real-time period" style): every value ever published is stored once,
+with the release that first published it (`valid_from_release`) and the release that replaced or
+withdrew it (`valid_to_release`, exclusive; null = still current). A value is part of release R
+when `valid_from_release <= R and (valid_to_release is null or valid_to_release > R)`.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from shumei.local.bootstrap import READER_GROUP
+
+SCHEMA = "published"
+
+# Schemas the reader roles must never see; access is revoked actively on every run, in case a
+# grant was added by hand (defence in depth: they are not granted by default anyway).
+DENIED_SCHEMAS = ("raw", "raw_restricted", "staging", "intermediate", "marts", "audit", "reference",
+                  "published_candidate", "snapshots", "public")
+
+STATUSES = ("provisional", "final", "revised", "break_in_series")
+
+TABLES_SQL = """
+create table if not exists published.release_log (
+    release_id bigint generated always as identity primary key,
+    as_of_date date not null,
+    published_at timestamptz not null default clock_timestamp(),
+    dag_run_id text,
+    data_checksums jsonb not null default '{}'::jsonb,
+    validation_summary jsonb not null default '{}'::jsonb,
+    status text not null default 'published' check (status in ('published', 'withdrawn'))
+);
+
+create table if not exists published.indicator_values (
+    value_id bigint generated always as identity primary key,
+    indicator_code text not null,
+    area_code text not null check (area_code ~ '^[0-9]{12}$'),
+    area_level text not null check (area_level in ('county', 'town', 'community')),
+    period_type text not null check (period_type in ('month', 'quarter', 'year')),
+    period_start date not null,
+    period_end date not null,
+    numerator numeric,
+    denominator numeric,
+    value numeric,
+    unit text not null,
+    target numeric,
+    deadline date,
+    target_met boolean,
+    status text not null check (status in ('provisional', 'final', 'revised', 'break_in_series')),
+    revision_reason text,
+    valid_from_release bigint not null references published.release_log (release_id),
+    valid_to_release bigint references published.release_log (release_id),
+    check (valid_to_release is null or valid_to_release > valid_from_release)
+);
+-- at most one current value per key: the diff of a release relies on it
+create unique index if not exists indicator_values_current_key
+    on published.indicator_values (indicator_code, area_code, period_type, period_start)
+    where valid_to_release is null;
+create index if not exists indicator_values_key_release
+    on published.indicator_values (indicator_code, area_code, period_type, period_start, valid_from_release);
+
+create table if not exists published.indicator_catalog (
+    indicator_code text primary key,
+    name_zh text not null,
+    name_en text,
+    definition_zh text,
+    definition_en text,
+    numerator_zh text,
+    numerator_en text,
+    denominator_zh text,
+    denominator_en text,
+    unit text,
+    decimals integer,
+    measure_kind text,
+    frequencies text,
+    area_levels text,
+    source text,
+    responsible_units_zh text,
+    seed_clause text,
+    valid_from date,
+    valid_to date,
+    refreshed_in_release bigint references published.release_log (release_id)
+);
+
+create table if not exists published.indicator_targets (
+    target_id text primary key,
+    indicator_code text not null,
+    area_code text,
+    deadline date,
+    comparator text,
+    threshold numeric,
+    unit text,
+    target_kind text,
+    clause_section text,
+    clause_zh text,
+    note_en text,
+    valid_from date,
+    valid_to date,
+    refreshed_in_release bigint references published.release_log (release_id)
+);
+"""
+
+# Views are replaced every run; columns are only ever appended (create or replace view rule).
+VIEWS_SQL = """
+create or replace view published.v_release_current as
+select max(release_id) as release_id from published.release_log where status = 'published';
+
+create or replace view published.v_indicator_latest as
+select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+       v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at
+from published.indicator_values v
+join published.release_log r on r.release_id = v.valid_from_release
+where v.valid_to_release is null;
+
+create or replace view published.v_indicator_first_release as
+select distinct on (v.indicator_code, v.area_code, v.period_type, v.period_start)
+       v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+       v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at
+from published.indicator_values v
+join published.release_log r on r.release_id = v.valid_from_release
+order by v.indicator_code, v.area_code, v.period_type, v.period_start, v.valid_from_release;
+
+create or replace view published.v_indicator_history as
+select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+       v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+       v.status, v.revision_reason, v.valid_from_release, v.valid_to_release,
+       r.published_at as release_published_at
+from published.indicator_values v
+join published.release_log r on r.release_id = v.valid_from_release;
+
+create or replace function published.indicator_values_in_release(p_release_id bigint)
+returns table (
+    indicator_code text, area_code text, area_level text, period_type text, period_start date,
+    period_end date, numerator numeric, denominator numeric, value numeric, unit text,
+    target numeric, deadline date, target_met boolean, status text, revision_reason text,
+    valid_from_release bigint, release_id bigint)
+language sql stable
+as $$
+    select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+           v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+           v.status, v.revision_reason, v.valid_from_release, p_release_id
+    from published.indicator_values v
+    where v.valid_from_release <= p_release_id
+      and (v.valid_to_release is null or v.valid_to_release > p_release_id)
+$$;
+
+create or replace function published.indicator_values_as_of(p_as_of date)
+returns table (
+    indicator_code text, area_code text, area_level text, period_type text, period_start date,
+    period_end date, numerator numeric, denominator numeric, value numeric, unit text,
+    target numeric, deadline date, target_met boolean, status text, revision_reason text,
+    valid_from_release bigint, release_id bigint)
+language sql stable
+as $$
+    select * from published.indicator_values_in_release((
+        select max(r.release_id) from published.release_log r
+        where r.status = 'published'
+          and (r.published_at at time zone 'Asia/Shanghai')::date <= p_as_of))
+$$;
+"""
+
+_T = "表 Table"
+TABLE_COMMENTS = {
+    "release_log": "发布记录：每次正式发布一行（发布版本、数据截止日、发布时间、校验摘要） "
+                   "Release log: one row per official release (vintage), with data checksums and validation summary",
+    "indicator_values": "指标数值（全部版本）：每个发布过的数值只存一次，valid_from_release/valid_to_release 标明其有效版本区间 "
+                        "Indicator values, all vintages: each published value stored once with the releases in which it is valid",
+    "indicator_catalog": "指标目录（口径）：代码、名称、定义、分子分母、单位、频率、地区层级、来源、责任单位 "
+                         "Indicator catalogue: code, names, definition, numerator/denominator, unit, frequency, area levels, source, responsible units",
+    "indicator_targets": "指标目标：方案规定的目标值、期限与条款 "
+                         "Indicator targets set by the programme: threshold, deadline and source clause",
+    "v_release_current": "当前发布版本号 Current (latest) release id",
+    "v_indicator_latest": "最新发布的指标数值（每个指标×地区×期间一行） Latest published indicator values (one row per indicator × area × period)",
+    "v_indicator_first_release": "首次发布时的指标数值 Indicator values as first published",
+    "v_indicator_history": "指标数值的全部版本（含已修订值） Full revision history of indicator values",
+}
+FUNCTION_COMMENTS = {
+    "indicator_values_as_of(date)": "截至某日（北京时间）已发布的指标数值：该日及以前最后一次发布的版本 "
+                                    "Indicator values as known on a date (Asia/Shanghai): the last release published on or before that date",
+    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值 Indicator values as they stood in a given release",
+}
+COLUMN_COMMENTS = {
+    "release_id": "发布版本号 Release id (vintage)",
+    "as_of_date": "数据截止日期 Data as-of date of the release",
+    "published_at": "发布时间 Time the release was published",
+    "release_published_at": "该数值所属发布版本的发布时间 Publication time of the release that first carried this value",
+    "dag_run_id": "生成该版本的流水线运行编号 Pipeline (Airflow DAG) run that produced the release",
+    "data_checksums": "发布数据的校验和 Checksums of the published data and inputs",
+    "validation_summary": "发布前质量校验摘要 Summary of the quality audit that cleared the release",
+    "status": "状态：provisional 初步数/final 最终数/revised 修订数/break_in_series 序列中断（发布记录表中为 published/withdrawn） "
+              "Status: provisional, final, revised, break_in_series (release_log: published/withdrawn)",
+    "value_id": "数值记录编号 Surrogate id of the stored value",
+    "indicator_code": "指标代码 Indicator code",
+    "area_code": "统计用区划代码（12位） Area code (12-digit statistical division code)",
+    "area_level": "地区层级：county 县/town 乡镇/community 社区 Area level: county, town or community",
+    "period_type": "期间类型：month 月/quarter 季/year 年 Period type: month, quarter or year",
+    "period_start": "期间开始日期 Period start date",
+    "period_end": "期间结束日期（存量指标为期末时点） Period end date (reference date of stock indicators)",
+    "numerator": "分子 Numerator",
+    "denominator": "分母 Denominator",
+    "value": "指标值（比率为百分数0-100） Indicator value (rates in percent, 0-100)",
+    "unit": "计量单位：percent 百分比/count 个数/working_days 工作日/score 分 Unit: percent, count, working_days or score",
+    "target": "目标值（与指标值同单位） Target value (same unit as the value)",
+    "deadline": "目标期限 Target deadline",
+    "target_met": "是否达到目标 Whether the target is met",
+    "revision_reason": "修订原因 Reason for the revision",
+    "valid_from_release": "该数值首次发布的版本号 Release in which this value was first published",
+    "valid_to_release": "该数值被替代或撤回的版本号（空=现行） Release that replaced or withdrew this value (null = current)",
+    "name_zh": "指标中文名称 Indicator name (Chinese)",
+    "name_en": "指标英文名称 Indicator name (English)",
+    "definition_zh": "指标定义（中文） Definition (Chinese)",
+    "definition_en": "指标定义（英文） Definition (English)",
+    "numerator_zh": "分子口径（中文） Numerator definition (Chinese)",
+    "numerator_en": "分子口径（英文） Numerator definition (English)",
+    "denominator_zh": "分母口径（中文） Denominator definition (Chinese)",
+    "denominator_en": "分母口径（英文） Denominator definition (English)",
+    "decimals": "发布小数位数 Published decimals",
+    "measure_kind": "指标类型：stock 时点/flow 时期 Measure kind: stock (at a date) or flow (over a period)",
+    "frequencies": "发布频率（|分隔） Frequencies (|-separated)",
+    "area_levels": "发布的地区层级（|分隔） Area levels published (|-separated)",
+    "source": "数据来源 Data source",
+    "responsible_units_zh": "责任单位 Responsible units",
+    "seed_clause": "方案依据条款 Clause of the programme text",
+    "valid_from": "生效日期 Valid from",
+    "valid_to": "失效日期（空=现行） Valid to (null = current)",
+    "refreshed_in_release": "最近一次刷新所在的发布版本 Release in which this row was last refreshed",
+    "target_id": "目标编号 Target id",
+    "comparator": "比较符（>=, > 等） Comparator (>=, >, ...)",
+    "threshold": "目标阈值（按 unit 所示单位） Threshold (in the unit of the unit column)",
+    "target_kind": "目标性质：firm 硬性/aspirational 力争/basically_met 基本达标/standing_norm 常态要求/milestone 节点 Target kind",
+    "clause_section": "方案章节 Section of the programme text",
+    "clause_zh": "方案条款原文 Clause text of the programme",
+    "note_en": "英文说明 Note (English)",
+}
+
+
+def _apply_comments(cur: psycopg.Cursor) -> None:
+    cur.execute("""select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relkind in ('r', 'v', 'm')""", (SCHEMA,))
+    relations = cur.fetchall()
+    for relname, relkind in relations:
+        kind = sql.SQL("view") if relkind == "v" else sql.SQL("table")
+        text = TABLE_COMMENTS.get(relname, f"{relname} {_T}")
+        cur.execute(sql.SQL("comment on {} {} is {}").format(
+            kind, sql.Identifier(SCHEMA, relname), sql.Literal(text)))
+        cur.execute("""select a.attname from pg_attribute a
+                       where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped""",
+                    (f"{SCHEMA}.{relname}",))
+        for (column,) in cur.fetchall():
+            if column not in COLUMN_COMMENTS:
+                raise KeyError(f"no comment defined for column {SCHEMA}.{relname}.{column}")
+            cur.execute(sql.SQL("comment on column {} is {}").format(
+                sql.Identifier(SCHEMA, relname, column), sql.Literal(COLUMN_COMMENTS[column])))
+    for signature, text in FUNCTION_COMMENTS.items():
+        cur.execute(sql.SQL("comment on function {}.{} is {}").format(
+            sql.Identifier(SCHEMA), sql.SQL(signature), sql.Literal(text)))
+
+
+def _apply_grants(cur: psycopg.Cursor, owner: str | None) -> None:
+    reader = sql.Identifier(READER_GROUP)
+    if owner:
+        cur.execute(sql.SQL("alter schema published owner to {}").format(sql.Identifier(owner)))
+    cur.execute("revoke all on schema published from public")
+    cur.execute("revoke all on all tables in schema published from public")
+    cur.execute("revoke all on all functions in schema published from public")
+    # functions are executable by PUBLIC by default: take that away for future ones too
+    cur.execute("alter default privileges in schema published revoke execute on functions from public")
+    cur.execute(sql.SQL("revoke all on all tables in schema published from {}").format(reader))
+    cur.execute(sql.SQL("grant usage on schema published to {}").format(reader))
+    cur.execute(sql.SQL("grant select on all tables in schema published to {}").format(reader))
+    cur.execute(sql.SQL("grant execute on all functions in schema published to {}").format(reader))
+    cur.execute("select nspname from pg_namespace where nspname = any(%s)", (list(DENIED_SCHEMAS),))
+    for (schema,) in cur.fetchall():
+        ident = sql.Identifier(schema)
+        cur.execute(sql.SQL("revoke all on schema {} from {}").format(ident, reader))
+        cur.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(ident, reader))
+        if schema != "public":
+            cur.execute(sql.SQL("revoke all on schema {} from public").format(ident))
+
+
+def ensure_published_schema(conn: psycopg.Connection, owner: str | None = None) -> None:
+    """Create or update the `published` schema, its tables, views, function, comments and grants.
+
+    Runs in its own transaction (committed on return). `owner` defaults to the connected role,
+    which is the pipeline's owner role in every deployment.
+    """
+    with conn.transaction(), conn.cursor() as cur:
+        # serialise concurrent callers (two DAG runs): DDL on the same objects would deadlock
+        cur.execute("select pg_advisory_xact_lock(hashtext('shumei.published.ddl'))")
+        cur.execute("create schema if not exists published")
+        cur.execute(TABLES_SQL)
+        cur.execute(VIEWS_SQL)
+        _apply_comments(cur)
+        _apply_grants(cur, owner)

@@ -1,0 +1,158 @@
+"""What an audit returns and how it is stored in the warehouse (schema `audit`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+AUDIT_DDL = """
+create schema if not exists audit;
+revoke all on schema audit from public;
+create table if not exists audit.validation_runs (
+    run_id text primary key,
+    target text not null,
+    suite text not null,
+    batch_id bigint,
+    dag_run_id text,
+    started_at timestamptz not null,
+    checked_at timestamptz not null,
+    passed boolean not null,
+    success boolean not null,
+    expectations integer not null,
+    failed_blocking integer not null,
+    failed_warning integer not null,
+    candidate_checksum jsonb,
+    data_docs text,
+    summary text
+);
+comment on table audit.validation_runs is '质量校验运行 Quality gate runs (one per suite run; passed = all blocking expectations passed)';
+create table if not exists audit.validation_results (
+    run_id text not null references audit.validation_runs (run_id) on delete cascade,
+    seq integer not null,
+    suite text not null,
+    check_name text not null,
+    expectation text not null,
+    column_name text,
+    blocking boolean not null,
+    success boolean not null,
+    observed_value jsonb,
+    details jsonb,
+    dag_run_id text,
+    checked_at timestamptz not null,
+    primary key (run_id, seq)
+);
+comment on table audit.validation_results is '质量校验结果 Result of each expectation of a quality gate run';
+create index if not exists validation_results_failed on audit.validation_results (checked_at) where not success;
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation."""
+
+    check: str
+    expectation: str
+    column: str | None
+    blocking: bool
+    success: bool
+    observed_value: Any
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        where = f" [{self.column}]" if self.column else ""
+        observed = json.dumps(self.observed_value, default=str, ensure_ascii=False)
+        if len(observed) > 300:
+            observed = observed[:300] + "…"
+        return f"{self.check}{where} ({self.expectation}): observed {observed}"
+
+
+@dataclass
+class AuditResult:
+    """Outcome of `run_checkpoint`: `passed` is True when every BLOCKING expectation passed."""
+
+    run_id: str
+    target: str
+    suite: str
+    passed: bool
+    outcomes: list[Outcome]
+    started_at: datetime
+    checked_at: datetime
+    batch_id: int | None = None
+    dag_run_id: str | None = None
+    data_docs: str | None = None
+    candidate_checksum: dict[str, Any] | None = None
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.blocking and not o.success]
+
+    @property
+    def warnings(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.blocking and not o.success]
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    def summary(self) -> str:
+        what = f"{self.target}" + (f" batch {self.batch_id}" if self.batch_id is not None else "")
+        head = (f"{'PASSED' if self.passed else 'BLOCKED'}: {what}, suite {self.suite}, "
+                f"{len(self.outcomes)} expectations, {len(self.failures)} blocking failed, "
+                f"{len(self.warnings)} warnings (run {self.run_id})")
+        lines = [head]
+        lines += [f"  BLOCKING {o.line()}" for o in self.failures]
+        lines += [f"  warning  {o.line()}" for o in self.warnings]
+        if self.data_docs:
+            lines.append(f"  Data Docs: {self.data_docs}")
+        return "\n".join(lines)
+
+    def as_summary(self) -> dict[str, Any]:
+        """Compact form stored with a release (published.release_log.validation_summary)."""
+        return {"run_id": self.run_id, "suite": self.suite, "passed": self.passed,
+                "expectations": len(self.outcomes), "failed_blocking": [o.check for o in self.failures],
+                "warnings": [o.check for o in self.warnings], "checked_at": self.checked_at.isoformat(),
+                "candidate_checksum": self.candidate_checksum}
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def ensure_audit_schema(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('shumei.audit.ddl'))"))
+        conn.exec_driver_sql(AUDIT_DDL)
+
+
+def store(engine: sa.Engine, result: AuditResult) -> None:
+    """Write the run and one row per expectation, in one transaction."""
+    def js(value: Any) -> str:
+        return json.dumps(value, default=str, ensure_ascii=False)
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            insert into audit.validation_runs (run_id, target, suite, batch_id, dag_run_id, started_at,
+                checked_at, passed, success, expectations, failed_blocking, failed_warning,
+                candidate_checksum, data_docs, summary)
+            values (:run_id, :target, :suite, :batch_id, :dag_run_id, :started_at, :checked_at, :passed,
+                :success, :n, :fb, :fw, cast(:checksum as jsonb), :docs, :summary)"""),
+            dict(run_id=result.run_id, target=result.target, suite=result.suite, batch_id=result.batch_id,
+                 dag_run_id=result.dag_run_id, started_at=result.started_at, checked_at=result.checked_at,
+                 passed=result.passed, success=result.success, n=len(result.outcomes),
+                 fb=len(result.failures), fw=len(result.warnings),
+                 checksum=js(result.candidate_checksum) if result.candidate_checksum else None,
+                 docs=result.data_docs, summary=result.summary()))
+        if result.outcomes:
+            conn.execute(sa.text("""
+                insert into audit.validation_results (run_id, seq, suite, check_name, expectation,
+                    column_name, blocking, success, observed_value, details, dag_run_id, checked_at)
+                values (:run_id, :seq, :suite, :check, :expectation, :column, :blocking, :success,
+                    cast(:observed as jsonb), cast(:details as jsonb), :dag_run_id, :checked_at)"""),
+                [dict(run_id=result.run_id, seq=i, suite=result.suite, check=o.check,
+                      expectation=o.expectation, column=o.column, blocking=o.blocking,
+                      success=o.success, observed=js(o.observed_value), details=js(o.details),
+                      dag_run_id=result.dag_run_id, checked_at=result.checked_at)
+                 for i, o in enumerate(result.outcomes, 1)])
