@@ -18,8 +18,9 @@ import psycopg
 
 from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, checked_records, load_batch
+from shumei.ingest.schema import ensure_feed_tables
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_csv_sheet, read_jsonl, read_sheet, sha256_file, wait_for_drop
+from shumei.sources.files import read_csv_sheet, read_jsonl, read_workbook, sha256_file, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,12 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
     workbooks = sorted(drop.folder.glob("*.xlsx"))
     if len(workbooks) > 1:
         raise BatchStructureError(f"{drop.folder}: more than one workbook: {[p.name for p in workbooks]}")
+    contracts = contracts_for("registry")
+    sheets = read_workbook(workbooks[0], contracts) if workbooks else None
     results = []
-    for contract in contracts_for("registry"):
-        if workbooks:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
-            path, rows = workbooks[0], read_sheet(workbooks[0], contract)
+    for contract in contracts:
+        if sheets is not None:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
+            path, rows = workbooks[0], sheets[contract.feed]
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
         meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
@@ -120,6 +123,8 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
     settings = settings or get_settings()
     try:
         with psycopg.connect(settings.warehouse_url) as conn:
+            for contract in contracts_for(source):
+                ensure_feed_tables(conn, contract)
             batches = LOADERS[source](conn, day, settings, run_id)
             conn.commit()
     except Exception as exc:

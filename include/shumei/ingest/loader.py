@@ -93,11 +93,12 @@ def check_structure(contract: Contract, columns: Iterable[str]) -> None:
     """Source column names (headers or JSON keys) against the contract; raises naming the problem."""
     seen = set(columns)
     expected = {f.header for f in contract.fields}
-    missing = sorted(f.header for f in contract.fields if f.header not in seen and f.required)
+    # every column of the contract is always sent (empty or null when it has no value)
+    missing = sorted(f.header for f in contract.fields if f.header not in seen)
     extra = sorted(seen - expected)
     problems = []
     if missing:
-        problems.append(f"missing required column(s) {missing}")
+        problems.append(f"missing column(s) {missing}")
     if extra:
         problems.append(f"unexpected column(s) {extra} (schema drift: renamed or added)")
     if problems:
@@ -119,8 +120,8 @@ class _Staging:
 
     def create(self) -> None:
         cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in self.columns[1:])
-        self.cur.execute(sql.SQL("create temporary table _incoming (_row_number integer, {}) on commit drop")
-                         .format(cols))
+        self.cur.execute(sql.SQL("create temporary table _incoming (_row_number integer, {}, _reason text) "
+                                 "on commit drop").format(cols))
 
     def copy(self, records: Iterable[Mapping[str, Any]]) -> None:
         stmt = sql.SQL("copy _incoming ({}) from stdin").format(
@@ -219,7 +220,6 @@ def _classify(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> None:
     """Adds column _reason to _incoming: null for a valid row, else the first failing check."""
     valid = sql.Literal(_valid_codes(cur, contract))
     cases = _reason_cases(contract, meta, valid)
-    cur.execute("alter table _incoming add column _reason text")
     if cases:
         case = sql.SQL("case {} end").format(sql.SQL(" ").join(
             sql.SQL("when {} then {}").format(cond, sql.Literal(code)) for code, cond in cases))
@@ -262,10 +262,11 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
 
 def load_batch(conn: psycopg.Connection, contract: Contract, records: Iterable[Mapping[str, Any]],
                meta: BatchMeta, pii_key: str, checksum: str | None = None) -> BatchResult:
-    """Loads one batch inside the connection's current transaction (the caller commits)."""
+    """Loads one batch inside the connection's current transaction (the caller commits).
+
+    The feed's tables must exist: `schema.ensure_feed_tables` in a committed transaction first."""
     if contract.pii_fields and not pii_key:
         raise RuntimeError("SHUMEI_PII_HASH_KEY is not set: personal data cannot be hashed")
-    schema.ensure_feed_tables(conn, contract)
     cur = conn.cursor()
     cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{meta.feed}/{meta.interval_start}",))
     staging = _Staging(cur, contract, pii_key)
@@ -306,11 +307,12 @@ def load_batch(conn: psycopg.Connection, contract: Contract, records: Iterable[M
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
                           to_jsonb(i) - '_reason' - '_row_number'{strip}
-                   from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, meta.feed))
-    rejected = cur.rowcount
-    cur.execute("""select split_part(_reason, ':', 1), count(*) from _incoming
-                   where _reason is not null group by 1 order by 1""")
-    by_reason = dict(cur.fetchall())
+                   from _incoming i where _reason is not null
+                   returning reason_code""").format(strip=strip_pii), (batch_id, meta.feed))
+    by_reason: dict[str, int] = {}
+    for (code,) in cur.fetchall():
+        by_reason[code] = by_reason.get(code, 0) + 1
+    rejected = sum(by_reason.values())
     cur.execute("""update raw.batch_log set rows_loaded = %s, rows_rejected = %s, status = 'loaded',
                        finished_at = now(), superseded_batches = %s
                    where batch_id = %s""", (loaded, rejected, superseded, batch_id))

@@ -88,7 +88,14 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
     return True
 
 
+_ENSURED: set[tuple[str, str]] = set()
+
+
 def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
+    """Creates (or checks) the feed's tables and commits; once per process and server."""
+    key = (conn.info.dsn, contract.feed)
+    if key in _ENSURED:
+        return
     ensure_base(conn)
     created = _ensure_table(conn, RAW, contract.table, contract.raw_columns(),
                             f"原始数据 Raw feed {contract.feed} (source {contract.source}, contract v{contract.version})")
@@ -100,3 +107,5 @@ def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
     if contract.pii_fields:
         _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
                       f"个人信息 Personal data of feed {contract.feed}, restricted")
+    conn.commit()
+    _ENSURED.add(key)

@@ -16,7 +16,8 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -90,8 +91,8 @@ def dags_test(dag_id: str, end: date, conf: str | None, airflow_bin: str) -> Non
     logs = Path(os.environ["SHUMEI_LOCAL_DIR"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     logfile = logs / f"{dag_id}-{end.isoformat()}.log"
-    # the daily 02:00 (Asia/Shanghai) run whose interval starts on `end`
-    args = [airflow_bin, "dags", "test", dag_id, f"{end.isoformat()}T02:00:00+08:00"]
+    # the daily run at 02:00 (Asia/Shanghai) of the next day, whose data interval is the day `end`
+    args = [airflow_bin, "dags", "test", dag_id, f"{end + timedelta(days=1):%Y-%m-%d}T02:00:00+08:00"]
     if conf:
         args += ["--conf", conf]
     env = dict(os.environ)
@@ -102,11 +103,17 @@ def dags_test(dag_id: str, end: date, conf: str | None, airflow_bin: str) -> Non
         for line in proc.stdout:
             log.write(line)
             if PROGRESS.search(line):
-                print("    " + line.rstrip()[-220:], flush=True)
+                print(f"    [{dag_id}] " + _short(line), flush=True)
         code = proc.wait()
     failed = "failed" in logfile.read_text(encoding="utf-8").splitlines()[-1].lower() if logfile.stat().st_size else False
     if code != 0 or failed:
         raise SystemExit(f"DAG {dag_id} failed (exit {code}); full log: {logfile}")
+
+
+def _short(line: str) -> str:
+    """The message of a log line, without the structlog timestamp and source location."""
+    text = re.sub(r"^\S+Z \[\w+\s*\] ", "", line.rstrip())
+    return re.sub(r"\s+\[[\w.]+\] loc=\S+$", "", text)[-200:]
 
 
 def run_pipeline(env: dict[str, str], end: date, *, step, airflow) -> None:
@@ -114,9 +121,16 @@ def run_pipeline(env: dict[str, str], end: date, *, step, airflow) -> None:
     with step(f"source simulators: generate data up to {end} (only what is new), start the hotline API"):
         generate_sources(env, end)
         start_hotline(env)
-    for source in ("registry", "credit", "hotline"):
-        with step(f"ingest_{source}: load {HISTORY_START} .. {end}, skipping days already loaded"):
-            dags_test(f"ingest_{source}", end, f'{{"load_from": "{HISTORY_START.isoformat()}"}}', airflow_bin)
+    # The three sources are independent: their DAG runs go side by side.
+    with step(f"ingest_registry, ingest_credit, ingest_hotline (in parallel): {HISTORY_START} .. {end}, "
+              "only days not loaded yet"):
+        conf = f'{{"load_from": "{HISTORY_START.isoformat()}"}}'
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = [pool.submit(dags_test, f"ingest_{s}", end, conf, airflow_bin)
+                       for s in ("registry", "credit", "hotline")]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise SystemExit("; ".join(str(e) for e in errors))
 
 
 def print_summary(env: dict[str, str]) -> None:

@@ -64,37 +64,35 @@ def _cell(value, field_type: str):
     return value
 
 
-def read_sheet(path: Path, contract: Contract) -> list[dict]:
-    """The rows of the contract's sheet as {header: value}; structure is checked first."""
-    from openpyxl import load_workbook
+def read_workbook(path: Path, contracts: list[Contract]) -> dict[str, list[dict]]:
+    """The rows of every contract's sheet as {header: value}, reading the workbook once (calamine).
+
+    The structure of every sheet is checked before any row is returned."""
+    from python_calamine import CalamineWorkbook
 
     if path.stat().st_size == 0:
         raise BatchStructureError(f"{path}: empty file (0 bytes)")
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zipfile/KeyError/ValueError on broken workbooks
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types on broken workbooks
         raise BatchStructureError(f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})") from exc
-    try:
-        if contract.sheet not in wb.sheetnames:
-            raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is missing "
-                                      f"(sheets: {wb.sheetnames})")
-        rows = wb[contract.sheet].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
+    out: dict[str, list[dict]] = {}
+    for contract in contracts:
+        if contract.sheet not in wb.sheet_names:
+            raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is missing (sheets: {wb.sheet_names})")
+        rows = wb.get_sheet_by_name(contract.sheet).to_python(skip_empty_area=False)
+        if not rows:
             raise BatchStructureError(f"{path.name}: sheet {contract.sheet!r} is empty (no header row)")
-        headers = [str(h).strip() if h is not None else "" for h in header]
+        headers = [str(h).strip() if h is not None else "" for h in rows[0]]
         while headers and headers[-1] == "":
             headers.pop()
         check_structure(contract, headers)
         types = {f.header: f.type for f in contract.fields}
-        out = []
-        for values in rows:
-            if values is None or all(v is None for v in values):
-                continue
-            out.append({h: _cell(v, types[h]) for h, v in zip(headers, values, strict=False) if h})
-        return out
-    finally:
-        wb.close()
+        out[contract.feed] = [
+            {h: _cell(v, types[h]) for h, v in zip(headers, values, strict=False) if h}
+            for values in rows[1:] if any(v not in (None, "") for v in values)
+        ]
+    return out
 
 
 def read_csv_sheet(folder: Path, contract: Contract) -> list[dict]:

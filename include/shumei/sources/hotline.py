@@ -63,7 +63,26 @@ class HotlineClient:
         self.retries += 1
         self.sleep(delay)
 
-    def _page(self, client: httpx.Client, params: dict, previous_ids: tuple | None) -> dict:
+    @staticmethod
+    def _check_order(items: list, since: datetime, until: datetime, after: tuple | None) -> None:
+        """Items must lie in the requested window, ordered by (updated_at, event_id), after the previous
+        page's last item: a stale or repeated page fails here."""
+        previous = after
+        for item in items:
+            try:
+                key = (datetime.fromisoformat(item["updated_at"]), str(item["event_id"]))
+            except (KeyError, TypeError, ValueError):
+                return  # a malformed row is the validator's business (quarantined with its reason)
+            if not since <= key[0] < until:
+                raise BadPage(f"page holds an event updated {item['updated_at']}, outside the requested window")
+            # a key equal to the one before it inside a page is a duplicate row (quarantined later);
+            # the first item must come strictly after the previous page
+            if previous is not None and (key < previous or (previous == after and key == previous)):
+                raise BadPage("page is out of order or repeats earlier events")
+            previous = key
+
+    def _page(self, client: httpx.Client, params: dict, previous_ids: tuple | None,
+              window: tuple[datetime, datetime, tuple | None] | None = None) -> dict:
         last_error: Exception | None = None
         for attempt in range(self.max_attempts):
             retry_after = None
@@ -91,6 +110,8 @@ class HotlineClient:
                 ids = tuple(item.get("event_id") for item in items)
                 if ids and ids == previous_ids:
                     raise BadPage("the server repeated the previous page")
+                if window is not None:
+                    self._check_order(items, *window)
                 self.pages_fetched += 1
                 self.digest.update(response.content)
                 return body
@@ -107,11 +128,17 @@ class HotlineClient:
         params: dict = {"updated_since": since.isoformat(), "updated_until": until.isoformat(),
                         "limit": self.page_size}
         previous_ids: tuple | None = None
+        last_key: tuple | None = None
         with self._client() as client:
             while True:
-                body = self._page(client, params, previous_ids)
+                body = self._page(client, params, previous_ids, (since, until, last_key))
                 items = body["items"]
                 previous_ids = tuple(item.get("event_id") for item in items)
+                if items:
+                    try:
+                        last_key = (datetime.fromisoformat(items[-1]["updated_at"]), str(items[-1]["event_id"]))
+                    except (KeyError, TypeError, ValueError):
+                        pass
                 yield from items
                 cursor = body.get("next_cursor")
                 if not cursor:
