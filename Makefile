@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 # The stamp changes whenever the lock or the project metadata changes, so `make` reinstalls then.
 STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help venv run stop status test test-fast lint lock airflow-ui dbt-docs gx-docs clean-local
+.PHONY: help venv dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -18,6 +18,7 @@ help:
 	@echo "make stop        stop the simulators and the embedded warehouse"
 	@echo "make status      what is running, and the connection URLs"
 	@echo "make airflow-ui  Airflow standalone (UI + scheduler) on the same DAGs and warehouse"
+	@echo "make dbt-docs    generate the dbt documentation (dbt_project/target/index.html); dbt-docs-serve serves it"
 	@echo "make lock        regenerate requirements/requirements.lock from requirements/requirements.in"
 
 $(STAMP): requirements/requirements.lock pyproject.toml
@@ -31,7 +32,10 @@ $(STAMP): requirements/requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-run: venv
+dbt-parse: venv
+	$(PY) -m shumei dbt-parse
+
+run: venv dbt-parse
 	$(PY) -m shumei run $(if $(END_DATE),--end-date $(END_DATE),)
 
 stop: venv
@@ -40,7 +44,7 @@ stop: venv
 status: venv
 	$(PY) -m shumei status
 
-test: venv
+test: venv dbt-parse
 	$(PY) -m pytest -q --durations=15
 
 test-fast: venv
@@ -52,5 +56,11 @@ lint: venv
 lock:
 	$(VENV)/bin/uv pip compile requirements/requirements.in -p 3.11 -o requirements/requirements.lock
 
-airflow-ui: venv
+airflow-ui: venv dbt-parse
 	$(PY) -m shumei airflow standalone
+
+dbt-docs: venv
+	$(PY) -m shumei dbt-docs
+
+dbt-docs-serve: dbt-docs
+	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --port 8081

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from shumei.local.embedded import EmbeddedServer, free_port
 from shumei.local.envfile import build_env
 from shumei.settings import REPO_ROOT

@@ -5,6 +5,8 @@
     shumei status       what is running, and the URLs
     shumei warehouse    start the embedded warehouse only (creating roles and databases)
     shumei airflow ...  run an airflow command with the local settings (e.g. `shumei airflow standalone`)
+    shumei dbt-parse    write the dbt manifest the warehouse DAG is rendered from
+    shumei dbt-docs     generate the dbt documentation site (dbt docs generate)
 
 Every command reads `.env` (written on first use) into the environment first.
 """
@@ -144,6 +146,20 @@ def cmd_airflow(args: argparse.Namespace) -> None:
     raise SystemExit(result.returncode)
 
 
+def cmd_dbt_parse(_args: argparse.Namespace) -> None:
+    from shumei.dbt_support import dbt_parse
+
+    dbt_parse()
+
+
+def cmd_dbt_docs(_args: argparse.Namespace) -> None:
+    from shumei.dbt_support import dbt_docs
+
+    env = prepare_env()
+    start_warehouse(env)
+    say(f"dbt docs written to {dbt_docs()}; serve them with: make dbt-docs-serve")
+
+
 def main(argv: list[str] | None = None) -> None:
     os.chdir(REPO_ROOT)
     parser = argparse.ArgumentParser(prog="shumei", description=__doc__,
@@ -155,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("stop", help="stop simulators and warehouse").set_defaults(func=cmd_stop)
     sub.add_parser("status", help="what runs, and the URLs").set_defaults(func=cmd_status)
     sub.add_parser("warehouse", help="start the embedded warehouse").set_defaults(func=cmd_warehouse)
+    sub.add_parser("dbt-parse", help="write dbt_project/target/manifest.json").set_defaults(func=cmd_dbt_parse)
+    sub.add_parser("dbt-docs", help="generate the dbt docs site").set_defaults(func=cmd_dbt_docs)
     af = sub.add_parser("airflow", help="an airflow command with the local settings")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)

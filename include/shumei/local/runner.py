@@ -131,10 +131,14 @@ def run_pipeline(env: dict[str, str], end: date, *, step, airflow) -> None:
             errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             raise SystemExit("; ".join(str(e) for e in errors))
+    with step("build_and_publish: quality gate, dbt build (a task per model), audit, publication"):
+        dags_test("build_and_publish", end, None, airflow_bin)
 
 
 def print_summary(env: dict[str, str]) -> None:
     import psycopg
+
+    from shumei.publish import latest_summary
 
     with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
         rows = conn.execute("""select feed, count(*) filter (where status = 'loaded'),
@@ -146,3 +150,5 @@ def print_summary(env: dict[str, str]) -> None:
     print("\nRaw layer (批次 batches loaded):")
     for feed, batches, first, last, loaded, rejected in rows:
         print(f"  {feed:<28} {batches:>5} days {first} .. {last}  rows {loaded or 0:>9}  rejected {rejected or 0}")
+    with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
+        print("\n" + latest_summary(conn))

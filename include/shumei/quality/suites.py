@@ -118,7 +118,8 @@ def batch_expectations(contract: Mapping[str, Any], spec: Mapping[str, Any], *, 
     """
     fields = contract.get("fields", [])
     out = []
-    present = [f["name"] for f in fields if not f.get("pii")]
+    # raw.<feed> holds PII fields only as keyed hashes (<name>_hash); clear values are in raw_restricted
+    present = [f["name"] if not f.get("pii") else f"{f['name']}_hash" for f in fields]
     out.append(_expectation("ExpectTableColumnsToMatchSet", "columns_present", spec["columns_present"],
                             column_set=present, exact_match=False))
     key = list(contract.get("primary_key") or [])
@@ -143,6 +144,12 @@ def batch_expectations(contract: Mapping[str, Any], spec: Mapping[str, Any], *, 
         if f.get("allowed"):
             out.append(_expectation("ExpectColumnValuesToBeInSet", "allowed_values", spec["allowed_values"],
                                     column=name, value_set=list(f["allowed"])))
+        if f.get("pattern") and f.get("type", "string") == "string":
+            out.append(_expectation("ExpectColumnValuesToMatchRegex", "pattern", spec.get("pattern", "critical"),
+                                    column=name, regex=str(f["pattern"])))
+        if f.get("min") is not None or f.get("max") is not None:
+            out.append(_expectation("ExpectColumnValuesToBeBetween", "value_range", spec.get("value_range", "critical"),
+                                    column=name, min_value=f.get("min"), max_value=f.get("max")))
         if f.get("check") == "uscc":
             for severity, share in spec["uscc_valid_share"].items():
                 out.append(_expectation("ExpectColumnValuesToBeInSet", "uscc_valid_share", severity,

@@ -1,0 +1,188 @@
+"""Benchmark: load 1 million hotline rows three ways, on the same data, into the same PostgreSQL.
+
+    .venv/bin/python bench/load_hotline.py [--rows 1000000] [--keep]
+
+1. the project's loader (`shumei.ingest.loader.load_batch`: streamed COPY into a temporary table,
+   contract validation in SQL, accepted rows cast into raw.hotline_events, one transaction);
+2. pandas `DataFrame.to_sql` with its defaults (the usual way), into a table of the same columns;
+3. `psql \\copy` of the same rows from a CSV file: the physical limit of this machine.
+
+The rows are the simulator's work-order events (county history, repeated with new event ids until
+there are --rows of them), written once to a JSON-lines file, the format the hotline API pages
+carry. Each method runs in its own process against a throwaway embedded PostgreSQL; the script
+reports rows/s and the peak resident memory of that process (ru_maxrss), and appends a line per
+method to bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results.md"
+SIM = Path(sys.executable).parent / "shumei-sim"
+
+
+def make_dataset(workdir: Path, rows: int) -> Path:
+    """JSON lines of `rows` hotline events from the simulator's event store (generated if needed)."""
+    out = workdir / "events.jsonl"
+    drops = REPO / ".local" / "drops"
+    db = drops / "hotline" / "events.sqlite"
+    if not db.exists():
+        db = workdir / "sim" / "hotline" / "events.sqlite"
+        subprocess.run([str(SIM), "generate", "--out", str(workdir / "sim"), "--only", "hotline",
+                        "--end", "2025-12-31"], check=True)
+    con = sqlite3.connect(db)
+    cols = [r[1] for r in con.execute("pragma table_info(events)")]
+    payload_col = "payload" if "payload" in cols else None
+    written = 0
+    with out.open("w", encoding="utf-8") as fh:
+        copy = 0
+        while written < rows:
+            if payload_col:
+                cursor = con.execute(f"select {payload_col} from events")
+                records = (json.loads(r[0]) for r in cursor)
+            else:
+                cursor = con.execute("select * from events")
+                names = [d[0] for d in cursor.description]
+                records = (dict(zip(names, r, strict=True)) for r in cursor)
+            for rec in records:
+                if copy:
+                    rec["event_id"] = f"{rec['event_id']}-c{copy}"
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                written += 1
+                if written >= rows:
+                    break
+            copy += 1
+    return out
+
+
+def _run_child(method: str, jsonl: Path, env: dict[str, str]) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", method, "--jsonl", str(jsonl)],
+                            env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{method} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child(method: str, jsonl: Path) -> None:
+    import psycopg
+    from shumei.ingest.contracts import get_contract
+    from shumei.ingest.loader import BatchMeta, load_batch
+    from shumei.ingest.schema import ensure_feed_tables
+
+    url = os.environ["SHUMEI_WAREHOUSE_URL"]
+    contract = get_contract("hotline_events")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade; "
+                     "drop schema if exists bench cascade; create schema bench")
+        ensure_feed_tables(conn, contract)
+        cols = ", ".join(f'"{f.name}" text' for f in contract.fields)
+        conn.execute(f"create table bench.hotline_plain ({cols})")
+    started = time.perf_counter()
+    if method == "loader":
+        def records():
+            with jsonl.open(encoding="utf-8") as fh:
+                for line in fh:
+                    yield json.loads(line)
+
+        with psycopg.connect(url) as conn:
+            res = load_batch(conn, contract, records(),
+                             BatchMeta("hotline", "hotline_events", date(2099, 1, 1), date(2099, 1, 2), str(jsonl)),
+                             pii_key="bench-key")
+            conn.commit()
+        rows = res.rows_received
+        extra = {"loaded": res.rows_loaded, "rejected": res.rows_rejected}
+    elif method == "to_sql":
+        import pandas as pd
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        frame = pd.read_json(jsonl, lines=True, dtype=False)
+        frame.to_sql("hotline_plain", engine, schema="bench", if_exists="append", index=False)
+        rows, extra = len(frame), {}
+    elif method == "psql_copy":
+        csv_path = jsonl.with_suffix(".csv")
+        names = [f.name for f in contract.fields]
+        with jsonl.open(encoding="utf-8") as src, csv_path.open("w", encoding="utf-8", newline="") as dst:
+            writer = csv.writer(dst)
+            for line in src:
+                rec = json.loads(line)
+                writer.writerow(["" if rec.get(n) is None else rec.get(n) for n in names])
+        psql = Path(os.environ["SHUMEI_PSQL"])
+        started = time.perf_counter()  # the CSV conversion is not part of \copy's time
+        subprocess.run([str(psql), url, "-q", "-c",
+                        f"\\copy bench.hotline_plain from '{csv_path}' with (format csv)"], check=True)
+        rows = sum(1 for _ in csv_path.open(encoding="utf-8"))
+        extra = {}
+    else:
+        raise SystemExit(f"unknown method {method}")
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if method == "psql_copy":
+        peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print(json.dumps({"method": method, "rows": rows, "seconds": round(seconds, 2),
+                      "rows_per_s": round(rows / seconds), "peak_rss_mb": round(peak_kb / 1024), **extra}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child")
+    parser.add_argument("--jsonl", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.jsonl)
+        return
+
+    from shumei.local.bootstrap import bootstrap
+    from shumei.local.embedded import EmbeddedServer, free_port, pg_bin
+    from shumei.local.envfile import build_env
+
+    work = Path(tempfile.mkdtemp(prefix="shumei-bench-"))
+    env = build_env(work, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port())
+    env["SHUMEI_PG_SUPERUSER_PASSWORD"] = secrets.token_hex(8)
+    server = EmbeddedServer(work / "pg", int(env["SHUMEI_WH_PORT"]), env["SHUMEI_PG_SUPERUSER_PASSWORD"])
+    server.start()
+    server.wait_ready()
+    bootstrap(server.superuser_dsn(), env, with_airflow=False)
+    child_env = {**os.environ, **env, "SHUMEI_PSQL": pg_bin("psql")}
+    try:
+        t = time.perf_counter()
+        jsonl = make_dataset(work, args.rows)
+        print(f"dataset: {args.rows} rows, {jsonl.stat().st_size / 1e6:.0f} MB JSON lines "
+              f"({time.perf_counter() - t:.0f} s to write)", flush=True)
+        results = [_run_child(m, jsonl, child_env) for m in ("psql_copy", "loader", "to_sql")]
+    finally:
+        server.destroy()
+    copy = next(r for r in results if r["method"] == "psql_copy")["rows_per_s"]
+    to_sql = next(r for r in results if r["method"] == "to_sql")["rows_per_s"]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
+    lines = []
+    for r in results:
+        lines.append(f"| {date.today()} | {r['method']} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | "
+                     f"{r['rows_per_s'] / copy:.0%} | {r['rows_per_s'] / to_sql:.1f}x | {r['peak_rss_mb']} | {machine} |")
+    print("\n".join(lines))
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\n## Hotline load (bench/load_hotline.py)\n\n"
+                           "| date | method | rows | seconds | rows/s | of \\copy | of to_sql | peak RSS MB | machine |\n"
+                           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", encoding="utf-8")
+    with RESULTS.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Airflow DAG `build_and_publish`: gate the new source batches, build the warehouse with dbt (one
+task per model through astronomer-cosmos, tests after each model), audit the candidate indicator
+tables with Great Expectations, and publish a release (write-audit-publish).
+
+Triggered when all three ingest DAGs have updated their raw Assets. Logic: include/shumei/build.py.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from shumei.dag_support import DEFAULT_ARGS, PUBLISHED_ASSET, RAW_ASSETS, notify_failure
+from shumei.dbt_support import dbt_manifest_path, dbt_project_dir
+
+DOC = """
+### Build and publish (数据仓库构建与发布)
+
+1. **gate_sources**: Great Expectations checks each new source batch (schema, keys, allowed values,
+   share of valid credit codes, timestamps in order, row count against the trailing 28-day average).
+   A blocking failure stops the run here.
+2. **dbt**: seeds (reference tables), staging views, registry history (SCD2), marts
+   (`fct_work_order`, `fct_enterprise_credit`, ...) and the candidate `published_candidate.indicator_values`;
+   each model is one task that builds it and then runs its tests (Cosmos `TestBehavior.BUILD`:
+   `dbt build` per node, half the tasks of a separate test task per model).
+3. **audit**: the GX checkpoint on the candidate (ranges, numerator ≤ denominator, towns add up to the
+   county, completeness, no unflagged jump against the last release). Results in `audit.*` and Data Docs.
+4. **publish**: one transaction applies the candidate to `published` as a new release and updates the
+   `published_indicators` Asset.
+
+A failure anywhere leaves the last publication exactly as it was and calls the failure callback.
+Docs: docs/publication.md, docs/warehouse.md.
+"""
+
+
+@dag(
+    dag_id="build_and_publish",
+    schedule=[RAW_ASSETS["hotline"], RAW_ASSETS["registry"], RAW_ASSETS["credit"]],
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=notify_failure,
+    tags=["shumei", "warehouse", "publish"],
+    doc_md=DOC,
+)
+def build_and_publish():
+    @task
+    def gate_sources(run_id=None) -> dict:
+        from shumei.build import gate_new_batches
+
+        report = gate_new_batches(run_id)
+        return {"as_of_date": report.as_of_date.isoformat(), "checked": report.summaries}
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=dbt_project_dir(), manifest_path=dbt_manifest_path()),
+        profile_config=ProfileConfig(profile_name="shumei", target_name="dev",
+                                     profiles_yml_filepath=dbt_project_dir() / "profiles.yml"),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
+                                         invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        # the data's as-of date (the last day every source has loaded) makes the build reproducible
+        operator_args={"vars": {"shumei_as_of_date": "{{ ti.xcom_pull(task_ids='gate_sources')['as_of_date'] }}"},
+                       "install_deps": False},
+        default_args={**DEFAULT_ARGS, "retries": 1},
+    )
+
+    @task
+    def audit(run_id=None) -> dict:
+        from shumei.build import audit_candidate
+
+        return audit_candidate(run_id)
+
+    @task(outlets=[PUBLISHED_ASSET])
+    def publish(audit_result: dict, run_id=None) -> str:
+        from shumei.build import publish_release
+
+        return publish_release(audit_result, run_id)
+
+    gate = gate_sources()
+    checked = audit()
+    gate >> dbt >> checked
+    publish(checked)
+
+
+build_and_publish()

@@ -1,0 +1,281 @@
+{{ config(materialized='table') }}
+
+-- Every indicator of the programme (DOMAIN §2) in one long table (指标值长表): indicator × area
+-- (county, towns, communities; 12-digit codes) × period (month, quarter, year).
+-- Units: rates are percent 0-100 (unit 'percent'; value = 100 × numerator / denominator) with
+-- numerator and denominator as counts; counts have value = numerator and no denominator; XY_PJ is a
+-- mean score (numerator = sum of scores, denominator = enterprises); closure times are working days
+-- (value = median / P90, numerator null, denominator = closed orders). Values keep 4 decimals; the
+-- catalogue's `decimals` is for display.
+-- Targets (ref_indicator_targets, area scope): a deadline target applies to the rows of its area
+-- whose period_end is the deadline; a standing norm (no deadline) applies to every period of its
+-- area ending on or after it came into force. Ratio thresholds are converted to percent.
+-- target_met compares exactly (numerator against threshold × denominator), not the rounded value.
+-- Rows are kept only for the area levels and period types the catalogue lists for the indicator.
+-- The grid is complete (the publication audit requires every indicator × area × period cell): an
+-- area gets every period between the indicator's first and last period; a cell without
+-- observations is zero (numerator 0, denominator 0 for rates, so value null: no rate over nothing).
+with stock_values as (
+
+    select * from {{ ref('int_indicators_stock_aggregated') }}
+
+),
+
+flow_values as (
+
+    select * from {{ ref('int_indicators_flow_aggregated') }}
+
+),
+
+catalog as (
+
+    select * from {{ ref('ref_indicator_catalog') }}
+
+),
+
+targets as (
+
+    select * from {{ ref('ref_indicator_targets') }}
+
+),
+
+observations as (
+
+    select
+        indicator_code,
+        area_code,
+        area_level,
+        period_type,
+        period_start,
+        period_end,
+        numerator,
+        denominator,
+        measure_value
+    from stock_values
+    union all
+    select
+        indicator_code,
+        area_code,
+        area_level,
+        period_type,
+        period_start,
+        period_end,
+        numerator,
+        denominator,
+        measure_value
+    from flow_values
+
+),
+
+catalogued as (
+
+    -- only the period types and area levels the catalogue lists for the indicator
+    select
+        observations.*,
+        catalog.unit
+    from observations
+    inner join catalog
+        on
+            observations.indicator_code = catalog.indicator_code
+            and observations.period_end >= catalog.valid_from
+            and (catalog.valid_to is null or observations.period_end < catalog.valid_to)
+            and observations.period_type = any(string_to_array(catalog.frequencies, '|'))
+            and observations.area_level = any(string_to_array(catalog.area_levels, '|'))
+
+),
+
+cells as (
+
+    -- every area an indicator has a value for, at any period
+    select distinct
+        indicator_code,
+        area_code,
+        area_level,
+        unit
+    from catalogued
+
+),
+
+period_ranges as (
+
+    select
+        indicator_code,
+        period_type,
+        min(period_start) as first_period_start,
+        max(period_start) as last_period_start
+    from catalogued
+    group by indicator_code, period_type
+
+),
+
+periods as (
+
+    select
+        period_ranges.indicator_code,
+        period_ranges.period_type,
+        series.period_start::date as period_start,
+        (
+            series.period_start
+            + case period_ranges.period_type
+                when 'month' then interval '1 month'
+                when 'quarter' then interval '3 months'
+                else interval '1 year'
+            end
+            - interval '1 day'
+        )::date as period_end
+    from period_ranges
+    cross join lateral generate_series(
+        period_ranges.first_period_start::timestamp,
+        period_ranges.last_period_start::timestamp,
+        case period_ranges.period_type
+            when 'month' then interval '1 month'
+            when 'quarter' then interval '3 months'
+            else interval '1 year'
+        end
+    ) as series (period_start)
+
+),
+
+densified as (
+
+    -- a complete grid: each area of an indicator gets every period between the indicator's first
+    -- and last period; a missing cell is an observation of zero (a rate over nothing has no value)
+    select
+        cells.indicator_code,
+        cells.area_code,
+        cells.area_level,
+        periods.period_type,
+        periods.period_start,
+        periods.period_end,
+        cells.unit,
+        catalogued.measure_value,
+        case
+            when catalogued.indicator_code is not null then catalogued.numerator
+            when cells.unit = 'working_days' then null
+            else 0
+        end as numerator,
+        case
+            when catalogued.indicator_code is not null then catalogued.denominator
+            when cells.unit = 'count' then null
+            else 0
+        end as denominator
+    from cells
+    inner join periods on cells.indicator_code = periods.indicator_code
+    left join catalogued
+        on
+            cells.indicator_code = catalogued.indicator_code
+            and cells.area_code = catalogued.area_code
+            and periods.period_type = catalogued.period_type
+            and periods.period_start = catalogued.period_start
+
+),
+
+valued as (
+
+    select
+        indicator_code,
+        area_code,
+        area_level,
+        period_type,
+        period_start,
+        period_end,
+        numerator,
+        denominator,
+        unit,
+        case
+            when unit = 'percent' then round(100 * numerator / nullif(denominator, 0), 4)
+            when unit = 'score' then round(numerator / nullif(denominator, 0), 4)
+            when unit = 'working_days' then measure_value
+            else numerator
+        end as value  -- noqa: RF04
+    from densified
+
+),
+
+area_targets as (
+
+    select * from targets
+    where measure_scope = 'area'
+
+),
+
+with_target as (
+
+    select
+        valued.*,
+        applicable_target.target_id,
+        applicable_target.comparator,
+        applicable_target.threshold,
+        applicable_target.target_unit,
+        applicable_target.deadline_date
+    from valued
+    left join lateral (
+        select
+            area_targets.target_id,
+            area_targets.comparator,
+            area_targets.threshold,
+            area_targets.unit as target_unit,
+            area_targets.deadline_date
+        from area_targets
+        where
+            area_targets.indicator_code = valued.indicator_code
+            and area_targets.area_code = valued.area_code
+            and (
+                area_targets.deadline_date = valued.period_end
+                or (
+                    area_targets.deadline_date is null
+                    and valued.period_end >= area_targets.valid_from
+                    and (area_targets.valid_to is null or valued.period_end < area_targets.valid_to)
+                )
+            )
+        -- a deadline target wins over a standing norm
+        order by (area_targets.deadline_date is not null) desc, area_targets.target_id
+        limit 1
+    ) as applicable_target on true
+
+),
+
+final as (
+
+    select
+        indicator_code::text as indicator_code,
+        area_code::text as area_code,
+        area_level::text as area_level,
+        period_type::text as period_type,
+        period_start::date as period_start,
+        period_end::date as period_end,
+        numerator::numeric as numerator,
+        denominator::numeric as denominator,
+        value::numeric as value,  -- noqa: RF04
+        unit::text as unit,
+        deadline_date::date as deadline,
+        case
+            when target_unit = 'ratio' and unit = 'percent' then 100 * threshold
+            else threshold
+        end::numeric as target,  -- noqa: RF04
+        case
+            when target_id is null or value is null then null
+            when target_unit = 'ratio'
+                then
+                    case comparator
+                        when '>=' then numerator >= threshold * denominator
+                        when '>' then numerator > threshold * denominator
+                        when '<=' then numerator <= threshold * denominator
+                        when '<' then numerator < threshold * denominator
+                        when '=' then numerator = threshold * denominator
+                    end
+            else
+                case comparator
+                    when '>=' then value >= threshold
+                    when '>' then value > threshold
+                    when '<=' then value <= threshold
+                    when '<' then value < threshold
+                    when '=' then value = threshold
+                end
+        end as target_met,
+        period_end >= {{ as_of_date() }} as is_provisional
+    from with_target
+
+)
+
+select * from final

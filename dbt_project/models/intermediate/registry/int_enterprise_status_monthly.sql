@@ -1,0 +1,187 @@
+{{ config(materialized='table') }}
+
+-- Enterprises serving urban compounds of the county at each month end (在县服务物业企业月末状态),
+-- with the attributes of the enterprise indicators. An enterprise is attributed to ONE home area
+-- (the town, and community, where it serves the most compounds; ties to the lowest code), so the
+-- towns of an enterprise indicator add up to the county.
+with compound_status as (
+
+    select * from {{ ref('fct_compound_status_monthly') }}
+
+),
+
+enterprises as (
+
+    select * from {{ ref('int_enterprise_history') }}
+
+),
+
+agreements as (
+
+    select * from {{ ref('int_agreement_history') }}
+
+),
+
+projects as (
+
+    select * from {{ ref('int_service_project_history') }}
+
+),
+
+demonstrations as (
+
+    select * from {{ ref('int_demonstration_history') }}
+
+),
+
+served as (
+
+    select
+        enterprise_uscc,
+        month_end_date,
+        bool_or(is_provisional) as is_provisional,
+        count(*) as served_compounds
+    from compound_status
+    where has_property_service and is_urban_residential and enterprise_uscc is not null
+    group by enterprise_uscc, month_end_date
+
+),
+
+home_community as (
+
+    select distinct on (enterprise_uscc, month_end_date)
+        enterprise_uscc,
+        month_end_date,
+        town_code as home_town_code,
+        community_code as home_community_code
+    from (
+        select
+            enterprise_uscc,
+            month_end_date,
+            town_code,
+            community_code,
+            count(*) over (partition by enterprise_uscc, month_end_date, town_code) as town_compounds,
+            count(*) over (partition by enterprise_uscc, month_end_date, community_code) as community_compounds
+        from compound_status
+        where has_property_service and is_urban_residential and enterprise_uscc is not null
+    ) as counted
+    order by
+        enterprise_uscc asc,
+        month_end_date asc,
+        town_compounds desc,
+        town_code asc,
+        community_compounds desc,
+        community_code asc
+
+),
+
+enterprise_versions as (
+
+    select
+        served.enterprise_uscc,
+        served.month_end_date,
+        enterprises.enterprise_name,
+        coalesce(
+            enterprises.has_party_org
+            and (enterprises.party_org_date is null or enterprises.party_org_date <= served.month_end_date),
+            false
+        ) as has_party_org
+    from served
+    left join enterprises
+        on
+            served.enterprise_uscc = enterprises.enterprise_uscc
+            and served.month_end_date >= enterprises.valid_from
+            and (enterprises.valid_to is null or served.month_end_date < enterprises.valid_to)
+
+),
+
+agreement_months as (
+
+    select distinct
+        served.enterprise_uscc,
+        served.month_end_date
+    from served
+    inner join agreements
+        on
+            served.enterprise_uscc = agreements.enterprise_uscc
+            and served.month_end_date >= agreements.valid_from
+            and (agreements.valid_to is null or served.month_end_date < agreements.valid_to)
+            and served.month_end_date >= agreements.signed_date
+
+),
+
+project_months as (
+
+    -- projects claimed in the calendar year of the month end, as known at the month end
+    select
+        served.enterprise_uscc,
+        served.month_end_date,
+        count(distinct projects.project_id) as projects_claimed_ytd
+    from served
+    inner join projects
+        on
+            served.enterprise_uscc = projects.enterprise_uscc
+            and served.month_end_date >= projects.valid_from
+            and (projects.valid_to is null or served.month_end_date < projects.valid_to)
+            and projects.claim_year = extract(year from served.month_end_date)
+            and served.month_end_date >= projects.claimed_date
+    group by served.enterprise_uscc, served.month_end_date
+
+),
+
+demonstration_months as (
+
+    select distinct
+        served.enterprise_uscc,
+        served.month_end_date
+    from served
+    inner join demonstrations
+        on
+            served.enterprise_uscc = demonstrations.object_id
+            and demonstrations.object_type_code = 'enterprise'
+            and demonstrations.title_level_code = 'city'
+            and served.month_end_date >= demonstrations.valid_from
+            and (demonstrations.valid_to is null or served.month_end_date < demonstrations.valid_to)
+            and served.month_end_date >= demonstrations.awarded_date
+
+),
+
+final as (
+
+    select
+        served.enterprise_uscc,
+        served.month_end_date,
+        served.is_provisional,
+        enterprise_versions.enterprise_name,
+        served.served_compounds::integer as served_compounds,
+        home_community.home_town_code,
+        home_community.home_community_code,
+        enterprise_versions.has_party_org,
+        agreement_months.enterprise_uscc is not null as has_coconstruction_agreement,
+        coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd,
+        demonstration_months.enterprise_uscc is not null as is_city_demonstration
+    from served
+    inner join home_community
+        on
+            served.enterprise_uscc = home_community.enterprise_uscc
+            and served.month_end_date = home_community.month_end_date
+    inner join enterprise_versions
+        on
+            served.enterprise_uscc = enterprise_versions.enterprise_uscc
+            and served.month_end_date = enterprise_versions.month_end_date
+    left join agreement_months
+        on
+            served.enterprise_uscc = agreement_months.enterprise_uscc
+            and served.month_end_date = agreement_months.month_end_date
+    left join project_months
+        on
+            served.enterprise_uscc = project_months.enterprise_uscc
+            and served.month_end_date = project_months.month_end_date
+    left join demonstration_months
+        on
+            served.enterprise_uscc = demonstration_months.enterprise_uscc
+            and served.month_end_date = demonstration_months.month_end_date
+
+)
+
+select * from final

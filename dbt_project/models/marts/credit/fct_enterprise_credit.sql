@@ -1,0 +1,152 @@
+-- Credit score and grade of every enterprise on file at every month end (物业企业信用月度评价):
+-- score = base + min(good points, cap) - bad points over the items valid at the month end
+-- (event_date <= month_end < valid_until), floored at 0; grade from ref_credit_grade_bands of the scheme in force;
+-- a valid veto item (一票否决) forces the scheme's veto grade (C).
+with months as (
+
+    select * from {{ ref('int_reporting_months') }}
+
+),
+
+enterprises as (
+
+    select * from {{ ref('int_enterprise_history') }}
+
+),
+
+items as (
+
+    select * from {{ ref('int_credit_items_scored') }}
+
+),
+
+schemes as (
+
+    select * from {{ ref('ref_credit_schemes') }}
+
+),
+
+bands as (
+
+    select * from {{ ref('ref_credit_grade_bands') }}
+
+),
+
+enterprise_months as (
+
+    select distinct
+        enterprises.enterprise_uscc,
+        months.month_end_date,
+        months.is_provisional
+    from months
+    inner join enterprises
+        on
+            months.month_end_date >= enterprises.valid_from
+            and (enterprises.valid_to is null or months.month_end_date < enterprises.valid_to)
+
+),
+
+valid_items as (
+
+    select
+        enterprise_months.enterprise_uscc,
+        enterprise_months.month_end_date,
+        coalesce(sum(items.points) filter (where items.direction = 'good'), 0) as good_points_raw,
+        coalesce(sum(items.points) filter (where items.direction = 'bad'), 0) as bad_points,
+        coalesce(bool_or(items.is_veto), false) as has_veto,
+        count(items.credit_event_id) as valid_items
+    from enterprise_months
+    left join items
+        on
+            enterprise_months.enterprise_uscc = items.enterprise_uscc
+            and enterprise_months.month_end_date >= items.event_date
+            and enterprise_months.month_end_date < items.valid_until
+    group by enterprise_months.enterprise_uscc, enterprise_months.month_end_date
+
+),
+
+scored as (
+
+    select
+        enterprise_months.enterprise_uscc,
+        enterprise_months.month_end_date,
+        enterprise_months.is_provisional,
+        schemes.scheme_version,
+        schemes.base_score::numeric as base_score,
+        valid_items.good_points_raw,
+        valid_items.bad_points,
+        valid_items.has_veto,
+        schemes.veto_grade,
+        valid_items.valid_items::integer as valid_items,
+        least(valid_items.good_points_raw, schemes.good_points_cap::numeric) as good_points,
+        schemes.base_score::numeric
+        + least(valid_items.good_points_raw, schemes.good_points_cap::numeric)
+        - valid_items.bad_points as credit_score_unbounded,
+        -- a score is never below 0 (the scheme sets no floor; 0 keeps means and the audit meaningful)
+        greatest(
+            0,
+            schemes.base_score::numeric
+            + least(valid_items.good_points_raw, schemes.good_points_cap::numeric)
+            - valid_items.bad_points
+        ) as credit_score
+    from enterprise_months
+    inner join valid_items
+        on
+            enterprise_months.enterprise_uscc = valid_items.enterprise_uscc
+            and enterprise_months.month_end_date = valid_items.month_end_date
+    inner join schemes
+        on
+            enterprise_months.month_end_date >= schemes.valid_from
+            and (schemes.valid_to is null or enterprise_months.month_end_date < schemes.valid_to)
+
+),
+
+graded as (
+
+    select
+        scored.*,
+        score_band.grade as score_grade,
+        case when scored.has_veto then scored.veto_grade else score_band.grade end as credit_grade
+    from scored
+    left join bands as score_band
+        on
+            scored.scheme_version = score_band.scheme_version
+            and (score_band.min_score is null or scored.credit_score >= score_band.min_score)
+            and (score_band.max_score is null or scored.credit_score < score_band.max_score)
+            and scored.month_end_date >= score_band.valid_from
+            and (score_band.valid_to is null or scored.month_end_date < score_band.valid_to)
+
+),
+
+final as (
+
+    select
+        graded.enterprise_uscc,
+        graded.month_end_date,
+        graded.is_provisional,
+        graded.scheme_version,
+        graded.base_score,
+        graded.good_points_raw,
+        graded.good_points,
+        graded.bad_points,
+        graded.credit_score_unbounded,
+        graded.credit_score,
+        graded.has_veto,
+        graded.valid_items,
+        graded.score_grade,
+        graded.credit_grade,
+        grade_band.grade_rank::integer as credit_grade_rank,
+        lag(graded.credit_grade) over enterprise_window as previous_credit_grade,
+        lag(grade_band.grade_rank::integer) over enterprise_window as previous_credit_grade_rank
+    from graded
+    left join bands as grade_band
+        on
+            graded.scheme_version = grade_band.scheme_version
+            and graded.credit_grade = grade_band.grade
+            and graded.month_end_date >= grade_band.valid_from
+            and (grade_band.valid_to is null or graded.month_end_date < grade_band.valid_to)
+    window enterprise_window as (partition by graded.enterprise_uscc order by graded.month_end_date)
+
+)
+
+select * from final

@@ -1,0 +1,133 @@
+"""Fixtures of the publication tests: a small catalogue and candidate in a fresh warehouse state.
+
+Each test starts from dropped `published`, `audit`, `published_candidate` and `qa_ref` schemas
+(the server is shared by the whole session). The catalogue lives in `qa_ref` so the tests never
+depend on, or disturb, the dbt seeds in `reference`.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+CATALOG = "qa_ref.ref_indicator_catalog"
+TARGETS = "qa_ref.ref_indicator_targets"
+COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
+
+CANDIDATE_DDL = """
+create schema if not exists published_candidate;
+create table published_candidate.indicator_values (
+    indicator_code text, area_code text, area_level text, period_type text, period_start date,
+    period_end date, numerator numeric, denominator numeric, value numeric, unit text,
+    target numeric, deadline date, target_met boolean, is_provisional boolean);
+"""
+
+CATALOG_DDL = """
+create schema qa_ref;
+create table qa_ref.ref_indicator_catalog (
+    indicator_code text, name_zh text, name_en text, definition_zh text, definition_en text,
+    numerator_zh text, numerator_en text, denominator_zh text, denominator_en text, unit text,
+    decimals integer, measure_kind text, frequencies text, area_levels text, source text,
+    responsible_units_zh text, seed_clause_section text, seed_clause text, valid_from date, valid_to date);
+insert into qa_ref.ref_indicator_catalog values
+ ('WY_FG', '物业服务覆盖率', 'Property-service coverage', '定义', 'definition', '分子', 'numerator', '分母',
+  'denominator', 'percent', 1, 'stock', 'month', 'county|town', 'registry', '城关镇', '二、', '条款', '2021-01-01', null),
+ ('TS_SL', '受理量', 'Work orders received', '定义', 'definition', '分子', 'numerator', null, null,
+  'count', 0, 'flow', 'month', 'county|town', 'hotline', '县城管局', '三、', '条款', '2021-01-01', null),
+ ('TS_SC_MED', '办理时长中位数', 'Median closure time', '定义', 'definition', null, null, '分母', 'denominator',
+  'working_days', 1, 'flow', 'month', 'county', 'hotline', '县城管局', '三、', '条款', '2021-01-01', null);
+create table qa_ref.ref_indicator_targets (
+    target_id text, indicator_code text, area_code text, deadline_date date, comparator text,
+    threshold numeric, unit text, target_kind text, clause_section text, clause_zh text, note_en text,
+    valid_from date, valid_to date);
+insert into qa_ref.ref_indicator_targets values
+ ('WY_FG-2023-12-31', 'WY_FG', '341523000000', '2023-12-31', '>=', 1, 'ratio', 'firm', '二、', '全覆盖',
+  'full coverage', '2023-03-06', null);
+"""
+
+# (indicator, area, level, month, numerator, denominator, value, unit, target, deadline, met)
+BASE_ROWS = [
+    ("WY_FG", TOWN1, "town", 5, 100, 105, 95.2, "percent"),
+    ("WY_FG", TOWN2, "town", 5, 31, 35, 88.6, "percent"),
+    ("WY_FG", COUNTY, "county", 5, 131, 140, 93.6, "percent"),
+    ("WY_FG", TOWN1, "town", 6, 102, 105, 97.1, "percent"),
+    ("WY_FG", TOWN2, "town", 6, 32, 35, 91.4, "percent"),
+    ("WY_FG", COUNTY, "county", 6, 134, 140, 95.7, "percent"),
+    ("TS_SL", TOWN1, "town", 5, 40, None, 40, "count"),
+    ("TS_SL", TOWN2, "town", 5, 12, None, 12, "count"),
+    ("TS_SL", COUNTY, "county", 5, 52, None, 52, "count"),
+    ("TS_SL", TOWN1, "town", 6, 35, None, 35, "count"),
+    ("TS_SL", TOWN2, "town", 6, 10, None, 10, "count"),
+    ("TS_SL", COUNTY, "county", 6, 45, None, 45, "count"),
+    ("TS_SC_MED", COUNTY, "county", 5, None, 50, 3.0, "working_days"),
+    ("TS_SC_MED", COUNTY, "county", 6, None, 40, 2.5, "working_days"),
+]
+
+
+def insert_candidate(conn: psycopg.Connection, rows=BASE_ROWS) -> None:
+    conn.execute("delete from published_candidate.indicator_values")
+    for code, area, level, month, num, den, value, unit in rows:
+        target = 100 if code == "WY_FG" and level == "county" else None
+        conn.execute(
+            """insert into published_candidate.indicator_values values
+               (%s, %s, %s, 'month', make_date(2024, %s, 1), (make_date(2024, %s, 1) + interval '1 month - 1 day')::date,
+                %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (code, area, level, month, month, num, den, value, unit, target,
+             "2023-12-31" if target else None, (value >= target) if target else None, month == 6))
+
+
+@pytest.fixture(scope="session")
+def gx_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("gx")
+
+
+@pytest.fixture
+def wh(warehouse_url, gx_home, monkeypatch):
+    """An autocommit owner connection on a fresh publication state, with the base candidate."""
+    monkeypatch.setenv("SHUMEI_GX_DIR", str(gx_home))
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        for schema in ("published", "audit", "published_candidate", "qa_ref"):
+            conn.execute(f"drop schema if exists {schema} cascade")
+        conn.execute(CANDIDATE_DDL)
+        conn.execute(CATALOG_DDL)
+        insert_candidate(conn)
+        yield conn
+
+
+@pytest.fixture
+def audit(warehouse_url):
+    from shumei.quality import run_checkpoint
+
+    def run(**kwargs):
+        kwargs.setdefault("build_docs", False)
+        return run_checkpoint(warehouse_url, "indicator_candidate", catalog=CATALOG, **kwargs)
+    return run
+
+
+@pytest.fixture(scope="session")
+def _audits() -> dict:
+    return {}
+
+
+@pytest.fixture
+def release(wh, audit, _audits):
+    """Audit and publish the current candidate; returns the PublishResult.
+
+    The audit of the first release (empty `published`, base candidate) is the same in every test:
+    its result is reused when the candidate checksum matches, which keeps the suite fast.
+    """
+    from shumei.publish import publish
+    from shumei.publish.release import candidate_checksum
+
+    def run(as_of="2024-06-15", dag_run_id="test"):
+        first = (wh.execute("select to_regclass('published.release_log') is null").fetchone()[0]
+                 or not wh.execute("select exists (select from published.release_log)").fetchone()[0])
+        key = (first, candidate_checksum(wh)["md5"])
+        result = _audits.get(key) if first else None
+        if result is None:
+            result = audit(dag_run_id=dag_run_id)
+            if first:
+                _audits[key] = result
+        assert result.passed, result.summary()
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS)
+    return run
