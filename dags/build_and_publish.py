@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from shumei.dag_support import DEFAULT_ARGS, PUBLISHED_ASSET, RAW_ASSETS, notify_failure
 from shumei.dbt_support import dbt_manifest_path, dbt_project_dir
 
@@ -56,9 +56,13 @@ def build_and_publish():
         project_config=ProjectConfig(dbt_project_path=dbt_project_dir(), manifest_path=dbt_manifest_path()),
         profile_config=ProfileConfig(profile_name="shumei", target_name="dev",
                                      profiles_yml_filepath=dbt_project_dir() / "profiles.yml"),
+        # a test on several models (towns add up, baseline reproduced) runs as its own task after all
+        # of them; `dbt build` of one model then only runs the tests of that model alone
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
-                                         invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+                                         invocation_mode=InvocationMode.DBT_RUNNER,
+                                         test_indirect_selection=TestIndirectSelection.CAUTIOUS),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+                                   should_detach_multiple_parents_tests=True),
         # the data's as-of date (the last day every source has loaded) makes the build reproducible
         operator_args={"vars": {"shumei_as_of_date": "{{ ti.xcom_pull(task_ids='gate_sources')['as_of_date'] }}"},
                        "install_deps": False},

@@ -111,7 +111,8 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list, ent_names: dict) 
         # the same complaint copied to 12319 by the upper level (上级转办): merged into the original
         if channel == "12345" and rtype in ("投诉", "举报") and r.random() < 0.15:
             copy_at = received + dt.timedelta(hours=r.uniform(2, 40))
-            copy = dict(head, order_id=f"JS{copy_at.strftime('%Y%m%d')}{50000 + seq:05d}", channel="12319",
+            # numbered after the original (its day and sequence), so two copies never share an id
+            copy = dict(head, order_id=f"JS{ymd}{50000 + seq:05d}", channel="12319",
                         duplicate_of=order_id, received_at=iso(copy_at))
             merged_at = _work_after(copy_at, r, 0.5, 6)
             for i, (etype, at, note) in enumerate([("RECEIVED", copy_at, None),
@@ -185,7 +186,7 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
         if reply_at > due and r.random() < 0.5:
             add("SUPERVISED", _work_after(due, r, 1, 24), "县城管局", note="超期督办")
         is_complaint = rtype in ("投诉", "举报")
-        ver = is_complaint and uscc is not None and r.random() < 0.35
+        ver = is_complaint and uscc is not None and r.random() < 0.06
         add("REPLIED", reply_at, handler, complaint_verified=ver if is_complaint else None,
             note="经核查，反映问题属实，已督促整改" if ver else "已联系来电人处理")
         if ver:

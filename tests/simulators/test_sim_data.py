@@ -168,3 +168,14 @@ def test_csv_format(tmp_path, day):
     assert "小区.csv" in files and "manifest.json" in files
     header = (tmp_path / "registry" / day / "小区.csv").read_text("utf-8").splitlines()[0]
     assert header.startswith("小区编号,小区名称")
+
+
+def test_normal_data_has_unique_keys(tmp_path):
+    """Keys never repeat in normal output (12319 copies once collided across days). Three months,
+    so that copies received the day after their original are common."""
+    generate(tmp_path, D(2023, 3, 31), D(2023, 1, 1), SEED, "county", ["hotline"], "xlsx", progress=lambda m: None)
+    con = sqlite3.connect(tmp_path / "hotline/events.sqlite")
+    dupes = con.execute("select event_id, count(*) from events group by event_id having count(*) > 1").fetchall()
+    copies = con.execute("select count(*) from events where channel = '12319' and duplicate_of is not null").fetchone()[0]
+    assert copies > 100
+    assert dupes == []

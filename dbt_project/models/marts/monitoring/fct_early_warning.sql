@@ -210,10 +210,19 @@ grade_changes as (
                 and credit.credit_grade_rank = rules.threshold_k
                 and credit.previous_credit_grade_rank is distinct from rules.threshold_k::integer
             )
-    left join enterprise_status
-        on
-            credit.enterprise_uscc = enterprise_status.enterprise_uscc
-            and credit.month_end_date = enterprise_status.month_end_date
+    -- the enterprise's home area in that month, or the last one it had (it may serve no compound now);
+    -- enterprises that never served a compound of the county are outside the programme's scope
+    inner join lateral (
+        select
+            status.home_community_code,
+            status.home_town_code
+        from enterprise_status as status
+        where
+            status.enterprise_uscc = credit.enterprise_uscc
+            and status.month_end_date <= credit.month_end_date
+        order by status.month_end_date desc
+        limit 1
+    ) as enterprise_status on true
     where not credit.is_provisional
 
 ),
@@ -232,11 +241,18 @@ vetoes as (
             'credit_event_id', credit_items.credit_event_id, 'credit_rule_code', credit_items.credit_rule_code
         ) as evidence
     from credit_items
-    left join enterprise_status
-        on
-            credit_items.enterprise_uscc = enterprise_status.enterprise_uscc
-            and (date_trunc('month', credit_items.event_date) + interval '1 month - 1 day')::date
-            = enterprise_status.month_end_date
+    inner join lateral (
+        select
+            status.home_community_code,
+            status.home_town_code
+        from enterprise_status as status
+        where
+            status.enterprise_uscc = credit_items.enterprise_uscc
+            and status.month_end_date
+            <= (date_trunc('month', credit_items.event_date) + interval '1 month - 1 day')::date
+        order by status.month_end_date desc
+        limit 1
+    ) as enterprise_status on true
     where credit_items.is_veto
 
 ),
