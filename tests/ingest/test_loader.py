@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from datetime import date
 
 import psycopg
@@ -75,7 +78,7 @@ def conn(warehouse_url):
 
 
 def test_rows_are_loaded_or_rejected_with_reason(conn):
-    result = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    result = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k", checksum="c")
     conn.commit()
     assert result.rows_received == len(ROWS) == result.rows_loaded + result.rows_rejected
     assert result.rows_loaded == 3
@@ -88,25 +91,27 @@ def test_rows_are_loaded_or_rejected_with_reason(conn):
 
 
 def test_personal_data_only_in_restricted_table(conn):
-    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k")
+    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k", checksum="c")
     conn.commit()
     cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
                                           where table_schema='raw' and table_name='test_orders'""")]
     assert "caller_phone" not in cols and "caller_phone_hash" in cols
     hashed = conn.execute("select caller_phone_hash from raw.test_orders").fetchone()[0]
-    assert len(hashed) == 64 and "138" not in hashed
+    # the SQL HMAC is standard HMAC-SHA256 of the value without spaces, lowercased
+    assert hashed == hmac.new(b"k", b"13800000000", hashlib.sha256).hexdigest()
     clear = conn.execute("select caller_phone from raw_restricted.test_orders_pii").fetchone()[0]
     assert clear == "138 0000 0000"
     load_batch(conn, CONTRACT, [row("B1", received_at="bad")], meta(interval_start=date(2024, 3, 2),
-                                                                  interval_end=date(2024, 3, 3)), pii_key="k")
+                                                                  interval_end=date(2024, 3, 3)), pii_key="k",
+               checksum="c")
     record = conn.execute("select record from raw.rejects").fetchone()[0]
     assert "caller_phone" not in record and record["caller_phone_hash"] == hashed
 
 
 def test_rerun_replaces_the_batch(conn):
-    first = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    first = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k", checksum="c")
     conn.commit()
-    second = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k")
+    second = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k", checksum="c")
     conn.commit()
     assert second.superseded == [first.batch_id]
     n = conn.execute("select count(*) from raw.test_orders").fetchone()[0]
@@ -117,7 +122,7 @@ def test_rerun_replaces_the_batch(conn):
 
 
 def test_failure_leaves_nothing(conn):
-    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k")
+    load_batch(conn, CONTRACT, [row("A1")], meta(), pii_key="k", checksum="c")
     conn.commit()
 
     def broken():
@@ -125,7 +130,7 @@ def test_failure_leaves_nothing(conn):
         raise ConnectionError("source dropped the connection")
 
     with pytest.raises(ConnectionError):
-        load_batch(conn, CONTRACT, broken(), meta(), pii_key="k")
+        load_batch(conn, CONTRACT, broken(), meta(), pii_key="k", checksum="c")
     conn.rollback()
     assert conn.execute("select order_id from raw.test_orders").fetchall() == [("A1",)]
     assert conn.execute("select count(*) from raw.batch_log where status = 'loaded'").fetchone()[0] == 1
@@ -140,5 +145,47 @@ def test_structure_errors_name_the_problem():
 
 def test_empty_batch_where_rows_expected_is_refused(conn):
     with pytest.raises(BatchStructureError, match="no rows"):
-        load_batch(conn, CONTRACT, [], meta(expect_rows=True), pii_key="k")
+        load_batch(conn, CONTRACT, [], meta(expect_rows=True), pii_key="k", checksum="c")
+    conn.rollback()
+
+
+def test_json_documents_are_loaded_like_records(conn):
+    """API pages and JSON lines (JsonDocs) load exactly as the same rows given as records."""
+    from shumei.ingest.loader import JsonDocs
+
+    page = json.dumps({"items": ROWS[:2], "count": 2}, ensure_ascii=False).encode()
+    page2 = json.dumps({"items": ROWS[2:], "count": len(ROWS) - 2}, ensure_ascii=False, indent=2).encode()
+    as_docs = load_batch(conn, CONTRACT, JsonDocs([page, page2], items_key="items"), meta(), pii_key="k",
+                         checksum="c")
+    docs_rows = conn.execute("select * from raw.test_orders order by _row_number").fetchall()
+    docs_rejects = conn.execute("select row_number, reason_code from raw.rejects order by 1").fetchall()
+    conn.rollback()
+    as_records = load_batch(conn, CONTRACT, ROWS, meta(), pii_key="k", checksum="c")
+    rec_rows = conn.execute("select * from raw.test_orders order by _row_number").fetchall()
+    rec_rejects = conn.execute("select row_number, reason_code from raw.rejects order by 1").fetchall()
+    assert (as_docs.rows_loaded, as_docs.rows_rejected) == (as_records.rows_loaded, as_records.rows_rejected)
+    assert [r[1:] for r in docs_rows] == [r[1:] for r in rec_rows] and docs_rejects == rec_rejects
+    conn.rollback()
+    lines = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in ROWS]
+    as_lines = load_batch(conn, CONTRACT, JsonDocs(lines), meta(), pii_key="k", checksum="c")
+    assert (as_lines.rows_loaded, as_lines.rows_rejected) == (as_records.rows_loaded, as_records.rows_rejected)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"order_id": "A1", ', "malformed JSON"),
+    (json.dumps(row("舒城工单"), ensure_ascii=False).encode("gbk"), "not UTF-8"),
+    (b'["not", "an", "object"]', "JSON objects"),
+])
+def test_unreadable_json_refuses_the_batch(conn, body, message):
+    from shumei.ingest.loader import JsonDocs
+
+    with pytest.raises(BatchStructureError, match=message):
+        load_batch(conn, CONTRACT, JsonDocs([body]), meta(), pii_key="k", checksum="c")
+    conn.rollback()
+
+
+@pytest.mark.parametrize("value", ["yesterday", "now", "infinity", "2024-03-01", "44927.39583"])
+def test_words_and_serials_are_not_timestamps(conn, value):
+    result = load_batch(conn, CONTRACT, [row("A1", received_at=value)], meta(), pii_key="k", checksum="c")
+    assert result.rejects_by_reason == {"invalid_type": 1}
     conn.rollback()

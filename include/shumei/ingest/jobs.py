@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from shumei.ingest.contracts import contracts_for, get_contract
-from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, checked_records, load_batch
+from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
 from shumei.ingest.schema import ensure_feed_tables
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_csv_sheet, read_jsonl, read_workbook, sha256_file, wait_for_drop
+from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, sha256_file, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,14 @@ def _hotline(conn: psycopg.Connection, day: date, settings: Settings, run_id: st
                            timeout=settings.hotline_timeout_seconds)
     # The overlap re-reads the end of the previous day, for records committed after a pull with an
     # earlier updated_at; staging keeps one row per event_id.
-    events = client.iter_events(start - timedelta(hours=settings.hotline_overlap_hours), end)
+    pages = client.iter_pages(start - timedelta(hours=settings.hotline_overlap_hours), end)
     meta = BatchMeta("hotline", contract.feed, day, day + timedelta(days=1),
                      f"{settings.hotline_url} updated {start - timedelta(hours=settings.hotline_overlap_hours):%Y-%m-%dT%H:%M%z}"
                      f"..{end:%Y-%m-%dT%H:%M%z}", run_id)
-    result = load_batch(conn, contract, checked_records(contract, events), meta, settings.pii_hash_key)
-    result.checksum = client.checksum()
-    conn.execute("update raw.batch_log set checksum = %s, file_or_page = file_or_page || %s where batch_id = %s",
-                 (result.checksum, f" ({client.pages_fetched} pages, {client.retries} retries)", result.batch_id))
+    result = load_batch(conn, contract, JsonDocs(pages, items_key="items"), meta, settings.pii_hash_key,
+                        checksum=client.checksum)
+    conn.execute("update raw.batch_log set file_or_page = file_or_page || %s where batch_id = %s",
+                 (f" ({client.pages_fetched} pages, {client.retries} retries)", result.batch_id))
     return [result]
 
 
@@ -95,8 +95,7 @@ def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str
                                   "the file is truncated or changed")
     meta = BatchMeta("credit", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                      expect_rows=int(drop.manifest.get("rows", 0)) > 0)
-    result = load_batch(conn, contract, checked_records(contract, read_jsonl(path)), meta,
-                        settings.pii_hash_key, checksum=checksum)
+    result = load_batch(conn, contract, JsonDocs(read_lines(path)), meta, settings.pii_hash_key, checksum=checksum)
     if "rows" in drop.manifest and int(drop.manifest["rows"]) != result.rows_received:
         raise BatchStructureError(f"{path}: manifest says {drop.manifest['rows']} rows, the file has "
                                   f"{result.rows_received}")
@@ -122,7 +121,8 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
     """Loads one day of one source in one transaction; raises (after recording the failure) on error."""
     settings = settings or get_settings()
     try:
-        with psycopg.connect(settings.warehouse_url) as conn:
+        # a batch is staged in temporary tables: give them memory instead of spilling to disk
+        with psycopg.connect(settings.warehouse_url, options="-c temp_buffers=256MB -c work_mem=128MB") as conn:
             for contract in contracts_for(source):
                 ensure_feed_tables(conn, contract)
             batches = LOADERS[source](conn, day, settings, run_id)

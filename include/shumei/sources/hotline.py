@@ -82,7 +82,7 @@ class HotlineClient:
             previous = key
 
     def _page(self, client: httpx.Client, params: dict, previous_ids: tuple | None,
-              window: tuple[datetime, datetime, tuple | None] | None = None) -> dict:
+              window: tuple[datetime, datetime, tuple | None] | None = None) -> tuple[dict, bytes]:
         last_error: Exception | None = None
         for attempt in range(self.max_attempts):
             retry_after = None
@@ -114,7 +114,7 @@ class HotlineClient:
                     self._check_order(items, *window)
                 self.pages_fetched += 1
                 self.digest.update(response.content)
-                return body
+                return body, response.content
             except (httpx.TransportError, httpx.HTTPStatusError, BadPage) as exc:
                 last_error = exc
                 log.warning("hotline page %s failed (attempt %d/%d): %s", params.get("cursor") or "first",
@@ -123,15 +123,17 @@ class HotlineClient:
                     self._wait(attempt, retry_after)
         raise SourceUnavailable(f"hotline API failed {self.max_attempts} times: {last_error}") from last_error
 
-    def iter_events(self, since: datetime, until: datetime) -> Iterator[dict]:
-        """Every event with since <= updated_at < until, page by page (all pages or an exception)."""
+    def iter_pages(self, since: datetime, until: datetime) -> Iterator[bytes]:
+        """The body of every page of events with since <= updated_at < until (all pages, or an
+        exception). Each page is checked (complete JSON, count, window, order) before it is yielded;
+        the bodies go to the loader as they came."""
         params: dict = {"updated_since": since.isoformat(), "updated_until": until.isoformat(),
                         "limit": self.page_size}
         previous_ids: tuple | None = None
         last_key: tuple | None = None
         with self._client() as client:
             while True:
-                body = self._page(client, params, previous_ids, (since, until, last_key))
+                body, content = self._page(client, params, previous_ids, (since, until, last_key))
                 items = body["items"]
                 previous_ids = tuple(item.get("event_id") for item in items)
                 if items:
@@ -139,7 +141,7 @@ class HotlineClient:
                         last_key = (datetime.fromisoformat(items[-1]["updated_at"]), str(items[-1]["event_id"]))
                     except (KeyError, TypeError, ValueError):
                         pass
-                yield from items
+                yield content
                 cursor = body.get("next_cursor")
                 if not cursor:
                     return
