@@ -31,21 +31,38 @@ class GateReport:
 
 
 def _batches_to_gate(conn: psycopg.Connection) -> list[tuple[str, int]]:
-    """The newest loaded batch of each feed that no gate has checked yet.
+    """The loaded batches the gate must (re)check, per feed:
 
-    Daily, that is each feed's batch of the day. After a ranged load of history, only the newest day
-    of each feed is gated by GX (every row of every batch passed the contract checks at the door);
-    gating each of the ~18,000 historical batches would take hours for little gain.
+    - every batch loaded after the feed's last batch that passed (batch ids only grow, so a rerun of
+      an old day is checked too);
+    - every batch that was blocked before and is still loaded: it stays blocked (and the build with
+      it) until it passes or a rerun of its day supersedes it; a retry never lets it through;
+    - on the first build of a feed, only its newest batch: every row of the history passed the
+      contract checks at the door, and gating each of ~18,000 historical batches would take hours.
     """
     has_audit = conn.execute("select to_regclass('audit.validation_runs') is not null").fetchone()[0]
-    rows = conn.execute("""
-        select distinct on (feed) feed, batch_id from raw.batch_log
-        where status = 'loaded' order by feed, interval_start desc, batch_id desc""").fetchall()
     if not has_audit:
-        return rows
-    checked = {r[0] for r in conn.execute(
-        "select distinct batch_id from audit.validation_runs where batch_id is not null").fetchall()}
-    return [(feed, batch_id) for feed, batch_id in rows if batch_id not in checked]
+        return conn.execute("""
+            select distinct on (feed) feed, batch_id from raw.batch_log
+            where status = 'loaded' order by feed, batch_id desc""").fetchall()
+    return conn.execute("""
+        with passed as (
+            select b.feed, max(b.batch_id) as last_batch
+            from audit.validation_runs v join raw.batch_log b on b.batch_id = v.batch_id
+            where v.passed group by b.feed
+        ),
+        newest as (
+            select feed, max(batch_id) as batch_id from raw.batch_log where status = 'loaded' group by feed
+        )
+        select b.feed, b.batch_id
+        from raw.batch_log b
+        join newest n on n.feed = b.feed
+        left join passed p on p.feed = b.feed
+        where b.status = 'loaded'
+          and not exists (select 1 from audit.validation_runs v where v.batch_id = b.batch_id and v.passed)
+          and (case when p.last_batch is null then b.batch_id = n.batch_id else b.batch_id > p.last_batch end
+               or exists (select 1 from audit.validation_runs v where v.batch_id = b.batch_id and not v.passed))
+        order by b.feed, b.batch_id""").fetchall()
 
 
 def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
