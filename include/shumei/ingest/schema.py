@@ -63,6 +63,8 @@ comment on table raw.rejects is '拒收记录 Rejected rows with their reason co
 
 
 def ensure_base(conn: psycopg.Connection) -> None:
+    # the ingest DAGs run side by side: one creator of schemas and tables at a time (until commit)
+    conn.execute("select pg_advisory_xact_lock(hashtext('shumei raw ddl'))")
     conn.execute(BASE_DDL)
 
 
