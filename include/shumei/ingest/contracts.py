@@ -68,9 +68,6 @@ class Contract:
     def pii_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.pii)
 
-    def by_header(self) -> dict[str, Field]:
-        return {f.header: f for f in self.fields}
-
     def raw_columns(self) -> list[tuple[str, str]]:
         """(name, type) of raw.<feed>: batch metadata, the public fields, keyed hashes of PII fields."""
         cols = [("_batch_id", "bigint"), ("_interval_start", "date"), ("_row_number", "integer")]
