@@ -1,38 +1,49 @@
-"""Loading one batch of one feed into the raw layer: COPY, set-based validation, one transaction.
+"""Loading one batch of one feed into the raw layer: COPY, validation, one transaction.
 
 How a batch moves (all inside the caller's transaction, so a failure leaves nothing behind):
-1. The source streams into a temporary table by COPY (psycopg 3): JSON documents (API pages, JSON
-   lines) as they came, parsed by PostgreSQL into jsonb, so no row is touched in Python; workbook and
-   CSV rows as text columns.
-2. One set-based pass builds `_incoming`: a text column per contract field, the keyed hash (HMAC-SHA256)
-   of each personal field, and the row's first failing check: required fields, types (ISO shapes and
-   pg_input_is_valid), allowed values, ranges, patterns, credit-code check characters (the distinct
-   codes are checked with python-stdnum), dates not in the future, timestamps in order; then duplicate
-   keys. Failing rows go to raw.rejects with their reason; the rest is cast into raw.<feed>, and clear
-   personal data only into raw_restricted.<feed>_pii.
-3. The batch log records received = loaded + rejected (a CHECK constraint enforces it).
-A batch with the wrong structure (missing, renamed or extra columns; no rows where rows are expected)
-raises BatchStructureError before anything is written.
+1. A batch-log entry is opened (status 'loading'); a rerun's earlier batch of the same day is removed.
+2. JSON documents (API pages, JSON lines) stream through the fast path (fastpath.py): each row that is
+   certainly valid is COPYed as CSV straight into raw.<feed>, personal data replaced by its keyed
+   hash, and its clear personal data into raw_restricted.<feed>_pii. Every other row goes as it came
+   into a temporary table (jsonb) for the SQL validator. Workbook and CSV rows all go to the SQL
+   validator, as text columns.
+3. The SQL validator (one set-based pass, `_incoming`): a text column per contract field, the keyed
+   hash (HMAC-SHA256) of each personal field, and the row's first failing check: required fields,
+   types (ISO shapes and pg_input_is_valid), allowed values, ranges, patterns, credit-code check
+   characters (the distinct codes are checked with python-stdnum), dates not in the future,
+   timestamps in order. Failing rows go to raw.rejects with their reason; the rest is cast into
+   raw.<feed> (clear personal data only into raw_restricted).
+4. Keys repeated within the batch are found among its loaded rows and moved to raw.rejects.
+5. The batch log records received = loaded + rejected, counted in the tables (a CHECK constraint
+   enforces it).
+A batch with the wrong structure (missing, renamed or extra columns; malformed JSON; no rows where
+rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
+import msgspec
 import psycopg
+import psycopg.copy
 from psycopg import sql
 from stdnum.cn import uscc
 
 from shumei.ingest import schema
 from shumei.ingest.contracts import Contract, Field
+from shumei.ingest.fastpath import FastPath
 
 COPY_CHUNK_ROWS = 20_000
+# rows per write to the COPY writer thread (a few hundred kB); its queue holds at most 1024 writes
+FAST_CHUNK_ROWS = 500
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -101,56 +112,99 @@ def check_structure(contract: Contract, columns: Iterable[str]) -> None:
 
 @dataclass
 class JsonDocs:
-    """A batch as JSON documents, loaded without touching each row in Python.
+    """A batch as JSON documents.
 
     `docs` yields the bytes of one JSON document each: an API page whose rows are the array under
-    `items_key`, or (items_key None) one row per document, as in a JSON-lines file. PostgreSQL parses
-    them (COPY into jsonb): malformed JSON or text that is not UTF-8 refuses the batch."""
+    `items_key`, or (items_key None) one row per document, as in a JSON-lines file. Malformed JSON or
+    text that is not UTF-8 refuses the batch."""
 
     docs: Iterable[bytes]
     items_key: str | None = None
 
 
 _DOC_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
+SPOOL_BYTES = 16 * 2**20  # spooled lines stay in memory up to this size, then go to a temporary file
 
 
-def _copy_docs(cur: psycopg.Cursor, source: JsonDocs) -> None:
-    """COPY the documents into jsonb and leave one row per item in _src(_row_number, item).
-    PostgreSQL parses the JSON and checks the encoding; its errors name the bad document."""
-    # JSON lines go straight into _src; API pages into _docs first, then their items into _src
-    target = "_docs" if source.items_key else "_src"
-    cur.execute(sql.SQL("create temporary table {} (_n integer, doc jsonb) on commit drop").format(sql.Identifier(target)))
-    try:
-        with cur.copy(sql.SQL("copy {} (_n, doc) from stdin").format(sql.Identifier(target))) as copy:
-            n = 0
-            for doc in source.docs:
-                doc = doc.rstrip(b"\r\n")
-                if not doc.strip():
-                    continue
-                for old, new in _DOC_ESCAPES:
-                    if old in doc:
-                        doc = doc.replace(old, new)
-                n += 1
-                copy.write(b"%d\t%s\n" % (n, doc))
-    except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter) as exc:
-        raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc.diag.message_primary} "
-                                  f"({exc.diag.context or ''})") from exc
-    except psycopg.errors.InvalidTextRepresentation as exc:
-        raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
-                                  f"({exc.diag.context or ''})") from exc
-    if not source.items_key:
-        cur.execute("alter table _src rename column _n to _row_number")
-        cur.execute("alter table _src rename column doc to item")
+def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
+    """The batch's rows in order, each as the bytes of its JSON value (not parsed yet)."""
+    if source.items_key is None:
+        for doc in source.docs:
+            doc = doc.rstrip(b"\r\n")
+            if doc.strip():
+                yield doc
         return
-    try:
-        cur.execute(sql.SQL("""
-            create temporary table _src on commit drop as
-            select (row_number() over (order by d._n, e.ord))::integer as _row_number, e.item
-            from _docs d cross join lateral jsonb_array_elements(d.doc -> {}) with ordinality as e(item, ord)""")
-            .format(sql.Literal(source.items_key)))
-    except psycopg.errors.InvalidParameterValue as exc:
-        raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc.diag.message_primary}") from exc
-    cur.execute("drop table _docs")
+    page_type = msgspec.defstruct("Page", [("items", list[msgspec.Raw])], rename={"items": source.items_key})
+    decode = msgspec.json.Decoder(page_type).decode
+    for doc in source.docs:
+        try:
+            page = decode(doc)
+        except msgspec.ValidationError as exc:
+            raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise BatchStructureError(f"the source sent malformed JSON: {exc}") from exc
+        yield from page.items
+
+
+def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
+               pii_key: str) -> tuple[int, int]:
+    """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
+    data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
+    validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
+    batch). Returns (rows received, rows left to SQL)."""
+    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
+    use_fast = fast.supported
+    n = n_fast = 0
+    with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
+          tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
+        # a writer thread sends while this one decodes and checks: PostgreSQL and Python work at once
+        with cur.copy(sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
+                sql.Identifier(schema.RAW), sql.Identifier(contract.table),
+                sql.SQL(", ").join(sql.Identifier(c) for c in fast.raw_columns())),
+                writer=psycopg.copy.QueuedLibpqWriter(cur)) as copy:
+            buf: list[bytes] = []
+            for item in _items(source):
+                n += 1
+                lines = fast.rows(n, item) if use_fast else None
+                if lines is None:
+                    doc = bytes(item)
+                    for old, new in _DOC_ESCAPES:
+                        if old in doc:
+                            doc = doc.replace(old, new)
+                    others.write(b"%d\t%s\n" % (n, doc))
+                    continue
+                n_fast += 1
+                buf.append(lines[0])
+                if lines[1] is not None:
+                    restricted.write(lines[1])
+                if len(buf) >= FAST_CHUNK_ROWS:
+                    copy.write(b"".join(buf))
+                    buf.clear()
+            if buf:
+                copy.write(b"".join(buf))
+        if contract.pii_fields and n_fast:
+            _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
+                sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
+                sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
+        cur.execute("create temporary table _src (_row_number integer, item jsonb) on commit drop")
+        try:
+            _copy_file(cur, sql.SQL("copy _src (_row_number, item) from stdin"), others)
+        except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter) as exc:
+            raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc.diag.message_primary} "
+                                      f"({exc.diag.context or ''})") from exc
+        except psycopg.errors.InvalidTextRepresentation as exc:
+            raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
+                                      f"({exc.diag.context or ''})") from exc
+    return n, n - n_fast
+
+
+def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes]) -> None:
+    spool.seek(0)
+    with cur.copy(statement) as copy:
+        while chunk := spool.read(2**20):
+            copy.write(chunk)
 
 
 def _check_json_structure(cur: psycopg.Cursor, contract: Contract) -> int:
@@ -331,31 +385,50 @@ def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json:
     return sorted(c for c in codes if uscc.is_valid(c) and c == c.upper() and len(c) == 18)
 
 
-def _mark_duplicates(cur: psycopg.Cursor, contract: Contract) -> None:
-    """Same key, different content: every copy is rejected (which is right cannot be known).
-    Same key, same content: the first copy is kept, repeats are rejected as repeats."""
+def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int) -> None:
+    """Keys repeated within the batch, found among its loaded rows. Same key, different content:
+    every copy is rejected (which one is right cannot be known). Same key, same content: the first
+    copy stays, the repeats are rejected as repeats. Content is compared as loaded (typed values,
+    keyed hashes of personal data)."""
     if not contract.primary_key:
         return
+    raw = sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(contract.table))
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)
-    ikeys = sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(k)) for k in contract.primary_key)
-    payload = sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(f.name)) for f in contract.fields)
+    rkeys = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in contract.primary_key)
+    payload = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c))
+                                 for c, _ in contract.raw_columns() if not c.startswith("_"))
     cur.execute(sql.SQL("""
+        create temporary table _duplicates on commit drop as
         with repeated as (
-            select {keys} from _incoming where _reason is null group by {keys} having count(*) > 1
+            select {keys} from {raw} where _batch_id = %(b)s group by {keys} having count(*) > 1
         ),
         ranked as (
-            select i._row_number,
-                   count(*) over (partition by {ikeys}) as n_rows,
-                   count(*) over (partition by {ikeys}, md5(row({payload})::text)) as n_same,
-                   row_number() over (partition by {ikeys} order by i._row_number) as rn
-            from _incoming i join repeated using ({keys})
-            where i._reason is null
+            select r._row_number,
+                   count(*) over (partition by {rkeys}) as n_rows,
+                   count(*) over (partition by {rkeys}, md5(row({payload})::text)) as n_same,
+                   row_number() over (partition by {rkeys} order by r._row_number) as rn
+            from {raw} r join repeated using ({keys})
+            where r._batch_id = %(b)s
         )
-        update _incoming i set _reason = case when r.n_rows > r.n_same then 'duplicate_key_conflict'
-                                              else 'duplicate_key_repeat' end
-        from ranked r
-        where i._row_number = r._row_number and (r.n_rows > r.n_same or r.rn > 1)
-    """).format(keys=keys, ikeys=ikeys, payload=payload))
+        select _row_number, case when n_rows > n_same then 'duplicate_key_conflict'
+                                 else 'duplicate_key_repeat' end as reason
+        from ranked where n_rows > n_same or rn > 1
+    """).format(keys=keys, rkeys=rkeys, raw=raw, payload=payload), {"b": batch_id})
+    if cur.rowcount:
+        cur.execute(sql.SQL("""
+            insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
+            select %(b)s, %(f)s, d._row_number, d.reason, null,
+                   to_jsonb(r) - '_batch_id' - '_interval_start' - '_row_number'
+            from {raw} r join _duplicates d using (_row_number) where r._batch_id = %(b)s
+        """).format(raw=raw), {"b": batch_id, "f": contract.feed})
+        cur.execute(sql.SQL("delete from {raw} r using _duplicates d "
+                            "where r._batch_id = %(b)s and r._row_number = d._row_number").format(raw=raw),
+                    {"b": batch_id})
+        if contract.pii_fields:
+            cur.execute(sql.SQL("delete from {}.{} r using _duplicates d "
+                                "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
+                sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
+    cur.execute("drop table _duplicates")
 
 
 def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list[int]:
@@ -374,40 +447,12 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
     return old
 
 
-def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | Iterable[Mapping[str, Any]],
-               meta: BatchMeta, pii_key: str, checksum: str | Callable[[], str]) -> BatchResult:
-    """Loads one batch inside the connection's current transaction (the caller commits).
-
-    `source`: JsonDocs, or rows as {header: value} mappings. `checksum`: of the source bytes (file or
-    pages; a callable is asked once the source is read), recorded in the batch log. The feed's tables must exist: `schema.ensure_feed_tables` in
-    a committed transaction first."""
-    if contract.pii_fields and not pii_key:
-        raise RuntimeError("SHUMEI_PII_HASH_KEY is not set: personal data cannot be hashed")
-    cur = conn.cursor()
-    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{meta.feed}/{meta.interval_start}",))
-    from_json = isinstance(source, JsonDocs)
-    if from_json:
-        _copy_docs(cur, source)
-        count = _check_json_structure(cur, contract)
-    else:
-        count = _copy_records(cur, contract, source)
-    if count == 0 and meta.expect_rows:
-        raise BatchStructureError(f"feed {contract.feed}: the batch for {meta.interval_start} has no rows "
-                                  f"where rows are expected ({meta.file_or_page})")
-    _build_incoming(cur, contract, meta, pii_key, from_json)
-    _mark_duplicates(cur, contract)
-    superseded = _supersede(cur, contract, meta)
-    if callable(checksum):
-        checksum = checksum()
-    cur.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, file_or_page,
-                       received_at, checksum, status, dag_run_id, contract_version, rows_received)
-                   values (%s, %s, %s, %s, %s, now(), %s, 'loading', %s, %s, %s) returning batch_id""",
-                (meta.source, meta.feed, meta.interval_start, meta.interval_end, meta.file_or_page, checksum,
-                 meta.dag_run_id, contract.version, count))
-    batch_id = cur.fetchone()[0]
-
+def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_id: int,
+                     interval_start: date) -> None:
+    """The rows the SQL validator saw: accepted ones cast into raw.<feed> (clear personal data into
+    raw_restricted), rejected ones into raw.rejects with their reason."""
     raw_cols = [c for c, _ in contract.raw_columns()]
-    select_exprs = [sql.Literal(batch_id), sql.Literal(meta.interval_start), sql.Identifier("_row_number")]
+    select_exprs = [sql.Literal(batch_id), sql.Literal(interval_start), sql.Identifier("_row_number")]
     for f in contract.public_fields:
         select_exprs.append(sql.SQL("{}::{}").format(sql.Identifier(f.name), sql.SQL(f.pg_type)))
     for f in contract.pii_fields:
@@ -415,7 +460,6 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null order by _row_number")
                 .format(sql.Identifier(schema.RAW), sql.Identifier(contract.table),
                         sql.SQL(", ").join(sql.Identifier(c) for c in raw_cols), sql.SQL(", ").join(select_exprs)))
-    loaded = cur.rowcount
     if contract.pii_fields:
         restricted = [c for c, _ in contract.restricted_columns()]
         exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
@@ -428,18 +472,58 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
                           to_jsonb(i) - '_reason' - '_row_number'{strip}
-                   from _incoming i where _reason is not null
-                   returning reason_code""").format(strip=strip_pii), (batch_id, meta.feed))
-    by_reason: dict[str, int] = {}
-    for (code,) in cur.fetchall():
-        by_reason[code] = by_reason.get(code, 0) + 1
+                   from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, feed))
+    cur.execute("drop table _incoming")  # several feeds may load in one transaction
+
+
+def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | Iterable[Mapping[str, Any]],
+               meta: BatchMeta, pii_key: str, checksum: str | Callable[[], str]) -> BatchResult:
+    """Loads one batch inside the connection's current transaction (the caller commits; on an error
+    the caller rolls back and nothing of the batch remains).
+
+    `source`: JsonDocs, or rows as {header: value} mappings. `checksum`: of the source bytes (file or
+    pages; a callable is asked once the source is read), recorded in the batch log. The feed's tables
+    must exist: `schema.ensure_feed_tables` in a committed transaction first."""
+    if contract.pii_fields and not pii_key:
+        raise RuntimeError("SHUMEI_PII_HASH_KEY is not set: personal data cannot be hashed")
+    cur = conn.cursor()
+    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"{meta.feed}/{meta.interval_start}",))
+    superseded = _supersede(cur, contract, meta)
+    cur.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, file_or_page,
+                       received_at, status, dag_run_id, contract_version)
+                   values (%s, %s, %s, %s, %s, now(), 'loading', %s, %s) returning batch_id""",
+                (meta.source, meta.feed, meta.interval_start, meta.interval_end, meta.file_or_page,
+                 meta.dag_run_id, contract.version))
+    batch_id = cur.fetchone()[0]
+    from_json = isinstance(source, JsonDocs)
+    if from_json:
+        count, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key)
+        if to_sql:
+            _check_json_structure(cur, contract)
+    else:
+        count = to_sql = _copy_records(cur, contract, source)
+    if count == 0 and meta.expect_rows:
+        raise BatchStructureError(f"feed {contract.feed}: the batch for {meta.interval_start} has no rows "
+                                  f"where rows are expected ({meta.file_or_page})")
+    if to_sql:
+        _build_incoming(cur, contract, meta, pii_key, from_json)
+        _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start)
+    else:
+        cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
+    _reject_duplicates(cur, contract, batch_id)
+    if callable(checksum):
+        checksum = checksum()
+    # conservation is checked on what the tables hold, not on counters kept here
+    loaded = cur.execute(sql.SQL("select count(*) from {}.{} where _batch_id = %s").format(
+        sql.Identifier(schema.RAW), sql.Identifier(contract.table)), (batch_id,)).fetchone()[0]
+    by_reason = dict(cur.execute("select reason_code, count(*) from raw.rejects where batch_id = %s group by 1",
+                                 (batch_id,)).fetchall())
     rejected = sum(by_reason.values())
-    cur.execute("""update raw.batch_log set rows_loaded = %s, rows_rejected = %s, status = 'loaded',
-                       finished_at = now(), superseded_batches = %s
-                   where batch_id = %s""", (loaded, rejected, superseded, batch_id))
+    cur.execute("""update raw.batch_log set rows_received = %s, rows_loaded = %s, rows_rejected = %s,
+                       checksum = %s, status = 'loaded', finished_at = now(), superseded_batches = %s
+                   where batch_id = %s""", (count, loaded, rejected, checksum, superseded, batch_id))
     if superseded:
         cur.execute("update raw.batch_log set status = 'superseded', superseded_by = %s where batch_id = any(%s)",
                     (batch_id, superseded))
-    cur.execute("drop table _incoming")  # several feeds may load in one transaction
     return BatchResult(batch_id, meta.feed, meta.interval_start, count, loaded, rejected, checksum,
                        by_reason, superseded)

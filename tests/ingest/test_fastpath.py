@@ -1,0 +1,150 @@
+"""The loader's fast path must change nothing but speed: a corpus of edge cases is loaded twice, with the
+fast path and with every row left to the SQL validator, and the raw, restricted and reject tables must
+come out identical."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import psycopg
+import pytest
+from shumei.ingest import loader, schema
+from shumei.ingest.contracts import _contracts_from_doc
+from shumei.ingest.fastpath import FastPath
+from shumei.ingest.loader import BatchMeta, JsonDocs, load_batch
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = _contracts_from_doc({
+    "feed": "test_edge", "source": "test", "format": "json", "version": 1,
+    "primary_key": ["id"],
+    "ordered": [["received_at", "closed_at"]],
+    "fields": [
+        {"name": "id", "type": "string", "required": True},
+        {"name": "received_at", "type": "timestamp", "required": True, "not_future": True},
+        {"name": "closed_at", "type": "timestamp"},
+        {"name": "day", "type": "date", "not_future": True},
+        {"name": "channel", "type": "string", "required": True, "allowed": ["12345", "12319", "smart_platform"]},
+        {"name": "level", "type": "integer", "required": True, "min": 1, "max": 3},
+        {"name": "count", "type": "integer"},
+        {"name": "verified", "type": "boolean"},
+        {"name": "compound_id", "type": "string", "pattern": r"^XQ\d{4,6}$"},
+        {"name": "town_code", "type": "string", "pattern": r"^3415\d{8}$", "check": "division_code"},
+        {"name": "uscc", "type": "string", "check": "uscc",
+         "pattern": r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"},
+        {"name": "summary", "type": "string", "required": True},
+        {"name": "note", "type": "string"},
+        {"name": "caller_name", "type": "string", "required": True, "pii": True},
+        {"name": "caller_phone", "type": "string", "pii": True},
+    ],
+})[0]
+
+BASE = {"id": "A", "received_at": "2024-03-01T09:00:00+08:00", "closed_at": "2024-03-01T10:00:00+08:00",
+        "day": "2024-03-01", "channel": "12345", "level": 2, "count": 7, "verified": None,
+        "compound_id": "XQ0001", "town_code": "341523100000", "uscc": "91110000600037341L",
+        "summary": "楼道灯不亮", "note": None, "caller_name": "张三", "caller_phone": "13800000000"}
+
+# values of each field, valid in the usual form, valid in an unusual form, and invalid
+EDGES = {
+    "received_at": ["2024-03-01T01:00:00Z", "2024-03-01 09:00:00+08:00", "2024-03-01T09:00:00.123456789+08:00",
+                    "2024-03-01t09:00:00z", "2024-03-01T09:00:00+0800", "2024-03-01T09:00:00+08",
+                    "2024-03-01T09:00:00-00:00", "2024-03-01T09:00:00", "2024-03-01", "yesterday", "now",
+                    "2024-02-30T09:00:00+08:00", "2024-03-01T24:00:00+08:00", "2024-03-02T23:59:59+08:00",
+                    "2024-03-03T00:00:00+08:00", "2024-03-02T16:00:00Z", " 2024-03-01T09:00:00+08:00", "",
+                    None, 44927.5, "0001-01-01T00:00:00Z", "2024-03-01T09:00:00+14:00"],
+    "closed_at": ["2024-03-01T08:59:59+08:00", "2024-03-01T01:00:00Z", "2024-03-01T00:59:59Z", None, ""],
+    "day": ["2024-03-02", "2024-03-03", "2024-3-1", "20240301", "2024-03-01T00:00:00Z", None, "", 20240301],
+    "channel": ["12319", "smart_platform", "110", " 12345", "12345 ", "", None, 12345],
+    "level": [1, 3, 0, 4, "2", 2.0, 2.5, True, None, -0, 9223372036854775808, "02"],
+    "count": [0, -5, 9223372036854775807, 9223372036854775808, -9223372036854775809, None, "7", 1e3],
+    "verified": [True, False, "true", "FALSE", "t", "1", "0", "yes", "No", "Y", "on", "", 1, 0, None],
+    "compound_id": ["XQ123456", "XQ123", "XQ1234567", "xq0001", "XQ０００１", "XQ0001\n", " XQ0001", None, ""],
+    "town_code": ["341523106000", "341524100000", "34152310000", "3415231000000", "３41523100000", None],
+    "uscc": ["91350100M000100Y43", "91350100M000100Y4Z", "91110000600037341l", None, ""],
+    "summary": ["a,b", 'say "hi"', "back\\slash", "tab\there", "line\nbreak", "  padded  ", " ", "",
+                None, "全角　空格", "null", "NULL", "\\N", "emoji 😀", "\u2028", 12, "x" * 5000],
+    "note": ["", " ", None, "ok", "\u0001"],
+    "caller_name": ["ZHANG San", "Émile", "Ωμέγα", "李 四", " 王五 ", "", None, "İstanbul", "ǅ"],
+    "caller_phone": ["138 0000 0000", "+86-138", None, ""],
+}
+
+
+def _corpus() -> list[dict]:
+    rows, n = [], 0
+    for name, values in EDGES.items():
+        for value in values:
+            n += 1
+            rows.append({**BASE, "id": f"E{n}", name: value})
+    rows += [{**BASE, "id": "D1"}, {**BASE, "id": "D1", "level": 1},  # same key, different content
+             {**BASE, "id": "R1"}, {**BASE, "id": "R1"},                # same key, same content
+             {**BASE, "id": "R2"}, {**BASE, "id": "R2", "summary": "楼道灯不亮", "caller_name": "张三"},
+             {**BASE, "id": " P1"}, {**BASE, "id": "P1"}]              # same key once trimmed
+    return rows
+
+
+class _SqlOnly(FastPath):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supported = False
+
+
+@pytest.fixture
+def conn(warehouse_url):
+    with psycopg.connect(warehouse_url) as c:
+        c.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
+        c.commit()
+        schema._ENSURED.clear()
+        schema.ensure_feed_tables(c, CONTRACT)
+        yield c
+
+
+def _load_and_read(conn, docs: JsonDocs) -> tuple:
+    meta = BatchMeta("test", "test_edge", date(2024, 3, 1), date(2024, 3, 2), "unit")
+    result = load_batch(conn, CONTRACT, docs, meta, pii_key="secret", checksum="c")
+    raw = conn.execute("select * from raw.test_edge order by _row_number").fetchall()
+    restricted = conn.execute("select * from raw_restricted.test_edge_pii order by _row_number").fetchall()
+    rejects = conn.execute("select row_number, reason_code, reason_field from raw.rejects order by 1").fetchall()
+    conn.rollback()
+    return ((result.rows_received, result.rows_loaded, result.rows_rejected),
+            [r[1:] for r in raw], [r[1:] for r in restricted], rejects)
+
+
+@pytest.mark.parametrize("as_pages", [False, True])
+def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages):
+    rows = _corpus()
+    if as_pages:
+        docs = [json.dumps({"items": rows[i:i + 25]}, ensure_ascii=False).encode() for i in range(0, len(rows), 25)]
+        make = lambda: JsonDocs(docs, items_key="items")  # noqa: E731
+    else:
+        docs = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows]
+        make = lambda: JsonDocs(docs)  # noqa: E731
+
+    accepted = []
+    original = FastPath.rows
+
+    def counting(self, n, item):
+        lines = original(self, n, item)
+        if lines is not None:
+            accepted.append(n)
+        return lines
+
+    monkeypatch.setattr(FastPath, "rows", counting)
+    fast = _load_and_read(conn, make())
+    monkeypatch.setattr(loader, "FastPath", _SqlOnly)
+    exact = _load_and_read(conn, make())
+
+    assert fast[0] == exact[0]
+    assert fast[1] == exact[1]          # raw rows, typed, with keyed hashes
+    assert fast[2] == exact[2]          # clear personal data
+    assert fast[3] == exact[3]          # every reject and its reason
+    # the comparison means something only if both paths took part
+    assert 0.3 * len(rows) < len(accepted) < len(rows) - 40, len(accepted)
+
+
+def test_sql_only_is_really_sql_only(conn, monkeypatch):
+    monkeypatch.setattr(loader, "FastPath", _SqlOnly)
+    called = []
+    monkeypatch.setattr(_SqlOnly, "rows", lambda *a: called.append(a))
+    _load_and_read(conn, JsonDocs([json.dumps(BASE).encode()]))
+    assert called == []
