@@ -26,11 +26,13 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable
+from array import array
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Optional
 
 import msgspec
+import numpy as np
 from stdnum.cn import uscc
 
 from shumei.ingest.contracts import Contract, Field
@@ -89,6 +91,10 @@ class FastPath:
         self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key)
         cols = self.restricted_columns()[2:]
         self._restricted = attrgetter(*cols) if contract.pii_fields else None
+        # the hash of each accepted row's key, to find repeated keys without another pass over the batch
+        self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
+        self._key_hashes = array("q")
+        self._key_rows = array("q")
 
     # columns of the CSV lines, in order
     def raw_columns(self) -> list[str]:
@@ -107,10 +113,15 @@ class FastPath:
         env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + timedelta(days=tolerance_days),
                                "horizon_day": horizon_day, "hmac_digest": hmac.digest, "key": pii_key.encode(),
                                "hashes": {}, "HASH_MAX": _HASH_CACHE_MAX}
+        names = [f.name for f in contract.fields]
+        ordered = contract.extra.get("ordered", [])
+        checked = {n for pair in ordered for n in pair}
         code = ["def check(r):"]
         for i, f in enumerate(contract.fields):
             v = f"v{i}"
-            code.append(f"    {v} = r.{f.name}")
+            if ((f.type == "string" and f.allowed is None) or f.pattern or f.check or f.not_future
+                    or f.name in checked):
+                code.append(f"    {v} = r.{f.name}")
             if f.type == "string" and f.allowed is None:
                 # the SQL path trims spaces (btrim) and reads '' as null: leave those rows to it
                 cond = f"{v}.strip(' ') is not {v}"
@@ -126,8 +137,7 @@ class FastPath:
             if f.not_future and f.type in ("date", "timestamp"):
                 bound = "horizon_ts" if f.type == "timestamp" else "horizon_day"
                 code.append(f"    if {v} is not None and {v} >= {bound}: return False")
-        names = [f.name for f in contract.fields]
-        for earlier, later in contract.extra.get("ordered", []):
+        for earlier, later in ordered:
             a, b = f"v{names.index(earlier)}", f"v{names.index(later)}"
             code.append(f"    if {a} is not None and {b} is not None and {a} > {b}: return False")
         for f in contract.pii_fields:
@@ -158,8 +168,26 @@ class FastPath:
         # a backslash is an escape (quote, control character) that CSV would read differently
         if b"\\" in body or (restricted and b"\\" in restricted):
             return None
+        if self._key is not None:
+            self._key_hashes.append(hash(self._key(r)))
+            self._key_rows.append(n)
         return (b"%s%d,%s\n" % (self._head, n, body[1:-1]),
                 b"%s%d,%s\n" % (self._batch, n, restricted[1:-1]) if restricted else None)
+
+
+    def rows_sharing_a_key(self) -> list[int]:
+        """Row numbers of accepted rows whose key's hash is shared with another accepted row: every
+        row of a repeated key is among them (and, rarely, a row whose hash merely collides)."""
+        if len(self._key_hashes) < 2:
+            return []
+        hashes = np.frombuffer(self._key_hashes, dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        same = ordered[1:] == ordered[:-1]
+        shared = np.zeros(len(ordered), dtype=bool)
+        shared[1:] |= same
+        shared[:-1] |= same
+        return np.frombuffer(self._key_rows, dtype=np.int64)[order[shared]].tolist()
 
 
 def _value_test(f: Field) -> Callable[[str], bool]:

@@ -149,11 +149,11 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
-               pii_key: str) -> tuple[int, int]:
+               pii_key: str) -> tuple[int, int, list[int]]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
     data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
     validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
-    batch). Returns (rows received, rows left to SQL)."""
+    batch). Returns (rows received, rows left to SQL, accepted rows that may share a key)."""
     fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
     use_fast = fast.supported
     n = n_fast = 0
@@ -197,7 +197,7 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
         except psycopg.errors.InvalidTextRepresentation as exc:
             raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
                                       f"({exc.diag.context or ''})") from exc
-    return n, n - n_fast
+    return n, n - n_fast, fast.rows_sharing_a_key()
 
 
 def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes]) -> None:
@@ -385,13 +385,14 @@ def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json:
     return sorted(c for c in codes if uscc.is_valid(c) and c == c.upper() and len(c) == 18)
 
 
-def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int) -> None:
-    """Keys repeated within the batch, found among its loaded rows. Same key, different content:
-    every copy is rejected (which one is right cannot be known). Same key, same content: the first
-    copy stays, the repeats are rejected as repeats. Content is compared as loaded (typed values,
-    keyed hashes of personal data)."""
-    if not contract.primary_key:
+def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, among: list[int] | None) -> None:
+    """Keys repeated within the batch, found among its loaded rows (`among`: only these row numbers
+    can share a key; None: any row). Same key, different content: every copy is rejected (which one
+    is right cannot be known). Same key, same content: the first copy stays, the repeats are rejected
+    as repeats. Content is compared as loaded (typed values, keyed hashes of personal data)."""
+    if not contract.primary_key or among == []:
         return
+    rows = sql.SQL("") if among is None else sql.SQL(" and _row_number = any(%(rows)s)")
     raw = sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(contract.table))
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)
     rkeys = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in contract.primary_key)
@@ -400,7 +401,7 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int) -
     cur.execute(sql.SQL("""
         create temporary table _duplicates on commit drop as
         with repeated as (
-            select {keys} from {raw} where _batch_id = %(b)s group by {keys} having count(*) > 1
+            select {keys} from {raw} where _batch_id = %(b)s{rows} group by {keys} having count(*) > 1
         ),
         ranked as (
             select r._row_number,
@@ -408,13 +409,14 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int) -
                    count(*) over (partition by {rkeys}, md5(row({payload})::text)) as n_same,
                    row_number() over (partition by {rkeys} order by r._row_number) as rn
             from {raw} r join repeated using ({keys})
-            where r._batch_id = %(b)s
+            where r._batch_id = %(b)s{rows}
         )
         select _row_number, case when n_rows > n_same then 'duplicate_key_conflict'
                                  else 'duplicate_key_repeat' end as reason
         from ranked where n_rows > n_same or rn > 1
-    """).format(keys=keys, rkeys=rkeys, raw=raw, payload=payload), {"b": batch_id})
+    """).format(keys=keys, rkeys=rkeys, raw=raw, payload=payload, rows=rows), {"b": batch_id, "rows": among})
     if cur.rowcount:
+        cur.execute("analyze _duplicates")  # few rows: look them up by index, do not scan the batch
         cur.execute(sql.SQL("""
             insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
             select %(b)s, %(f)s, d._row_number, d.reason, null,
@@ -448,9 +450,9 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
 
 
 def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_id: int,
-                     interval_start: date) -> None:
+                     interval_start: date) -> int:
     """The rows the SQL validator saw: accepted ones cast into raw.<feed> (clear personal data into
-    raw_restricted), rejected ones into raw.rejects with their reason."""
+    raw_restricted), rejected ones into raw.rejects with their reason. Returns the number accepted."""
     raw_cols = [c for c, _ in contract.raw_columns()]
     select_exprs = [sql.Literal(batch_id), sql.Literal(interval_start), sql.Identifier("_row_number")]
     for f in contract.public_fields:
@@ -460,6 +462,7 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_i
     cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null order by _row_number")
                 .format(sql.Identifier(schema.RAW), sql.Identifier(contract.table),
                         sql.SQL(", ").join(sql.Identifier(c) for c in raw_cols), sql.SQL(", ").join(select_exprs)))
+    accepted = cur.rowcount
     if contract.pii_fields:
         restricted = [c for c, _ in contract.restricted_columns()]
         exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
@@ -474,6 +477,7 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_i
                           to_jsonb(i) - '_reason' - '_row_number'{strip}
                    from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, feed))
     cur.execute("drop table _incoming")  # several feeds may load in one transaction
+    return accepted
 
 
 def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | Iterable[Mapping[str, Any]],
@@ -496,8 +500,9 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                  meta.dag_run_id, contract.version))
     batch_id = cur.fetchone()[0]
     from_json = isinstance(source, JsonDocs)
+    may_share_key: list[int] | None = None  # None: any row may
     if from_json:
-        count, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key)
+        count, to_sql, may_share_key = _load_json(cur, contract, source, meta, batch_id, pii_key)
         if to_sql:
             _check_json_structure(cur, contract)
     else:
@@ -507,10 +512,11 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
         _build_incoming(cur, contract, meta, pii_key, from_json)
-        _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start)
+        if _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start):
+            may_share_key = None  # rows the fast path did not see were loaded too
     else:
         cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
-    _reject_duplicates(cur, contract, batch_id)
+    _reject_duplicates(cur, contract, batch_id, may_share_key)
     if callable(checksum):
         checksum = checksum()
     # conservation is checked on what the tables hold, not on counters kept here

@@ -74,17 +74,25 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
     rows = conn.execute("""select column_name, data_type from information_schema.columns
                            where table_schema = %s and table_name = %s order by ordinal_position""",
                         (schema_name, table)).fetchall()
+    created = not rows
     if rows:
         have = [r[0] for r in rows]
         want = [c for c, _ in columns]
         if have != want:
             raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
                                "the contract changed; write a migration (see docs/operations.md)")
+    else:
+        cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
+        conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table),
+                                                              cols))
+    # a row is (batch, row number): the index finds a batch's rows and single rows of it. Tables made
+    # before 2026-11-27 had an index on _batch_id alone, replaced here (once).
+    conn.execute(sql.SQL("create unique index if not exists {} on {}.{} (_batch_id, _row_number)").format(
+        sql.Identifier(f"{table}_batch_row"), sql.Identifier(schema_name), sql.Identifier(table)))
+    conn.execute(sql.SQL("drop index if exists {}.{}").format(sql.Identifier(schema_name),
+                                                             sql.Identifier(f"{table}__batch_id_idx")))
+    if not created:
         return False
-    cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
-    conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table), cols))
-    conn.execute(sql.SQL("create index on {}.{} (_batch_id)").format(sql.Identifier(schema_name),
-                                                                    sql.Identifier(table)))
     conn.execute(sql.SQL("comment on table {}.{} is {}").format(sql.Identifier(schema_name), sql.Identifier(table),
                                                                sql.Literal(comment)))
     return True
