@@ -110,8 +110,8 @@ def _load_and_read(conn, docs: JsonDocs) -> tuple:
             [r[1:] for r in raw], [r[1:] for r in restricted], rejects)
 
 
-@pytest.mark.parametrize("as_pages", [False, True])
-def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages):
+@pytest.mark.parametrize(("as_pages", "chunk"), [(False, 1000), (True, 1000), (False, 7)])
+def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages, chunk):
     rows = _corpus()
     if as_pages:
         docs = [json.dumps({"items": rows[i:i + 25]}, ensure_ascii=False).encode() for i in range(0, len(rows), 25)]
@@ -119,17 +119,17 @@ def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages):
     else:
         docs = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows]
         make = lambda: JsonDocs(docs)  # noqa: E731
+    monkeypatch.setattr(loader, "FAST_CHUNK_ROWS", chunk)
 
-    accepted = []
-    original = FastPath.rows
+    counts = []
+    original = loader._load_json
 
-    def counting(self, n, item):
-        lines = original(self, n, item)
-        if lines is not None:
-            accepted.append(n)
-        return lines
+    def counting(*args):
+        result = original(*args)
+        counts.append(result[:2])
+        return result
 
-    monkeypatch.setattr(FastPath, "rows", counting)
+    monkeypatch.setattr(loader, "_load_json", counting)
     fast = _load_and_read(conn, make())
     monkeypatch.setattr(loader, "FastPath", _SqlOnly)
     exact = _load_and_read(conn, make())
@@ -139,12 +139,14 @@ def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages):
     assert fast[2] == exact[2]          # clear personal data
     assert fast[3] == exact[3]          # every reject and its reason
     # the comparison means something only if both paths took part
-    assert 0.3 * len(rows) < len(accepted) < len(rows) - 40, len(accepted)
+    (received, to_sql), (_, all_to_sql) = counts
+    assert all_to_sql == received == len(rows)
+    assert 0.3 * len(rows) < received - to_sql < len(rows) - 40, received - to_sql
 
 
 def test_sql_only_is_really_sql_only(conn, monkeypatch):
     monkeypatch.setattr(loader, "FastPath", _SqlOnly)
     called = []
-    monkeypatch.setattr(_SqlOnly, "rows", lambda *a: called.append(a))
+    monkeypatch.setattr(_SqlOnly, "split", lambda *a: called.append(a))
     _load_and_read(conn, JsonDocs([json.dumps(BASE).encode()]))
     assert called == []

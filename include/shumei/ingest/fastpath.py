@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+import zlib
 from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Optional
@@ -41,7 +43,7 @@ from shumei.ingest.contracts import Contract, Field
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
               "yes", "no", "Yes", "No", "YES", "NO")
 _BIGINT = {"ge": -(2**63), "le": 2**63 - 1}
-_HASH_CACHE_MAX = 200_000  # distinct personal values remembered (then forgotten, to bound memory)
+_CACHE_MAX = 200_000  # distinct values remembered per cache (then forgotten, to bound memory)
 _CHINA = timezone(timedelta(hours=8))
 
 
@@ -91,10 +93,11 @@ class FastPath:
         self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key)
         cols = self.restricted_columns()[2:]
         self._restricted = attrgetter(*cols) if contract.pii_fields else None
-        # the hash of each accepted row's key, to find repeated keys without another pass over the batch
-        self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
-        self._key_hashes = array("q")
-        self._key_rows = array("q")
+        # the hash of each accepted row's key finds repeated keys without another pass over the batch
+        # (text keys only: equal text is equal in SQL too)
+        text_keys = all(f.type == "string" for f in contract.fields if f.name in contract.primary_key)
+        self.hashes_keys = len(contract.primary_key) == 1 and text_keys
+        self._key = attrgetter(contract.primary_key[0]) if self.hashes_keys else None
 
     # columns of the CSV lines, in order
     def raw_columns(self) -> list[str]:
@@ -112,31 +115,34 @@ class FastPath:
         horizon_day = interval_end + timedelta(days=tolerance_days)
         env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + timedelta(days=tolerance_days),
                                "horizon_day": horizon_day, "hmac_digest": hmac.digest, "key": pii_key.encode(),
-                               "hashes": {}, "HASH_MAX": _HASH_CACHE_MAX}
+                               "hashes": {}, "values": {}, "CACHE_MAX": _CACHE_MAX}
         names = [f.name for f in contract.fields]
         ordered = contract.extra.get("ordered", [])
-        checked = {n for pair in ordered for n in pair}
+        in_order = {n for pair in ordered for n in pair}
+        tested = [f for f in contract.fields if f.pattern or f.check]
         code = ["def check(r):"]
         for i, f in enumerate(contract.fields):
             v = f"v{i}"
-            if ((f.type == "string" and f.allowed is None) or f.pattern or f.check or f.not_future
-                    or f.name in checked):
+            plain = f.type == "string" and f.allowed is None and f not in tested
+            if plain or f in tested or f.not_future or f.name in in_order:
                 code.append(f"    {v} = r.{f.name}")
-            if f.type == "string" and f.allowed is None:
+            maybe = "" if f.required else f"{v} is not None and "  # msgspec has refused a null already
+            if plain:
                 # the SQL path trims spaces (btrim) and reads '' as null: leave those rows to it
-                cond = f"{v}.strip(' ') is not {v}"
-                code.append(f"    if {v} is not None and {cond}: return False" if not f.required
-                            else f"    if {cond}: return False")
-            if f.pattern or f.check:
-                env[f"ok{i}"] = {}
-                env[f"test{i}"] = _value_test(f)
-                code.append(f"    if {v} is not None:")
-                code.append(f"        ok = ok{i}.get({v})")
-                code.append(f"        if ok is None: ok = ok{i}[{v}] = test{i}({v})")
-                code.append("        if not ok: return False")
+                code.append(f"    if {maybe}{v}.strip(' ') is not {v}: return False")
             if f.not_future and f.type in ("date", "timestamp"):
                 bound = "horizon_ts" if f.type == "timestamp" else "horizon_day"
-                code.append(f"    if {v} is not None and {v} >= {bound}: return False")
+                code.append(f"    if {maybe}{v} >= {bound}: return False")
+        if tested:
+            # patterns and checks, once per distinct combination of the tested fields' values
+            env["test_values"] = _values_test(tested)
+            combo = ", ".join(f"v{names.index(f.name)}" for f in tested)
+            code += [f"    k = ({combo},)",
+                     "    ok = values.get(k)",
+                     "    if ok is None:",
+                     "        if len(values) >= CACHE_MAX: values.clear()",
+                     "        ok = values[k] = test_values(k)",
+                     "    if not ok: return False"]
         for earlier, later in ordered:
             a, b = f"v{names.index(earlier)}", f"v{names.index(later)}"
             code.append(f"    if {a} is not None and {b} is not None and {a} > {b}: return False")
@@ -148,55 +154,85 @@ class FastPath:
                      f"        h = hashes.get({v})",
                      "        if h is None:",
                      f"            if not ({v}.isascii() or {v}.lower() == {v} == {v}.upper()): return False",
-                     "            if len(hashes) >= HASH_MAX: hashes.clear()",
+                     "            if len(hashes) >= CACHE_MAX: hashes.clear()",
                      f"            h = hashes[{v}] = hmac_digest(key, {v}.replace(' ', '').lower().encode(), 'sha256').hex()",
                      f"        r.{f.name} = h"]
         code.append("    return True")
         exec("\n".join(code), env)  # noqa: S102 (code generated from the contract's field names only)
         return env["check"]
 
-    def rows(self, n: int, item: bytes | msgspec.Raw) -> tuple[bytes, bytes | None] | None:
-        """(raw line, restricted line or None) of row number n; None: the SQL validator decides."""
-        try:
-            r = self.decode(item)
-        except (msgspec.MsgspecError, UnicodeDecodeError):
-            return None
-        restricted = self._encode(self._restricted(r)) if self._restricted else None
-        if not self.check(r):
-            return None
-        body = self._encode(msgspec.structs.astuple(r))
-        # a backslash is an escape (quote, control character) that CSV would read differently
-        if b"\\" in body or (restricted and b"\\" in restricted):
-            return None
-        if self._key is not None:
-            self._key_hashes.append(hash(self._key(r)))
-            self._key_rows.append(n)
-        return (b"%s%d,%s\n" % (self._head, n, body[1:-1]),
-                b"%s%d,%s\n" % (self._batch, n, restricted[1:-1]) if restricted else None)
+    def split(self, first: int, items: Iterable[bytes | msgspec.Raw]) -> Split:
+        """Rows number first, first + 1, ... of the batch, split into CSV lines for raw.<feed> and
+        raw_restricted.<feed>_pii, and the rows (n, bytes) the SQL validator must decide."""
+        decode, encode, check, astuple = self.decode, self._encode, self.check, msgspec.structs.astuple
+        restricted_of, key_of = self._restricted, self._key
+        raw: list[bytes] = []
+        restricted: list[bytes] = []
+        others: list[tuple[int, bytes]] = []
+        hashes, rows = array("Q"), array("q")
+        n = first - 1
+        for item in items:
+            n += 1
+            try:
+                r = decode(item)
+            except (msgspec.MsgspecError, UnicodeDecodeError):
+                others.append((n, bytes(item)))
+                continue
+            clear = encode(restricted_of(r)) if restricted_of else b"[]"
+            if not check(r):
+                others.append((n, bytes(item)))
+                continue
+            body = encode(astuple(r))
+            # a backslash is an escape (quote, control character) that CSV would read differently
+            if b"\\" in body or b"\\" in clear:
+                others.append((n, bytes(item)))
+                continue
+            raw.append(b"%d,%s" % (n, body[1:-1]))
+            if restricted_of:
+                restricted.append(b"%d,%s" % (n, clear[1:-1]))
+            if key_of:
+                key = key_of(r).encode()
+                hashes.append(zlib.crc32(key) << 32 | zlib.adler32(key))
+                rows.append(n)
+        return Split(_lines(self._head, raw), _lines(self._batch, restricted), others, hashes, rows)
 
 
-    def rows_sharing_a_key(self) -> list[int]:
-        """Row numbers of accepted rows whose key's hash is shared with another accepted row: every
-        row of a repeated key is among them (and, rarely, a row whose hash merely collides)."""
-        if len(self._key_hashes) < 2:
-            return []
-        hashes = np.frombuffer(self._key_hashes, dtype=np.int64)
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
-        same = ordered[1:] == ordered[:-1]
-        shared = np.zeros(len(ordered), dtype=bool)
-        shared[1:] |= same
-        shared[:-1] |= same
-        return np.frombuffer(self._key_rows, dtype=np.int64)[order[shared]].tolist()
+@dataclass
+class Split:
+    raw: bytes  # CSV lines for raw.<feed>
+    restricted: bytes  # CSV lines for raw_restricted.<feed>_pii
+    others: list[tuple[int, bytes]]  # (row number, JSON) of the rows left to SQL
+    key_hashes: array  # 64-bit hash of each accepted row's key ...
+    key_rows: array  # ... and its row number
+
+
+def _lines(head: bytes, parts: list[bytes]) -> bytes:
+    return head + (b"\n" + head).join(parts) + b"\n" if parts else b""
+
+
+def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
+    """Row numbers of accepted rows whose key's hash is shared with another accepted row: every row of
+    a repeated key is among them (and, rarely, a row whose hash merely collides)."""
+    if len(hashes) < 2:
+        return []
+    values = np.frombuffer(hashes, dtype=np.uint64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    same = ordered[1:] == ordered[:-1]
+    shared = np.zeros(len(ordered), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    return np.frombuffer(rows, dtype=np.int64)[order[shared]].tolist()
 
 
 def _value_test(f: Field) -> Callable[[str], bool]:
     """The pattern and check of a field for one value; True only where SQL certainly agrees. Python's
-    `re` (ASCII) with `$` not matching before a final newline stands in for PostgreSQL's `~`."""
+    `re` (ASCII) stands in for PostgreSQL's `~`; values with spaces around them, or with characters
+    that are not printable (where `$` and the two engines could differ), are left to SQL."""
     pattern = re.compile(f.pattern, re.ASCII) if f.pattern else None
 
     def test(value: str) -> bool:
-        if not value.isprintable():
+        if value.strip(" ") is not value or not value.isprintable():
             return False
         if pattern is not None and pattern.search(value) is None:
             return False
@@ -208,3 +244,7 @@ def _value_test(f: Field) -> Callable[[str], bool]:
 
     return test
 
+
+def _values_test(fields: list[Field]) -> Callable[[tuple], bool]:
+    tests = [_value_test(f) for f in fields]
+    return lambda values: all(v is None or t(v) for t, v in zip(tests, values, strict=True))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,17 +34,17 @@ from typing import IO, Any
 
 import msgspec
 import psycopg
-import psycopg.copy
 from psycopg import sql
 from stdnum.cn import uscc
 
 from shumei.ingest import schema
 from shumei.ingest.contracts import Contract, Field
-from shumei.ingest.fastpath import FastPath
+from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
 
 COPY_CHUNK_ROWS = 20_000
-# rows per write to the COPY writer thread (a few hundred kB); its queue holds at most 1024 writes
-FAST_CHUNK_ROWS = 500
+# rows per chunk of the fast path (half a megabyte of CSV): small writes let PostgreSQL take in one
+# chunk while the next is prepared
+FAST_CHUNK_ROWS = 1000
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -149,42 +150,43 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
-               pii_key: str) -> tuple[int, int, list[int]]:
+               pii_key: str) -> tuple[int, int, list[int] | None]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
     data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
     validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
-    batch). Returns (rows received, rows left to SQL, accepted rows that may share a key)."""
+    batch).
+    Returns (rows received, rows left to SQL, accepted rows that may share a key; None: any may)."""
     fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
-    use_fast = fast.supported
-    n = n_fast = 0
+    hashes, hashed_rows = array("Q"), array("q")
+    n = n_other = 0
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
-        # a writer thread sends while this one decodes and checks: PostgreSQL and Python work at once
+
+        def take(split: Split) -> None:
+            nonlocal n_other
+            if split.raw:
+                copy.write(split.raw)
+            restricted.write(split.restricted)
+            for row_number, doc in split.others:
+                for old, new in _DOC_ESCAPES:
+                    if old in doc:
+                        doc = doc.replace(old, new)
+                others.write(b"%d\t%s\n" % (row_number, doc))
+            n_other += len(split.others)
+            hashes.extend(split.key_hashes)
+            hashed_rows.extend(split.key_rows)
+
         with cur.copy(sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RAW), sql.Identifier(contract.table),
-                sql.SQL(", ").join(sql.Identifier(c) for c in fast.raw_columns())),
-                writer=psycopg.copy.QueuedLibpqWriter(cur)) as copy:
-            buf: list[bytes] = []
-            for item in _items(source):
-                n += 1
-                lines = fast.rows(n, item) if use_fast else None
-                if lines is None:
-                    doc = bytes(item)
-                    for old, new in _DOC_ESCAPES:
-                        if old in doc:
-                            doc = doc.replace(old, new)
-                    others.write(b"%d\t%s\n" % (n, doc))
-                    continue
-                n_fast += 1
-                buf.append(lines[0])
-                if lines[1] is not None:
-                    restricted.write(lines[1])
-                if len(buf) >= FAST_CHUNK_ROWS:
-                    copy.write(b"".join(buf))
-                    buf.clear()
-            if buf:
-                copy.write(b"".join(buf))
-        if contract.pii_fields and n_fast:
+                sql.SQL(", ").join(sql.Identifier(c) for c in fast.raw_columns()))) as copy:
+            for chunk in _chunks(_items(source), FAST_CHUNK_ROWS):
+                if fast.supported:
+                    take(fast.split(n + 1, chunk))
+                else:  # every row to SQL
+                    take(Split(b"", b"", [(n + i + 1, bytes(item)) for i, item in enumerate(chunk)],
+                               array("Q"), array("q")))
+                n += len(chunk)
+        if contract.pii_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                 sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
@@ -197,7 +199,19 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
         except psycopg.errors.InvalidTextRepresentation as exc:
             raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
                                       f"({exc.diag.context or ''})") from exc
-    return n, n - n_fast, fast.rows_sharing_a_key()
+    may_share_key = rows_sharing_a_key(hashes, hashed_rows) if fast.hashes_keys else None
+    return n, n_other, may_share_key
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes]) -> None:
@@ -392,45 +406,42 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
     as repeats. Content is compared as loaded (typed values, keyed hashes of personal data)."""
     if not contract.primary_key or among == []:
         return
-    rows = sql.SQL("") if among is None else sql.SQL(" and _row_number = any(%(rows)s)")
     raw = sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(contract.table))
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)
-    rkeys = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in contract.primary_key)
-    payload = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c))
-                                 for c, _ in contract.raw_columns() if not c.startswith("_"))
+    payload = sql.SQL(", ").join(sql.Identifier(c) for c, _ in contract.raw_columns() if not c.startswith("_"))
+    if among is None:
+        which = sql.SQL("({keys}) in (select {keys} from {raw} where _batch_id = %(b)s group by {keys} "
+                        "having count(*) > 1)").format(keys=keys, raw=raw)
+    else:
+        which = sql.SQL("_row_number = any(%(rows)s)")
+    # one pass over the batch (its index is a BRIN) picks the rows that may be repeats
+    cur.execute(sql.SQL("create temporary table _candidates on commit drop as "
+                        "select ctid as _tid, r.* from {raw} r where _batch_id = %(b)s and {which}")
+                .format(raw=raw, which=which), {"b": batch_id, "rows": among})
     cur.execute(sql.SQL("""
         create temporary table _duplicates on commit drop as
-        with repeated as (
-            select {keys} from {raw} where _batch_id = %(b)s{rows} group by {keys} having count(*) > 1
-        ),
-        ranked as (
-            select r._row_number,
-                   count(*) over (partition by {rkeys}) as n_rows,
-                   count(*) over (partition by {rkeys}, md5(row({payload})::text)) as n_same,
-                   row_number() over (partition by {rkeys} order by r._row_number) as rn
-            from {raw} r join repeated using ({keys})
-            where r._batch_id = %(b)s{rows}
-        )
-        select _row_number, case when n_rows > n_same then 'duplicate_key_conflict'
-                                 else 'duplicate_key_repeat' end as reason
-        from ranked where n_rows > n_same or rn > 1
-    """).format(keys=keys, rkeys=rkeys, raw=raw, payload=payload, rows=rows), {"b": batch_id, "rows": among})
+        select _tid, _row_number, case when n_rows > n_same then 'duplicate_key_conflict'
+                                       else 'duplicate_key_repeat' end as reason
+        from (select _tid, _row_number,
+                     count(*) over (partition by {keys}) as n_rows,
+                     count(*) over (partition by {keys}, md5(row({payload})::text)) as n_same,
+                     row_number() over (partition by {keys} order by _row_number) as rn
+              from _candidates) ranked
+        where n_rows > 1 and (n_rows > n_same or rn > 1)
+    """).format(keys=keys, payload=payload))
     if cur.rowcount:
-        cur.execute("analyze _duplicates")  # few rows: look them up by index, do not scan the batch
-        cur.execute(sql.SQL("""
+        cur.execute("""
             insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
             select %(b)s, %(f)s, d._row_number, d.reason, null,
-                   to_jsonb(r) - '_batch_id' - '_interval_start' - '_row_number'
-            from {raw} r join _duplicates d using (_row_number) where r._batch_id = %(b)s
-        """).format(raw=raw), {"b": batch_id, "f": contract.feed})
-        cur.execute(sql.SQL("delete from {raw} r using _duplicates d "
-                            "where r._batch_id = %(b)s and r._row_number = d._row_number").format(raw=raw),
-                    {"b": batch_id})
+                   to_jsonb(c) - '_tid' - '_batch_id' - '_interval_start' - '_row_number'
+            from _candidates c join _duplicates d using (_row_number)
+        """, {"b": batch_id, "f": contract.feed})
+        cur.execute(sql.SQL("delete from {raw} where ctid = any(array(select _tid from _duplicates))").format(raw=raw))
         if contract.pii_fields:
             cur.execute(sql.SQL("delete from {}.{} r using _duplicates d "
                                 "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
-    cur.execute("drop table _duplicates")
+    cur.execute("drop table _duplicates, _candidates")
 
 
 def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list[int]:
