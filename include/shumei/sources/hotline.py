@@ -9,7 +9,6 @@ error propagates and the caller's transaction loads nothing of the batch.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
+import msgspec
 
 from shumei.ingest.loader import BatchStructureError
 
@@ -96,13 +96,17 @@ class HotlineClient:
                     raise SourceUnavailable(f"hotline API refused the token (HTTP {response.status_code})")
                 response.raise_for_status()
                 try:
-                    body = json.loads(response.content.decode("utf-8"))
+                    response.content.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     # not transient: the source sends the wrong encoding; retrying cannot help
                     raise BatchStructureError(f"hotline page is not UTF-8 ({exc.reason} at byte {exc.start}; "
                                               "GBK?): the source must send UTF-8") from exc
-                except json.JSONDecodeError as exc:
+                try:
+                    body = msgspec.json.decode(response.content)
+                except msgspec.DecodeError as exc:
                     raise BadPage(f"page is not complete JSON ({len(response.content)} bytes)") from exc
+                if not isinstance(body, dict):
+                    raise BadPage(f"page is not a JSON object ({len(response.content)} bytes)")
                 items = body.get("items")
                 if not isinstance(items, list) or body.get("count") != len(items):
                     raise BadPage(f"page says count={body.get('count')} but holds "
