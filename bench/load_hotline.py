@@ -1,12 +1,16 @@
-"""Benchmark: load 1 million hotline rows three ways, on the same data, into the same PostgreSQL.
+"""Benchmark: load 1 million hotline rows on the same data into the same PostgreSQL, four ways.
 
-    .venv/bin/python bench/load_hotline.py [--rows 1000000] [--keep]
+    .venv/bin/python bench/load_hotline.py [--rows 1000000]
 
 1. the project's loader (`shumei.ingest.loader.load_batch` with the JSON documents as they come:
-   streamed COPY into jsonb, contract validation and keyed hashing of personal data in one SQL pass,
-   accepted rows cast into raw.hotline_events, rejects into raw.rejects, one transaction);
+   each row decoded and checked against the contract by the fast path (msgspec + checks generated
+   from the contract, keyed hashes of personal data), accepted rows streamed by COPY into
+   raw.hotline_events and raw_restricted, any other row through the SQL validator, duplicate keys,
+   batch log; one transaction);
 2. pandas `DataFrame.to_sql` with its defaults (the usual way), into a table of the same columns;
-3. `psql \\copy` of the same rows from a CSV file: the physical limit of this machine.
+3. `psql \\copy` of the same rows from a CSV file into text columns: the physical limit here;
+4. pg_only: COPY of the loader's own output (its CSV lines, prepared beforehand) into its tables: what
+   PostgreSQL alone needs for what the loader writes (typed columns, hashes, index, restricted table).
 
 The rows are the simulator's work-order events (county history, repeated with new event ids until
 there are --rows of them), written once to a JSON-lines file, the format the hotline API pages
@@ -24,6 +28,7 @@ import os
 import platform
 import resource
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -113,6 +118,34 @@ def child(method: str, jsonl: Path) -> None:
         frame = pd.read_json(jsonl, lines=True, dtype=False)
         frame.to_sql("hotline_plain", engine, schema="bench", if_exists="append", index=False)
         rows, extra = len(frame), {}
+    elif method == "pg_only":
+        # what PostgreSQL alone needs to take in the loader's output: the same CSV lines the fast path
+        # writes (prepared first, not timed), COPYed into raw.hotline_events and its restricted table
+        from psycopg import sql
+        from shumei.ingest.fastpath import FastPath
+        from shumei.ingest.loader import _chunks
+        from shumei.sources.files import read_lines
+
+        fast = FastPath(contract, date(2099, 1, 2), 1, "bench-key", 1, date(2099, 1, 1))
+        raw_csv, pii_csv = jsonl.with_suffix(".raw.csv"), jsonl.with_suffix(".pii.csv")
+        rows = 0
+        with raw_csv.open("wb") as raw_out, pii_csv.open("wb") as pii_out:
+            for chunk in _chunks(read_lines(jsonl), 1000):
+                split = fast.split(rows + 1, chunk)
+                raw_out.write(split.raw)
+                pii_out.write(split.restricted)
+                rows += len(chunk)
+        started = time.perf_counter()
+        with psycopg.connect(url) as conn:
+            for path, table, cols in ((raw_csv, "raw.hotline_events", fast.raw_columns()),
+                                      (pii_csv, "raw_restricted.hotline_events_pii", fast.restricted_columns())):
+                statement = sql.SQL("copy {} ({}) from stdin with (format csv, null 'null')").format(
+                    sql.SQL(table), sql.SQL(", ").join(sql.Identifier(c) for c in cols))
+                with path.open("rb") as fh, conn.cursor().copy(statement) as copy:
+                    while block := fh.read(2**20):
+                        copy.write(block)
+            conn.commit()
+        extra = {}
     elif method == "psql_copy":
         csv_path = jsonl.with_suffix(".csv")
         names = [f.name for f in contract.fields]
@@ -164,9 +197,10 @@ def main() -> None:
         jsonl = make_dataset(work, args.rows)
         print(f"dataset: {args.rows} rows, {jsonl.stat().st_size / 1e6:.0f} MB JSON lines "
               f"({time.perf_counter() - t:.0f} s to write)", flush=True)
-        results = [_run_child(m, jsonl, child_env) for m in ("psql_copy", "loader", "to_sql")]
+        results = [_run_child(m, jsonl, child_env) for m in ("psql_copy", "pg_only", "loader", "to_sql")]
     finally:
         server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
     copy = next(r for r in results if r["method"] == "psql_copy")["rows_per_s"]
     to_sql = next(r for r in results if r["method"] == "to_sql")["rows_per_s"]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
