@@ -62,7 +62,7 @@ EDGES = {
     "compound_id": ["XQ123456", "XQ123", "XQ1234567", "xq0001", "XQ０００１", "XQ0001\n", " XQ0001", None, ""],
     "town_code": ["341523106000", "341524100000", "34152310000", "3415231000000", "３41523100000", None],
     "uscc": ["91350100M000100Y43", "91350100M000100Y4Z", "91110000600037341l", None, ""],
-    "summary": ["a,b", 'say "hi"', "back\\slash", "tab\there", "line\nbreak", "  padded  ", " ", "",
+    "summary": ["a,b", "a],[b", 'say "hi"', "back\\slash", "tab\there", "line\nbreak", "  padded  ", " ", "",
                 None, "全角　空格", "null", "NULL", "\\N", "emoji 😀", "\u2028", 12, "x" * 5000],
     "note": ["", " ", None, "ok", "\u0001"],
     "caller_name": ["ZHANG San", "Émile", "Ωμέγα", "李 四", " 王五 ", "", None, "İstanbul", "ǅ"],

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import zlib
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -169,7 +168,7 @@ class FastPath:
         raw: list[bytes] = []
         restricted: list[bytes] = []
         others: list[tuple[int, bytes]] = []
-        hashes, rows = array("Q"), array("q")
+        hashes, rows = array("q"), array("q")
         n = first - 1
         for item in items:
             n += 1
@@ -191,8 +190,7 @@ class FastPath:
             if restricted_of:
                 restricted.append(b"%d,%s" % (n, clear[1:-1]))
             if key_of:
-                key = key_of(r).encode()
-                hashes.append(zlib.crc32(key) << 32 | zlib.adler32(key))
+                hashes.append(hash(key_of(r)))  # one process: the same hash function for the batch
                 rows.append(n)
         return Split(_lines(self._head, raw), _lines(self._batch, restricted), others, hashes, rows)
 
@@ -202,7 +200,7 @@ class Split:
     raw: bytes  # CSV lines for raw.<feed>
     restricted: bytes  # CSV lines for raw_restricted.<feed>_pii
     others: list[tuple[int, bytes]]  # (row number, JSON) of the rows left to SQL
-    key_hashes: array  # 64-bit hash of each accepted row's key ...
+    key_hashes: array  # hash() of each accepted row's key ...
     key_rows: array  # ... and its row number
 
 
@@ -215,7 +213,7 @@ def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
     a repeated key is among them (and, rarely, a row whose hash merely collides)."""
     if len(hashes) < 2:
         return []
-    values = np.frombuffer(hashes, dtype=np.uint64)
+    values = np.frombuffer(hashes, dtype=np.int64)
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     same = ordered[1:] == ordered[:-1]

@@ -157,7 +157,7 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
     batch).
     Returns (rows received, rows left to SQL, accepted rows that may share a key; None: any may)."""
     fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
-    hashes, hashed_rows = array("Q"), array("q")
+    hashes, hashed_rows = array("q"), array("q")
     n = n_other = 0
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
@@ -184,7 +184,7 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                     take(fast.split(n + 1, chunk))
                 else:  # every row to SQL
                     take(Split(b"", b"", [(n + i + 1, bytes(item)) for i, item in enumerate(chunk)],
-                               array("Q"), array("q")))
+                               array("q"), array("q")))
                 n += len(chunk)
         if contract.pii_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
