@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import psycopg
 import pytest
-from shumei.ingest import loader, schema
+from shumei.ingest import loader
 from shumei.ingest.contracts import _contracts_from_doc
 from shumei.ingest.fastpath import FastPath
 from shumei.ingest.loader import BatchMeta, JsonDocs, load_batch
@@ -90,13 +89,8 @@ class _SqlOnly(FastPath):
 
 
 @pytest.fixture
-def conn(warehouse_url):
-    with psycopg.connect(warehouse_url) as c:
-        c.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
-        c.commit()
-        schema._ENSURED.clear()
-        schema.ensure_feed_tables(c, CONTRACT)
-        yield c
+def conn(empty_raw):
+    return empty_raw(CONTRACT)
 
 
 def _load_and_read(conn, docs: JsonDocs) -> tuple:

@@ -7,9 +7,7 @@ import hmac
 import json
 from datetime import date
 
-import psycopg
 import pytest
-from shumei.ingest import schema
 from shumei.ingest.contracts import _contracts_from_doc
 from shumei.ingest.loader import BatchMeta, BatchStructureError, check_structure, load_batch
 
@@ -68,13 +66,8 @@ ROWS = [
 
 
 @pytest.fixture
-def conn(warehouse_url):
-    with psycopg.connect(warehouse_url) as c:
-        c.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
-        c.commit()
-        schema._ENSURED.clear()
-        schema.ensure_feed_tables(c, CONTRACT)
-        yield c
+def conn(empty_raw):
+    return empty_raw(CONTRACT)
 
 
 def test_rows_are_loaded_or_rejected_with_reason(conn):
