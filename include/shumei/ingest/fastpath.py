@@ -93,10 +93,8 @@ class FastPath:
         cols = self.restricted_columns()[2:]
         self._restricted = attrgetter(*cols) if contract.pii_fields else None
         # the hash of each accepted row's key finds repeated keys without another pass over the batch
-        # (text keys only: equal text is equal in SQL too)
-        text_keys = all(f.type == "string" for f in contract.fields if f.name in contract.primary_key)
-        self.hashes_keys = len(contract.primary_key) == 1 and text_keys
-        self._key = attrgetter(contract.primary_key[0]) if self.hashes_keys else None
+        # (the loader uses them where the keys are text: equal text is equal in SQL too)
+        self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
 
     # columns of the CSV lines, in order
     def raw_columns(self) -> list[str]:

@@ -150,14 +150,13 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
-               pii_key: str) -> tuple[int, int, list[int] | None]:
+               pii_key: str, keys: _KeyHashes) -> tuple[int, int, int]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
     data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
     validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
-    batch).
-    Returns (rows received, rows left to SQL, accepted rows that may share a key; None: any may)."""
+    batch). The keys of the accepted rows go to `keys`.
+    Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
     fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
-    hashes, hashed_rows = array("q"), array("q")
     n = n_other = 0
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
@@ -173,8 +172,8 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                         doc = doc.replace(old, new)
                 others.write(b"%d\t%s\n" % (row_number, doc))
             n_other += len(split.others)
-            hashes.extend(split.key_hashes)
-            hashed_rows.extend(split.key_rows)
+            keys.hashes.extend(split.key_hashes)
+            keys.rows.extend(split.key_rows)
 
         with cur.copy(sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RAW), sql.Identifier(contract.table),
@@ -186,6 +185,7 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                     take(Split(b"", b"", [(n + i + 1, bytes(item)) for i, item in enumerate(chunk)],
                                array("q"), array("q")))
                 n += len(chunk)
+        copied = cur.rowcount
         if contract.pii_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
@@ -199,8 +199,20 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
         except psycopg.errors.InvalidTextRepresentation as exc:
             raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
                                       f"({exc.diag.context or ''})") from exc
-    may_share_key = rows_sharing_a_key(hashes, hashed_rows) if fast.hashes_keys else None
-    return n, n_other, may_share_key
+    return n, copied, n_other
+
+
+@dataclass
+class _KeyHashes:
+    """hash() of the key of every loaded row of the batch, and its row number: rows whose hashes
+    collide are the only ones that can repeat a key, so no pass over the batch is needed."""
+
+    rows: array = field(default_factory=lambda: array("q"))
+    hashes: array = field(default_factory=lambda: array("q"))
+
+    def add(self, row_number: int, key: tuple) -> None:
+        self.rows.append(row_number)
+        self.hashes.append(hash(key[0] if len(key) == 1 else key))
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -302,12 +314,13 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
 
 
 # Cheap shape checks before pg_input_is_valid (which also accepts words like 'yesterday', 'now' or
-# 'NaN'): only ISO-8601 dates and timestamps with an offset, and plain numbers, are valid. Written
-# without regular expressions, which cost several times more per row.
+# 'NaN'): only ISO-8601 dates and timestamps with an offset (as in RFC 3339, 'T' and 'Z' may be
+# lowercase), and plain numbers, are valid. Written without regular expressions, which cost several
+# times more per row.
 def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
     digit_first = sql.SQL("left({c}, 1) between '0' and '9'").format(c=col)
     if f.type == "timestamp":
-        return sql.SQL("{d} and substr({c}, 11, 1) in ('T', ' ') and {off} and pg_input_is_valid({c}, 'timestamptz')"
+        return sql.SQL("{d} and upper(substr({c}, 11, 1)) in ('T', ' ') and {off} and pg_input_is_valid({c}, 'timestamptz')"
                        ).format(d=digit_first, c=col, off=_has_offset(col))
     if f.type == "date":
         return sql.SQL("{d} and length({c}) = 10 and pg_input_is_valid({c}, 'date')").format(d=digit_first, c=col)
@@ -323,7 +336,7 @@ def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
 
 def _has_offset(col: sql.Composable) -> sql.Composable:
     """Ends in Z, +hh, +hhmm or +hh:mm (the position keeps the date's own '-' out of it)."""
-    return sql.SQL("(right({c}, 1) = 'Z' or (length({c}) > 16 and (substr({c}, length({c}) - 5, 1) in ('+', '-') "
+    return sql.SQL("(upper(right({c}, 1)) = 'Z' or (length({c}) > 16 and (substr({c}, length({c}) - 5, 1) in ('+', '-') "
                    "or substr({c}, length({c}) - 4, 1) in ('+', '-') or substr({c}, length({c}) - 2, 1) in ('+', '-'))))"
                    ).format(c=col)
 
@@ -349,7 +362,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
             # one test on the common path; which reason only when it fails
             checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
                 c=col, ok=_type_ok(col, f)), sql.SQL(
-                "case when substr({c}, 11, 1) in ('T', ' ') and pg_input_is_valid({c}, 'timestamp') "
+                "case when upper(substr({c}, 11, 1)) in ('T', ' ') and pg_input_is_valid({c}, 'timestamp') "
                 "then {w} else {i} end").format(c=col, w=sql.Literal(f"timestamp_without_offset:{f.name}"),
                                                 i=sql.Literal(f"invalid_type:{f.name}"))))
         elif f.type != "string":
@@ -399,13 +412,14 @@ def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json:
     return sorted(c for c in codes if uscc.is_valid(c) and c == c.upper() and len(c) == 18)
 
 
-def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, among: list[int] | None) -> None:
+def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, among: list[int] | None) -> int:
     """Keys repeated within the batch, found among its loaded rows (`among`: only these row numbers
     can share a key; None: any row). Same key, different content: every copy is rejected (which one
     is right cannot be known). Same key, same content: the first copy stays, the repeats are rejected
-    as repeats. Content is compared as loaded (typed values, keyed hashes of personal data)."""
+    as repeats. Content is compared as loaded (typed values, keyed hashes of personal data).
+    Returns the number of rows moved from raw.<feed> to raw.rejects."""
     if not contract.primary_key or among == []:
-        return
+        return 0
     raw = sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(contract.table))
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)
     payload = sql.SQL(", ").join(sql.Identifier(c) for c, _ in contract.raw_columns() if not c.startswith("_"))
@@ -414,7 +428,6 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
                         "having count(*) > 1)").format(keys=keys, raw=raw)
     else:
         which = sql.SQL("_row_number = any(%(rows)s)")
-    # one pass over the batch (its index is a BRIN) picks the rows that may be repeats
     cur.execute(sql.SQL("create temporary table _candidates on commit drop as "
                         "select ctid as _tid, r.* from {raw} r where _batch_id = %(b)s and {which}")
                 .format(raw=raw, which=which), {"b": batch_id, "rows": among})
@@ -429,7 +442,8 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
               from _candidates) ranked
         where n_rows > 1 and (n_rows > n_same or rn > 1)
     """).format(keys=keys, payload=payload))
-    if cur.rowcount:
+    repeats = cur.rowcount
+    if repeats:
         cur.execute("""
             insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
             select %(b)s, %(f)s, d._row_number, d.reason, null,
@@ -442,6 +456,7 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
                                 "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
     cur.execute("drop table _duplicates, _candidates")
+    return repeats
 
 
 def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list[int]:
@@ -461,19 +476,26 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
 
 
 def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_id: int,
-                     interval_start: date) -> int:
+                     interval_start: date, keys: _KeyHashes | None) -> int:
     """The rows the SQL validator saw: accepted ones cast into raw.<feed> (clear personal data into
-    raw_restricted), rejected ones into raw.rejects with their reason. Returns the number accepted."""
+    raw_restricted; their keys to `keys`), rejected ones into raw.rejects with their reason. Returns
+    the number accepted."""
     raw_cols = [c for c, _ in contract.raw_columns()]
     select_exprs = [sql.Literal(batch_id), sql.Literal(interval_start), sql.Identifier("_row_number")]
     for f in contract.public_fields:
         select_exprs.append(sql.SQL("{}::{}").format(sql.Identifier(f.name), sql.SQL(f.pg_type)))
     for f in contract.pii_fields:
         select_exprs.append(sql.Identifier(f"{f.name}_hash"))
-    cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null order by _row_number")
+    returning = sql.SQL(" returning _row_number, {}").format(
+        sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)) if keys is not None else sql.SQL("")
+    cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null order by _row_number{}")
                 .format(sql.Identifier(schema.RAW), sql.Identifier(contract.table),
-                        sql.SQL(", ").join(sql.Identifier(c) for c in raw_cols), sql.SQL(", ").join(select_exprs)))
+                        sql.SQL(", ").join(sql.Identifier(c) for c in raw_cols), sql.SQL(", ").join(select_exprs),
+                        returning))
     accepted = cur.rowcount
+    if keys is not None:
+        for row_number, *key in cur.fetchall():
+            keys.add(row_number, tuple(key))
     if contract.pii_fields:
         restricted = [c for c, _ in contract.restricted_columns()]
         exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
@@ -511,9 +533,13 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                  meta.dag_run_id, contract.version))
     batch_id = cur.fetchone()[0]
     from_json = isinstance(source, JsonDocs)
-    may_share_key: list[int] | None = None  # None: any row may
+    # repeated keys are found from hashes of the loaded rows' keys where the keys are text (equal
+    # text in Python is equal text in SQL); otherwise by grouping the batch's rows in SQL
+    keys = _KeyHashes() if contract.primary_key and all(
+        f.type == "string" for f in contract.fields if f.name in contract.primary_key) else None
+    loaded = 0
     if from_json:
-        count, to_sql, may_share_key = _load_json(cur, contract, source, meta, batch_id, pii_key)
+        count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes())
         if to_sql:
             _check_json_structure(cur, contract)
     else:
@@ -523,16 +549,15 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
         _build_incoming(cur, contract, meta, pii_key, from_json)
-        if _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start):
-            may_share_key = None  # rows the fast path did not see were loaded too
+        loaded += _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start, keys)
     else:
         cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
-    _reject_duplicates(cur, contract, batch_id, may_share_key)
+    among = rows_sharing_a_key(keys.hashes, keys.rows) if keys is not None else None
+    loaded -= _reject_duplicates(cur, contract, batch_id, among)
     if callable(checksum):
         checksum = checksum()
-    # conservation is checked on what the tables hold, not on counters kept here
-    loaded = cur.execute(sql.SQL("select count(*) from {}.{} where _batch_id = %s").format(
-        sql.Identifier(schema.RAW), sql.Identifier(contract.table)), (batch_id,)).fetchone()[0]
+    # the counts are PostgreSQL's (COPY, INSERT, DELETE); the batch log's CHECK holds them to
+    # received = loaded + rejected, rejected as counted in raw.rejects
     by_reason = dict(cur.execute("select reason_code, count(*) from raw.rejects where batch_id = %s group by 1",
                                  (batch_id,)).fetchall())
     rejected = sum(by_reason.values())

@@ -85,13 +85,11 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
         cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
         conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table),
                                                               cols))
-    # rows arrive in (batch, row number) order, so a BRIN index finds a batch's rows, or single rows of
-    # it, for almost nothing at load time (a b-tree costs COPY about a tenth more). Tables made before
-    # 2026-11-27 had a b-tree on _batch_id, replaced here (once).
-    conn.execute(sql.SQL("create index if not exists {} on {}.{} using brin (_batch_id, _row_number) "
-                         "with (autosummarize = on)").format(
-        sql.Identifier(f"{table}_batch_row_brin"), sql.Identifier(schema_name), sql.Identifier(table)))
-    for old in (f"{table}__batch_id_idx", f"{table}_batch_row"):
+    # a row is (batch, row number): the index finds a batch's rows, or single rows of it, at any size
+    # of the table. Tables made before 2026-11-27 had an index on _batch_id alone, replaced here (once).
+    conn.execute(sql.SQL("create unique index if not exists {} on {}.{} (_batch_id, _row_number)").format(
+        sql.Identifier(f"{table}_batch_row"), sql.Identifier(schema_name), sql.Identifier(table)))
+    for old in (f"{table}__batch_id_idx", f"{table}_batch_row_brin"):
         conn.execute(sql.SQL("drop index if exists {}.{}").format(sql.Identifier(schema_name), sql.Identifier(old)))
     if not created:
         return False
