@@ -180,6 +180,7 @@ def main() -> None:
         child(args.child, args.jsonl)
         return
 
+    import psycopg
     from shumei.local.bootstrap import bootstrap
     from shumei.local.embedded import EmbeddedServer, free_port, pg_bin
     from shumei.local.envfile import build_env
@@ -197,7 +198,14 @@ def main() -> None:
         jsonl = make_dataset(work, args.rows)
         print(f"dataset: {args.rows} rows, {jsonl.stat().st_size / 1e6:.0f} MB JSON lines "
               f"({time.perf_counter() - t:.0f} s to write)", flush=True)
-        results = [_run_child(m, jsonl, child_env) for m in ("psql_copy", "pg_only", "loader", "to_sql")]
+        results = []
+        for method in ("psql_copy", "pg_only", "loader", "to_sql"):
+            # each method starts from a clean state: no earlier method's writes still being flushed
+            with psycopg.connect(server.superuser_dsn(), autocommit=True) as conn:
+                conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade; "
+                             "drop schema if exists bench cascade")
+                conn.execute("checkpoint")
+            results.append(_run_child(method, jsonl, child_env))
     finally:
         server.destroy()
         shutil.rmtree(work, ignore_errors=True)

@@ -13,9 +13,10 @@ How a batch moves (all inside the caller's transaction, so a failure leaves noth
    characters (the distinct codes are checked with python-stdnum), dates not in the future,
    timestamps in order. Failing rows go to raw.rejects with their reason; the rest is cast into
    raw.<feed> (clear personal data only into raw_restricted).
-4. Keys repeated within the batch are found among its loaded rows and moved to raw.rejects.
-5. The batch log records received = loaded + rejected, counted in the tables (a CHECK constraint
-   enforces it).
+4. Keys repeated within the batch are found among its loaded rows (from hashes of their keys, so
+   without a pass over the raw table) and moved to raw.rejects.
+5. The batch log records received = loaded + rejected, from PostgreSQL's own row counts (a CHECK
+   constraint enforces it).
 A batch with the wrong structure (missing, renamed or extra columns; malformed JSON; no rows where
 rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it.
 """
