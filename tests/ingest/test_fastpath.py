@@ -146,3 +146,18 @@ def test_sql_only_is_really_sql_only(conn, monkeypatch):
     monkeypatch.setattr(_SqlOnly, "split", lambda *a: called.append(a))
     _load_and_read(conn, JsonDocs([json.dumps(BASE).encode()]))
     assert called == []
+
+
+@pytest.mark.parametrize("extra_field", [
+    {"name": "amount", "type": "number"},                                    # float could lose digits
+    {"name": "code", "type": "integer", "pattern": r"^\d+$"},               # pattern on a number
+])
+def test_contracts_the_fast_path_cannot_check_go_to_sql(extra_field):
+    doc = {"feed": "test_other", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
+           "fields": [{"name": "id", "type": "string", "required": True}, extra_field]}
+    contract = _contracts_from_doc(doc)[0]
+    assert not FastPath(contract, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
+    mixed = _contracts_from_doc({**doc, "fields": doc["fields"][:1] + [
+        {"name": "day", "type": "date"}, {"name": "at", "type": "timestamp"}], "ordered": [["day", "at"]]})[0]
+    assert not FastPath(mixed, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
+    assert FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported

@@ -49,6 +49,8 @@ _CHINA = timezone(timedelta(hours=8))
 def _field_type(f: Field) -> Any:
     """The msgspec type that accepts a value only if the SQL checks of its type, allowed values and
     range would (None: no fast check for this kind of field, every non-null value goes to SQL)."""
+    if (f.pattern or f.check) and f.type != "string":
+        return None
     if f.type == "string":
         t: Any = (Literal[tuple(str(a) for a in f.allowed)] if f.allowed is not None
                   else Annotated[str, msgspec.Meta(min_length=1)])
@@ -79,8 +81,11 @@ class FastPath:
                  batch_id: int, interval_start: date):
         self.contract = contract
         types = {f.name: _field_type(f) for f in contract.fields}
-        # a contract with a kind of field this path cannot check leaves every row to SQL
-        self.supported = all(t is not None for t in types.values())
+        # a contract with a kind of field this path cannot check leaves every row to SQL (as does
+        # an order between fields of different types, which Python cannot compare)
+        type_of = {f.name: f.type for f in contract.fields}
+        self.supported = all(t is not None for t in types.values()) and all(
+            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", []))
         struct_fields = [(f.name, types[f.name] if f.required else Optional[types[f.name]])  # noqa: UP045
                          for f in contract.fields]
         row_type = msgspec.defstruct(f"Row_{contract.feed}", struct_fields, forbid_unknown_fields=True,
