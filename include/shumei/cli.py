@@ -25,7 +25,7 @@ from pathlib import Path
 from shumei.local import envfile
 from shumei.local.bootstrap import bootstrap
 from shumei.local.embedded import EmbeddedServer
-from shumei.settings import REPO_ROOT
+from shumei.settings import REPO_ROOT, bin_path
 
 
 def say(message: str) -> None:
@@ -51,10 +51,6 @@ def prepare_env() -> dict[str, str]:
         say(f"wrote local settings to {envfile.ENV_PATH} (git-ignored)")
     envfile.load_env()
     return values
-
-
-def bin_path(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
 
 
 def airflow(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
@@ -111,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         start_warehouse(env)
     with step("Airflow metadata database (airflow db migrate, dags reserialize)"):
         migrate_airflow()
-    runner.run_pipeline(env, end, step=step, airflow=airflow)
+    runner.run_pipeline(env, end, step=step)
     runner.print_summary(env)
     say("")
     say("Read-only URL (BI tools / 统计局 statistics office):")

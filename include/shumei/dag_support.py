@@ -8,7 +8,6 @@ import json
 import logging
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
@@ -41,7 +40,9 @@ def notify_failure(context) -> None:
         "exception": repr(context.get("exception"))[:2000],
     }
     log.error("SHUMEI PIPELINE FAILURE %s", json.dumps(record, ensure_ascii=False))
-    alert_dir = Path(os.environ.get("SHUMEI_LOCAL_DIR", ".local")) / "alerts"
+    from shumei.settings import get_settings
+
+    alert_dir = get_settings().local_dir / "alerts"
     try:
         alert_dir.mkdir(parents=True, exist_ok=True)
         with (alert_dir / "failures.jsonl").open("a", encoding="utf-8") as fh:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from shumei.settings import REPO_ROOT
+from shumei.settings import REPO_ROOT, bin_path
 
 
 def dbt_project_dir() -> Path:
@@ -28,14 +27,14 @@ def dbt_manifest_path() -> Path:
 
 def dbt_parse() -> None:
     """Writes target/manifest.json (no database connection needed)."""
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = bin_path("dbt")
     subprocess.run([dbt, "parse", "--quiet", "--project-dir", str(dbt_project_dir()),
                     "--profiles-dir", str(dbt_project_dir())], check=True)
 
 
 def dbt_docs() -> Path:
     """`dbt docs generate` against the warehouse (it reads the catalog from the database)."""
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = bin_path("dbt")
     subprocess.run([dbt, "docs", "generate", "--project-dir", str(dbt_project_dir()),
                     "--profiles-dir", str(dbt_project_dir())], check=True)
     return dbt_project_dir() / "target" / "index.html"

@@ -7,12 +7,18 @@ newcomer finds in one place what the pipeline can be told. Nothing is read at im
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def bin_path(name: str) -> str:
+    """A command installed in this virtualenv (airflow, dbt, shumei-sim)."""
+    return str(Path(sys.executable).parent / name)
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -28,37 +34,35 @@ def pg_url(user: str, password: str, host: str, port: int | str, database: str,
 
 @dataclass(frozen=True)
 class Settings:
+    """The pipeline's configuration; built by get_settings() from SHUMEI_* variables, where the
+    defaults are."""
+
     # warehouse (the pipeline's owner role); any PostgreSQL server, the embedded one by default
-    wh_host: str = "127.0.0.1"
-    wh_port: int = 55432
-    wh_database: str = "shumei"
-    wh_user: str = "shumei_owner"
-    wh_password: str = ""
+    wh_host: str
+    wh_port: int
+    wh_database: str
+    wh_user: str
+    wh_password: str
     # local state: embedded server data, Airflow home, source drop folders
-    local_dir: Path = field(default_factory=lambda: REPO_ROOT / ".local")
+    local_dir: Path
     # sources
-    hotline_url: str = "http://127.0.0.1:8765"
-    hotline_token: str = ""
-    hotline_page_size: int = 1000
-    hotline_overlap_hours: int = 2
-    hotline_max_attempts: int = 8
-    hotline_backoff_seconds: float = 0.5
-    hotline_timeout_seconds: float = 30.0
-    registry_dir: Path | None = None
-    credit_dir: Path | None = None
-    drop_wait_seconds: float = 0.0  # how long a daily task waits for a late file drop before failing
+    hotline_url: str
+    hotline_token: str
+    hotline_page_size: int
+    hotline_overlap_hours: int
+    hotline_max_attempts: int
+    hotline_backoff_seconds: float
+    hotline_timeout_seconds: float
+    registry_dir: Path
+    credit_dir: Path
+    drop_wait_seconds: float  # how long a daily task waits for a late file drop before failing
     # keyed hash of caller identity (never leaves the restricted raw tables in clear)
-    pii_hash_key: str = ""
+    pii_hash_key: str
 
     @property
     def warehouse_url(self) -> str:
         """psycopg / libpq URL of the owner role."""
         return pg_url(self.wh_user, self.wh_password, self.wh_host, self.wh_port, self.wh_database)
-
-    @property
-    def sqlalchemy_url(self) -> str:
-        return pg_url(self.wh_user, self.wh_password, self.wh_host, self.wh_port, self.wh_database,
-                      driver="postgresql+psycopg")
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from stdnum.cn import uscc
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
 
@@ -82,6 +83,12 @@ class Contract:
         cols += [(f.name, f.pg_type) for f in key_fields]
         cols += [(f.name, f.pg_type) for f in self.pii_fields]
         return cols
+
+
+def valid_uscc(code: str) -> bool:
+    """A unified social credit code (GB 32100-2015) as the contracts require it: 18 characters, upper
+    case, check character right (python-stdnum)."""
+    return len(code) == 18 and code == code.upper() and uscc.is_valid(code)
 
 
 def _field(raw: dict) -> Field:

@@ -34,9 +34,8 @@ from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 import numpy as np
-from stdnum.cn import uscc
 
-from shumei.ingest.contracts import Contract, Field
+from shumei.ingest.contracts import Contract, Field, valid_uscc
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
@@ -96,7 +95,9 @@ class FastPath:
         self._batch = b"%d," % batch_id
         self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key)
         cols = self.restricted_columns()[2:]
-        self._restricted = attrgetter(*cols) if contract.pii_fields else None
+        # (a tuple even for one column: the CSV line is the encoded array without its brackets)
+        self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
+            if contract.pii_fields else None
         # the hash of each accepted row's key finds repeated keys without another pass over the batch
         # (the loader uses them where the keys are text: equal text is equal in SQL too)
         self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
@@ -107,8 +108,7 @@ class FastPath:
             f"{f.name}_hash" if f.pii else f.name for f in self.contract.fields]
 
     def restricted_columns(self) -> list[str]:
-        keys = [f.name for f in self.contract.fields if f.name in self.contract.primary_key]
-        return ["_batch_id", "_row_number", *keys, *(f.name for f in self.contract.pii_fields)]
+        return [c for c, _ in self.contract.restricted_columns()]
 
     @staticmethod
     def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str) -> Callable:
@@ -238,7 +238,7 @@ def _value_test(f: Field) -> Callable[[str], bool]:
         if pattern is not None and pattern.search(value) is None:
             return False
         if f.check == "uscc":
-            return len(value) == 18 and value == value.upper() and uscc.is_valid(value)
+            return valid_uscc(value)
         if f.check == "division_code":
             return len(value) == 12 and value.startswith("341523") and value.isascii() and value.isdigit()
         return True

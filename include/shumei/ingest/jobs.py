@@ -25,7 +25,6 @@ from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SOURCES = ("hotline", "registry", "credit")
 
 
 @dataclass

@@ -36,10 +36,9 @@ from typing import IO, Any
 import msgspec
 import psycopg
 from psycopg import sql
-from stdnum.cn import uscc
 
 from shumei.ingest import schema
-from shumei.ingest.contracts import Contract, Field
+from shumei.ingest.contracts import Contract, Field, valid_uscc
 from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
 
 COPY_CHUNK_ROWS = 20_000
@@ -143,9 +142,7 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
             page = decode(doc)
         except msgspec.ValidationError as exc:
             raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc}") from exc
-        except msgspec.DecodeError as exc:
+        except msgspec.DecodeError as exc:  # (text that is not UTF-8 reaches PostgreSQL, which says so)
             raise BatchStructureError(f"the source sent malformed JSON: {exc}") from exc
         yield from page.items
 
@@ -342,11 +339,6 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
                    ).format(c=col)
 
 
-def _pg_check_type(f: Field) -> str:
-    return {"integer": "bigint", "number": "numeric", "boolean": "boolean", "date": "date",
-            "timestamp": "timestamptz", "string": "text"}[f.type]
-
-
 def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable) -> list[tuple]:
     """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
     order they are reported."""
@@ -369,7 +361,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
         elif f.type != "string":
             checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
                 c=col, ok=_type_ok(col, f))))
-        typed = sql.SQL("{}::{}").format(col, sql.SQL(_pg_check_type(f)))
+        typed = sql.SQL("{}::{}").format(col, sql.SQL(f.pg_type))
         if f.allowed is not None:
             checks.append((f"not_allowed:{f.name}", sql.SQL("{c} is not null and {c} <> all({a})")
                            .format(c=col, a=sql.Literal([str(a) for a in f.allowed]))))
@@ -393,7 +385,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
             bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
             checks.append((f"future_date:{f.name}",
                            sql.SQL("{c} is not null and {t} >= {b}::{ty} + {tol}::interval")
-                           .format(c=col, t=typed, b=bound, ty=sql.SQL(_pg_check_type(f)), tol=tolerance)))
+                           .format(c=col, t=typed, b=bound, ty=sql.SQL(f.pg_type), tol=tolerance)))
     for earlier, later in contract.extra.get("ordered", []):
         checks.append((f"out_of_order:{later}<{earlier}",
                        sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
@@ -410,7 +402,7 @@ def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json:
                     else sql.Identifier(f.name))
             cur.execute(sql.SQL("select distinct {e} from {t}").format(e=expr, t=sql.Identifier(table)))
             codes.update(r[0] for r in cur.fetchall() if r[0] is not None)
-    return sorted(c for c in codes if uscc.is_valid(c) and c == c.upper() and len(c) == 18)
+    return sorted(c for c in codes if valid_uscc(c))
 
 
 def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, among: list[int] | None) -> int:
@@ -476,13 +468,13 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
     return old
 
 
-def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_id: int,
-                     interval_start: date, keys: _KeyHashes | None) -> int:
+def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, batch_id: int,
+                     keys: _KeyHashes | None) -> int:
     """The rows the SQL validator saw: accepted ones cast into raw.<feed> (clear personal data into
     raw_restricted; their keys to `keys`), rejected ones into raw.rejects with their reason. Returns
     the number accepted."""
     raw_cols = [c for c, _ in contract.raw_columns()]
-    select_exprs = [sql.Literal(batch_id), sql.Literal(interval_start), sql.Identifier("_row_number")]
+    select_exprs = [sql.Literal(batch_id), sql.Literal(meta.interval_start), sql.Identifier("_row_number")]
     for f in contract.public_fields:
         select_exprs.append(sql.SQL("{}::{}").format(sql.Identifier(f.name), sql.SQL(f.pg_type)))
     for f in contract.pii_fields:
@@ -509,7 +501,7 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, feed: str, batch_i
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
                           to_jsonb(i) - '_reason' - '_row_number'{strip}
-                   from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, feed))
+                   from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, meta.feed))
     cur.execute("drop table _incoming")  # several feeds may load in one transaction
     return accepted
 
@@ -550,7 +542,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
         _build_incoming(cur, contract, meta, pii_key, from_json)
-        loaded += _insert_incoming(cur, contract, meta.feed, batch_id, meta.interval_start, keys)
+        loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
         cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
     among = rows_sharing_a_key(keys.hashes, keys.rows) if keys is not None else None

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from shumei.settings import bin_path
+
 HISTORY_START = date(2022, 1, 1)
 PROGRESS = re.compile(r"(SHUMEI (PROGRESS|SUMMARY|FAILURE)|ERROR - |Traceback|Error:)")
 
@@ -42,7 +44,7 @@ def _hotline_healthy(env: dict[str, str]) -> bool:
 
 
 def _sim() -> str:
-    return str(Path(sys.executable).parent / "shumei-sim")
+    return bin_path("shumei-sim")
 
 
 def generate_sources(env: dict[str, str], end: date) -> None:
@@ -116,8 +118,8 @@ def _short(line: str) -> str:
     return re.sub(r"\s+\[[\w.]+\] loc=\S+$", "", text)[-200:]
 
 
-def run_pipeline(env: dict[str, str], end: date, *, step, airflow) -> None:
-    airflow_bin = str(Path(sys.executable).parent / "airflow")
+def run_pipeline(env: dict[str, str], end: date, *, step) -> None:
+    airflow_bin = bin_path("airflow")
     with step(f"source simulators: generate data up to {end} (only what is new), start the hotline API"):
         generate_sources(env, end)
         start_hotline(env)

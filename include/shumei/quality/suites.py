@@ -1,7 +1,7 @@
 """GX expectation suites built from the reviewed specifications in `expectations/`.
 
-- `candidate_suite()`: from expectations/indicator_candidate.yml (the candidate indicator table).
-- `batch_suite()`: generated from a feed's data contract (include/shumei/contracts/<feed>.yaml)
+- `candidate_expectations()`: from expectations/indicator_candidate.yml (the candidate indicator table).
+- `batch_expectations()`: generated from a feed's data contract (include/shumei/contracts/<feed>.yaml)
   with the thresholds of expectations/source_batch.yml.
 
 Severity: one suite per target; each expectation carries GX's own `severity` — `critical` is
@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
+from shumei.ingest.contracts import CONTRACTS_DIR
 from shumei.settings import REPO_ROOT
 
-CONTRACTS_DIR = REPO_ROOT / "include" / "shumei" / "contracts"
 # Contract field names that are event times, each expected <= updated_at when both exist.
 AUTO_BEFORE_UPDATED = ("event_at", "created_at", "received_at", "occurred_at", "reported_at")
-TIMESTAMP_TYPES = ("timestamp", "timestamptz", "datetime", "date")
 
 
 def expectations_dir() -> Path:
