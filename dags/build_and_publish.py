@@ -76,15 +76,17 @@ def build_and_publish():
         return audit_candidate(run_id)
 
     @task(outlets=[PUBLISHED_ASSET])
-    def publish(audit_result: dict, run_id=None) -> str:
+    def publish(audit_result: dict, gate_result: dict, run_id=None) -> str:
+        from datetime import date
+
         from shumei.build import publish_release
 
-        return publish_release(audit_result, run_id)
+        return publish_release(audit_result, date.fromisoformat(gate_result["as_of_date"]), run_id)
 
     gate = gate_sources()
     checked = audit()
     gate >> dbt >> checked
-    publish(checked)
+    publish(checked, gate)
 
 
 build_and_publish()

@@ -25,8 +25,7 @@ class GateBlocked(RuntimeError):
 
 @dataclass
 class GateReport:
-    batches_checked: int
-    summaries: list[str]
+    summaries: list[str]  # one line per batch checked
     as_of_date: date
 
 
@@ -74,21 +73,21 @@ def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
         as_of = as_of_date(conn)
     summaries, blocked = [], []
     for feed, batch_id in todo:
-        result = run_checkpoint(settings.sqlalchemy_url, feed, batch_id=batch_id, dag_run_id=dag_run_id,
+        result = run_checkpoint(settings.warehouse_url, feed, batch_id=batch_id, dag_run_id=dag_run_id,
                                 build_docs=False)
         summaries.append(f"{feed} batch {batch_id}: {result.summary().splitlines()[0]}")
         if not result.passed:
             blocked.append(f"{feed} batch {batch_id}:\n{result.summary()}")
     if blocked:
         raise GateBlocked("source batches blocked by the quality gate:\n" + "\n".join(blocked))
-    return GateReport(len(todo), summaries, as_of)
+    return GateReport(summaries, as_of)
 
 
 def audit_candidate(dag_run_id: str | None = None) -> dict:
     """GX checkpoint on the candidate; returns what the publish task needs (JSON, for XCom)."""
     from shumei.quality import CANDIDATE_TARGET, run_checkpoint
 
-    result = run_checkpoint(get_settings().sqlalchemy_url, CANDIDATE_TARGET, dag_run_id=dag_run_id)
+    result = run_checkpoint(get_settings().warehouse_url, CANDIDATE_TARGET, dag_run_id=dag_run_id)
     log.info("SHUMEI SUMMARY audit: %s", result.summary().splitlines()[0])
     if not result.passed:
         raise GateBlocked(f"candidate indicator tables blocked; the last publication is unchanged:\n"
@@ -118,15 +117,15 @@ def as_of_date(conn: psycopg.Connection) -> date:
     return row[0]
 
 
-def publish_release(audit: dict, dag_run_id: str | None = None) -> str:
-    """One release from the audited candidate (refused if the candidate changed since the audit)."""
-    from shumei.publish import ensure_published_schema, publish
+def publish_release(audit: dict, as_of: date, dag_run_id: str | None = None) -> str:
+    """One release from the audited candidate (refused if the candidate changed since the audit).
+    `as_of`: the date the gate gave the build, so the release says what the data was built for even
+    if a source loaded a new day meanwhile."""
+    from shumei.publish import publish
 
     audit = _PassedAudit(**audit)
-    settings = get_settings()
-    with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
-        ensure_published_schema(conn, owner=settings.wh_user)
-        result = publish(conn, as_of_date(conn), dag_run_id, audit)
+    with psycopg.connect(get_settings().warehouse_url, autocommit=True) as conn:
+        result = publish(conn, as_of, dag_run_id, audit)
     message = f"release published: {result}"
     log.info("SHUMEI SUMMARY %s", message)
     return message

@@ -24,7 +24,6 @@ SCHEMA = "published"
 DENIED_SCHEMAS = ("raw", "raw_restricted", "staging", "intermediate", "marts", "audit", "reference",
                   "published_candidate", "snapshots", "public")
 
-STATUSES = ("provisional", "final", "revised", "break_in_series")
 
 TABLES_SQL = """
 create table if not exists published.release_log (
@@ -264,10 +263,8 @@ def _apply_comments(cur: psycopg.Cursor) -> None:
             sql.Identifier(SCHEMA), sql.SQL(signature), sql.Literal(text)))
 
 
-def _apply_grants(cur: psycopg.Cursor, owner: str | None) -> None:
+def _apply_grants(cur: psycopg.Cursor) -> None:
     reader = sql.Identifier(READER_GROUP)
-    if owner:
-        cur.execute(sql.SQL("alter schema published owner to {}").format(sql.Identifier(owner)))
     cur.execute("revoke all on schema published from public")
     cur.execute("revoke all on all tables in schema published from public")
     cur.execute("revoke all on all functions in schema published from public")
@@ -286,11 +283,11 @@ def _apply_grants(cur: psycopg.Cursor, owner: str | None) -> None:
             cur.execute(sql.SQL("revoke all on schema {} from public").format(ident))
 
 
-def ensure_published_schema(conn: psycopg.Connection, owner: str | None = None) -> None:
+def ensure_published_schema(conn: psycopg.Connection) -> None:
     """Create or update the `published` schema, its tables, views, function, comments and grants.
 
-    Runs in its own transaction (committed on return). `owner` defaults to the connected role,
-    which is the pipeline's owner role in every deployment.
+    Runs in its own transaction (committed on return), as the pipeline's owner role, which owns
+    what it creates.
     """
     with conn.transaction(), conn.cursor() as cur:
         # serialise concurrent callers (two DAG runs): DDL on the same objects would deadlock
@@ -299,4 +296,4 @@ def ensure_published_schema(conn: psycopg.Connection, owner: str | None = None) 
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
         _apply_comments(cur)
-        _apply_grants(cur, owner)
+        _apply_grants(cur)
