@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import platform
+import re
 import resource
 import secrets
 import shutil
@@ -52,20 +53,13 @@ def make_dataset(workdir: Path, rows: int) -> Path:
         subprocess.run([str(SIM), "generate", "--out", str(workdir / "sim"), "--only", "hotline",
                         "--end", "2025-12-31"], check=True)
     con = sqlite3.connect(db)
-    cols = [r[1] for r in con.execute("pragma table_info(events)")]
-    payload_col = "payload" if "payload" in cols else None
     written = 0
     with out.open("w", encoding="utf-8") as fh:
         copy = 0
         while written < rows:
-            if payload_col:
-                cursor = con.execute(f"select {payload_col} from events")
-                records = (json.loads(r[0]) for r in cursor)
-            else:
-                cursor = con.execute("select * from events")
-                names = [d[0] for d in cursor.description]
-                records = (dict(zip(names, r, strict=True)) for r in cursor)
-            for rec in records:
+            cursor = con.execute("select * from events")
+            names = [d[0] for d in cursor.description]
+            for rec in (dict(zip(names, r, strict=True)) for r in cursor):
                 if copy:
                     rec["event_id"] = f"{rec['event_id']}-c{copy}"
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -73,6 +67,7 @@ def make_dataset(workdir: Path, rows: int) -> Path:
                 if written >= rows:
                     break
             copy += 1
+    con.close()
     return out
 
 
@@ -128,13 +123,14 @@ def child(method: str, jsonl: Path) -> None:
 
         fast = FastPath(contract, date(2099, 1, 2), 1, "bench-key", 1, date(2099, 1, 1))
         raw_csv, pii_csv = jsonl.with_suffix(".raw.csv"), jsonl.with_suffix(".pii.csv")
-        rows = 0
+        seen = rows = 0  # rows read, rows written (the fast path's; its `others` go to SQL, not here)
         with raw_csv.open("wb") as raw_out, pii_csv.open("wb") as pii_out:
             for chunk in _chunks(read_lines(jsonl), 1000):
-                split = fast.split(rows + 1, chunk)
+                split = fast.split(seen + 1, chunk)
                 raw_out.write(split.raw)
                 pii_out.write(split.restricted)
-                rows += len(chunk)
+                seen += len(chunk)
+                rows += len(chunk) - len(split.others)
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             for path, table, cols in ((raw_csv, "raw.hotline_events", fast.raw_columns()),
@@ -145,7 +141,7 @@ def child(method: str, jsonl: Path) -> None:
                     while block := fh.read(2**20):
                         copy.write(block)
             conn.commit()
-        extra = {}
+        extra = {"read": seen, "left_to_sql": seen - rows}
     elif method == "psql_copy":
         csv_path = jsonl.with_suffix(".csv")
         names = [f.name for f in contract.fields]
@@ -156,9 +152,14 @@ def child(method: str, jsonl: Path) -> None:
                 writer.writerow(["" if rec.get(n) is None else rec.get(n) for n in names])
         psql = Path(os.environ["SHUMEI_PSQL"])
         started = time.perf_counter()  # the CSV conversion is not part of \copy's time
-        subprocess.run([str(psql), url, "-q", "-c",
-                        f"\\copy bench.hotline_plain from '{csv_path}' with (format csv)"], check=True)
-        rows = sum(1 for _ in csv_path.open(encoding="utf-8"))
+        done = subprocess.run([str(psql), url, "-c",
+                               f"\\copy bench.hotline_plain from '{csv_path}' with (format csv)"],
+                              check=True, capture_output=True, text=True)
+        # the rows PostgreSQL took ("COPY n"), not the lines of the CSV file (a value may span lines)
+        copied = re.fullmatch(r"COPY (\d+)", done.stdout.strip())
+        if copied is None:
+            raise RuntimeError(f"no COPY count from psql: {done.stdout!r}")
+        rows = int(copied.group(1))
         extra = {}
     else:
         raise SystemExit(f"unknown method {method}")

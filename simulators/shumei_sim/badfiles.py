@@ -18,7 +18,7 @@ from . import hotline
 from .common import HISTORY_START, SCALES, corrupt_uscc
 from .credit import CreditFeed
 from .generate import _finish, workbook_name
-from .registry import Ledger
+from .registry import Ledger, start_ledger
 from .specs import CREDIT_EVENTS, REGISTRY_SHEETS
 from .xlsx import excel_serial, write_xlsx
 
@@ -29,17 +29,8 @@ DRIFT = {"registry": ("registry_compounds", "compound_name", "小区名", "servi
          "credit": (None, "enterprise_uscc", "uscc", "score", "remark")}
 
 
-def _ledger_at(seed: int, k: int, d: D) -> Ledger:
-    led = Ledger(seed, k)
-    x = HISTORY_START
-    while x <= d:
-        led.advance(x)
-        x += dt.timedelta(days=1)
-    return led
-
-
 def registry_bad(out: Path, d: D, kind: str, seed: int = 20230306, scale: str = "county", fmt: str = "xlsx") -> Path:
-    snap = _ledger_at(seed, SCALES[scale], d).snapshot(d)
+    snap = start_ledger(seed, SCALES[scale], d).snapshot(d)
     tables = {f.feed: ([*f.headers], [[row[n] for n in f.names] for row in snap[f.feed]], f) for f in REGISTRY_SHEETS}
 
     def col(feed, name):
@@ -133,7 +124,7 @@ def credit_rows(d: D, seed: int = 20230306, scale: str = "county") -> list[dict]
         led.advance(x)
         if x >= first:
             serving = led.serving_at(x)
-            _, verified = hotline.orders_for_day(seed, k, x, serving, None)
+            _, verified = hotline.orders_for_day(seed, k, x, serving)
             feed.add_verified(verified)
             served: dict[str, int] = {}
             for _, _, u in serving:

@@ -25,13 +25,6 @@ def rng(seed: int, *parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
-def daterange(start: dt.date, end: dt.date):
-    d = start
-    while d <= end:
-        yield d
-        d += dt.timedelta(days=1)
-
-
 def iso(ts: dt.datetime) -> str:
     """ISO-8601 with the +08:00 offset, second precision (sortable as text within one offset)."""
     return ts.astimezone(TZ).replace(microsecond=0).isoformat()

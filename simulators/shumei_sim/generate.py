@@ -143,7 +143,7 @@ def generate(out: Path, end: D, start: D = HISTORY_START, seed: int = 20230306, 
         serving = None
         if orders_from is not None and d >= orders_from:
             serving = ledger.serving_at(d)
-            events, verified = hotline.orders_for_day(seed, k, d, serving, None)
+            events, verified = hotline.orders_for_day(seed, k, d, serving)
             if credit:
                 credit.add_verified(verified)
             if con is not None and hot_from is not None:

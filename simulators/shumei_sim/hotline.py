@@ -73,7 +73,7 @@ def _work_after(ts: dt.datetime, r, lo_h: float, hi_h: float) -> dt.datetime:
     return t
 
 
-def orders_for_day(seed: int, scale: int, d: D, serving: list, ent_names: dict) -> tuple[list[dict], list[dict]]:
+def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dict], list[dict]]:
     """All events of the orders received on day d (any updated_at), and the verified complaints."""
     r = rng(seed, "hotline", d)
     n = daily_volume(seed, scale, d)

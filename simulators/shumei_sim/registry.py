@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from .common import COUNTY_CODE, HISTORY_START, make_uscc, person_name, rng
 
 D = dt.date
-BASELINE = D(2022, 12, 31)
 PROGRAMME = D(2023, 3, 6)
 PROFESSIONAL, STATE, COMMUNITY, SELF, NONE = "专业化物业服务", "国有物业兜底", "社区托管", "业主自治管理", "无物业管理"
 
@@ -278,9 +277,9 @@ class Ledger:
                     if r.random() < 0.5:
                         g = _d(r, D(2023, 3, 10), D(2023, 9, 30))
                         if when is None or g < when:
-                            self._add_org(c.id[2:], "党的工作小组", [c], g, when, r)
+                            self._add_org("党的工作小组", [c], g, when, r)
             if when is not None:
-                self._add_org(None, "小区党支部" if len(u) == 1 else "网格联合党支部", u, when, None, r)
+                self._add_org("小区党支部" if len(u) == 1 else "网格联合党支部", u, when, None, r)
         # demonstration titles (city and county level)
         demo_c = [c for c in prio if formed.get(c) and formed[c] < D(2023, 8, 1)]
         demo_e = sorted((e for e in self.enterprises if e.party_date and e.party_date < D(2023, 6, 1)),
@@ -348,7 +347,7 @@ class Ledger:
             start = end + dt.timedelta(days=1)
         self.committees.append(Committee(self._id("YWH"), c.id, ctype, terms))
 
-    def _add_org(self, _key, form: str, comps: list, formed: D, ended: D | None, r: random.Random) -> None:
+    def _add_org(self, form: str, comps: list, formed: D, ended: D | None, r: random.Random) -> None:
         prefix = "GZXZ" if form == "党的工作小组" else "DZB"
         oid = self._id(prefix)
         name = (comps[0].name + ("党的工作小组" if prefix == "GZXZ" else "党支部")) if len(comps) == 1 else \
@@ -376,7 +375,7 @@ class Ledger:
                 if r.random() < 0.5:
                     self._add_committee(c, d + dt.timedelta(days=r.randint(200, 700)))
                 if r.random() < 0.6:
-                    self._add_org(None, "小区党支部", [c], d + dt.timedelta(days=r.randint(90, 500)), None, r)
+                    self._add_org("小区党支部", [c], d + dt.timedelta(days=r.randint(90, 500)), None, r)
             if r.random() < 4 / 365:  # a compound changes its property company
                 live = live or live_compounds()
                 pro = [c for c in live if (s := c.service_at(d)) and s[1] == PROFESSIONAL and s[0] < d]

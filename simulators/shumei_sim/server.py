@@ -28,7 +28,6 @@ from .hotline import COLUMNS, row_to_event
 
 BAD_ROW_KINDS = ["invalid_uscc", "unknown_compound", "closed_before_received", "future_date", "duplicate_key_conflict",
                  "gbk_text", "excel_date_serial", "out_of_range", "empty_file"]
-DRIFTS = {"rename": ("category", "category_name"), "missing": "urgency", "extra": ("source_system", "12345-v2")}
 
 
 @dataclass

@@ -113,8 +113,12 @@ def test_catalogue_has_every_default_indicator_code() -> None:
 )
 def test_cited_clauses_are_verbatim_from_the_programme(seed: str, column: str) -> None:
     programme = normalised(PROGRAMME.read_text(encoding="utf-8"))
-    for row in read_seed(seed):
-        assert normalised(row[column]) in programme, row[column]
+    rows = read_seed(seed)
+    assert rows, f"{seed} has no rows"
+    for row in rows:
+        clause = normalised(row[column])
+        assert clause, f"{seed}.{column} is empty: {row}"
+        assert clause in programme, row[column]
 
 
 def test_responsible_units_are_quoted_from_the_programme() -> None:

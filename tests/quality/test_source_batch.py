@@ -161,6 +161,7 @@ def test_every_project_contract_builds_a_suite():
 
     spec = load_spec("source_batch.yml")
     paths = sorted(CONTRACTS_DIR.glob("*.yaml"))
+    assert paths, f"no contracts in {CONTRACTS_DIR}"
     for path in paths:
         contract = yaml.safe_load(path.read_text(encoding="utf-8"))
         expectations = batch_expectations(contract, spec, columns=set(), row_count_band={"critical": (1, 9)})

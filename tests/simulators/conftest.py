@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,12 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from shumei.local.embedded import free_port
 from shumei_sim.generate import generate
-
-D = dt.date
-SEED = 20230306
-START, END = D(2022, 12, 24), D(2023, 1, 8)
-TOKEN = "test-token"
+from sim_setup import END, SEED, START, TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -27,26 +22,25 @@ def sim_data(tmp_path_factory) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(db: Path, *extra: str):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "shumei_sim.cli", "serve-hotline", "--db", str(db), "--port", str(port),
                              "--token", TOKEN, *extra], env=dict(os.environ), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(url + "/health", timeout=0.5).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
+    exited = proc.poll()
     proc.kill()
-    raise RuntimeError(proc.stderr.read().decode())
+    _, err = proc.communicate(timeout=5)
+    state = f"exited with code {exited}" if exited is not None else "not healthy after 30 s"
+    raise AssertionError(f"hotline server on {url} {state}:\n{err.decode(errors='replace')[-3000:]}")
 
 
 @pytest.fixture(scope="session")

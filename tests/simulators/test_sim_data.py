@@ -12,8 +12,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
-from conftest import END, SEED, START
+from shumei_sim.common import DEFAULT_SEED
 from shumei_sim.generate import generate
+from sim_setup import END, SEED, START
 from stdnum.cn import uscc
 
 D = dt.date
@@ -39,10 +40,19 @@ def test_same_seed_and_end_give_identical_data(sim_data, tmp_path):
 
 
 def test_another_seed_gives_other_data(tmp_path):
-    generate(tmp_path, D(2022, 1, 3), D(2022, 1, 3), SEED + 1, "county", {"registry"}, "xlsx", progress=lambda m: None)
-    a = openpyxl.load_workbook(next((tmp_path / "registry/2022-01-03").glob("*.xlsx")), read_only=True)
-    names = [r[1] for r in a["小区"].iter_rows(min_row=2, values_only=True)]
+    def compound_names(seed: int) -> list:
+        out = tmp_path / str(seed)
+        generate(out, D(2022, 1, 3), D(2022, 1, 3), seed, "county", {"registry"}, "xlsx", progress=lambda m: None)
+        wb = openpyxl.load_workbook(next((out / "registry/2022-01-03").glob("*.xlsx")), read_only=True)
+        names = [r[1] for r in wb["小区"].iter_rows(min_row=2, values_only=True)]
+        wb.close()
+        return names
+
+    names = compound_names(SEED + 1)
     assert len(names) > 100
+    default = compound_names(DEFAULT_SEED)
+    assert len(default) > 100
+    assert names != default
 
 
 def test_prefix_stability_and_incremental_runs(sim_data, tmp_path):

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import TOKEN
+from sim_setup import TOKEN
 from stdnum.cn import uscc
 
 
