@@ -98,6 +98,7 @@ def read_workbook(path: Path, contracts: list[Contract]) -> dict[str, list[dict]
 def read_csv_sheet(folder: Path, contract: Contract) -> list[dict]:
     """The CSV option of the registry export: `<sheet>.csv`, UTF-8, one file per sheet."""
     import csv
+    import io
 
     path = folder / f"{contract.sheet}.csv"
     if not path.exists():
@@ -107,7 +108,8 @@ def read_csv_sheet(folder: Path, contract: Contract) -> list[dict]:
     except UnicodeDecodeError as exc:
         raise BatchStructureError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); GBK-encoded exports "
                                   "must be converted or re-sent as UTF-8") from exc
-    reader = csv.reader(text.splitlines())
+    # newline='' keeps line breaks inside quoted cells, as the workbook path does
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
         raise BatchStructureError(f"{path}: empty file (no header row)")

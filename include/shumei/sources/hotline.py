@@ -111,7 +111,7 @@ class HotlineClient:
                 if not isinstance(items, list) or body.get("count") != len(items):
                     raise BadPage(f"page says count={body.get('count')} but holds "
                                   f"{len(items) if isinstance(items, list) else 'no'} items (truncated)")
-                ids = tuple(item.get("event_id") for item in items)
+                ids = _event_ids(items)
                 if ids and ids == previous_ids:
                     raise BadPage("the server repeated the previous page")
                 if window is not None:
@@ -139,7 +139,7 @@ class HotlineClient:
             while True:
                 body, content = self._page(client, params, previous_ids, (since, until, last_key))
                 items = body["items"]
-                previous_ids = tuple(item.get("event_id") for item in items)
+                previous_ids = _event_ids(items)
                 if items:
                     try:
                         last_key = (datetime.fromisoformat(items[-1]["updated_at"]), str(items[-1]["event_id"]))
@@ -153,3 +153,8 @@ class HotlineClient:
 
     def checksum(self) -> str:
         return self.digest.hexdigest()
+
+
+def _event_ids(items: list) -> tuple:
+    """The page's event ids (None for an item that is not an object: the loader refuses those)."""
+    return tuple(item.get("event_id") if isinstance(item, dict) else None for item in items)
