@@ -71,15 +71,17 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
         raise BatchStructureError(f"{drop.folder}: more than one workbook: {[p.name for p in workbooks]}")
     contracts = contracts_for("registry")
     sheets = read_workbook(workbooks[0], contracts) if workbooks else None
+    workbook_checksum = sha256_file(workbooks[0]) if workbooks else None
     results = []
     for contract in contracts:
         if sheets is not None:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
-            path, rows = workbooks[0], sheets[contract.feed]
+            path, rows, checksum = workbooks[0], sheets[contract.feed], workbook_checksum
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
+            checksum = sha256_file(path)
         meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                          expect_rows=bool(contract.extra.get("expect_rows", False)))
-        results.append(load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=sha256_file(path)))
+        results.append(load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum))
     return results
 
 
