@@ -205,7 +205,7 @@ def row_count_band(engine: sa.Engine, feed: str, batch_id: int, spec: dict[str, 
             select avg(rows_loaded)::float8, count(*) from {raw_schema}.batch_log
             where feed = :feed and batch_id <> :b and rows_loaded is not null
               and interval_start >= cast(:start as date) - cast(:days as integer) and interval_start < :start
-              and coalesce(status, '') <> all(cast(:excluded as text[]))"""),
+              and status <> all(cast(:excluded as text[]))"""),
             {"feed": feed, "b": batch_id, "start": start, "days": int(cfg["lookback_days"]),
              "excluded": list(cfg.get("excluded_status") or [])}).one()
     if n < int(cfg["min_history_batches"]) or avg is None:
