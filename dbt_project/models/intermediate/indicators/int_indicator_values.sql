@@ -116,22 +116,14 @@ periods as (
         series.period_start::date as period_start,
         (
             series.period_start
-            + case period_ranges.period_type
-                when 'month' then interval '1 month'
-                when 'quarter' then interval '3 months'
-                else interval '1 year'
-            end
+            + {{ period_length('period_ranges.period_type') }}
             - interval '1 day'
         )::date as period_end
     from period_ranges
     cross join lateral generate_series(
         period_ranges.first_period_start::timestamp,
         period_ranges.last_period_start::timestamp,
-        case period_ranges.period_type
-            when 'month' then interval '1 month'
-            when 'quarter' then interval '3 months'
-            else interval '1 year'
-        end
+        {{ period_length('period_ranges.period_type') }}
     ) as series (period_start)
 
 ),

@@ -70,13 +70,7 @@ final as (
         period_type,
         period_start,
         denominator,
-        (
-            case period_type
-                when 'month' then period_start + interval '1 month'
-                when 'quarter' then period_start + interval '3 months'
-                else period_start + interval '1 year'
-            end - interval '1 day'
-        )::date as period_end,
+        (period_start + {{ period_length('period_type') }} - interval '1 day')::date as period_end,
         case when indicator_code in ('TS_SC_MED', 'TS_SC_P90') then null else numerator end as numerator,
         round(measure_value::numeric, 4) as measure_value
     from by_area

@@ -28,12 +28,6 @@ projects as (
 
 ),
 
-demonstrations as (
-
-    select * from {{ ref('int_demonstration_history') }}
-
-),
-
 served as (
 
     select
@@ -129,23 +123,6 @@ project_months as (
 
 ),
 
-demonstration_months as (
-
-    select distinct
-        served.enterprise_uscc,
-        served.month_end_date
-    from served
-    inner join demonstrations
-        on
-            served.enterprise_uscc = demonstrations.object_id
-            and demonstrations.object_type_code = 'enterprise'
-            and demonstrations.title_level_code = 'city'
-            and served.month_end_date >= demonstrations.valid_from
-            and (demonstrations.valid_to is null or served.month_end_date < demonstrations.valid_to)
-            and served.month_end_date >= demonstrations.awarded_date
-
-),
-
 final as (
 
     select
@@ -158,8 +135,7 @@ final as (
         home_community.home_community_code,
         enterprise_versions.has_party_org,
         agreement_months.enterprise_uscc is not null as has_coconstruction_agreement,
-        coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd,
-        demonstration_months.enterprise_uscc is not null as is_city_demonstration
+        coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd
     from served
     inner join home_community
         on
@@ -177,10 +153,6 @@ final as (
         on
             served.enterprise_uscc = project_months.enterprise_uscc
             and served.month_end_date = project_months.month_end_date
-    left join demonstration_months
-        on
-            served.enterprise_uscc = demonstration_months.enterprise_uscc
-            and served.month_end_date = demonstration_months.month_end_date
 
 )
 

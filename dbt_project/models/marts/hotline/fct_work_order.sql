@@ -3,13 +3,7 @@
         materialized='incremental',
         unique_key='work_order_id',
         incremental_strategy='merge',
-        on_schema_change='fail',
-        pre_hook=[
-            "create index if not exists ref_workday_calendar_date_idx
-                on {{ ref('ref_workday_calendar') }} (calendar_date)",
-            "create index if not exists ref_workday_calendar_seq_idx
-                on {{ ref('ref_workday_calendar') }} (workday_seq)"
-        ]
+        on_schema_change='fail'
     )
 }}
 
@@ -93,11 +87,11 @@ category_aliases as (
 
 {% else %}
 
-scoped_events as (
+    scoped_events as (
 
-    select * from events
+        select * from events
 
-),
+    ),
 
 {% endif %}
 
