@@ -24,3 +24,10 @@
     {#- The instant a calendar day ends in Asia/Shanghai (midnight of the next day), as timestamptz. -#}
     ((({{ date_expr }})::date + 1)::timestamp at time zone '{{ var("shumei_timezone", "Asia/Shanghai") }}')
 {%- endmacro %}
+
+
+{% macro local_deadline(date_expr, time_expr) -%}
+    {#- The instant a given local time of day is reached on a calendar day in Asia/Shanghai (e.g. the
+        17:30 end of a working day, ref_sla_policy.deadline_time), as timestamptz. -#}
+    ((({{ date_expr }})::date + ({{ time_expr }})::time)::timestamp at time zone '{{ var("shumei_timezone", "Asia/Shanghai") }}')
+{%- endmacro %}

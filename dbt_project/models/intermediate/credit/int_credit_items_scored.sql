@@ -94,6 +94,7 @@ final as (
         classified.mapping_id,
         events_in_scheme.scheme_version,
         rules.direction,
+        rules.event_group as credit_rule_group,
         events_in_scheme.related_order_id is null or events_in_scheme.record_rank = 1 as is_counted,
         case
             when events_in_scheme.related_order_id is null or events_in_scheme.record_rank = 1

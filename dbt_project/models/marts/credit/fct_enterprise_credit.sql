@@ -1,7 +1,10 @@
 -- Credit score and grade of every enterprise on file at every month end (物业企业信用月度评价):
--- score = base + min(good points, cap) - bad points over the items valid at the month end
--- (event_date <= month_end < valid_until), floored at 0; grade from ref_credit_grade_bands of the scheme in force;
--- a valid veto item (一票否决) forces the scheme's veto grade (C).
+-- score = base + min(good points, good cap) - bad points over the items valid at the month end
+-- (event_date <= month_end < valid_until), where the points of complaints found true (rule group
+-- 'complaint', one deduction per work order) count at most the scheme's complaint_points_cap
+-- (DOMAIN §8: 10 points per 12 months), floored at the scheme's min_score (0); grade from
+-- ref_credit_grade_bands of the scheme in force; a valid veto item (一票否决) forces the scheme's
+-- veto grade (C).
 with months as (
 
     select * from {{ ref('int_reporting_months') }}
@@ -52,7 +55,15 @@ valid_items as (
         enterprise_months.enterprise_uscc,
         enterprise_months.month_end_date,
         coalesce(sum(items.points) filter (where items.direction = 'good'), 0) as good_points_raw,
-        coalesce(sum(items.points) filter (where items.direction = 'bad'), 0) as bad_points,
+        coalesce(
+            sum(items.points) filter (where items.direction = 'bad' and items.credit_rule_group = 'complaint'), 0
+        ) as complaint_points_raw,
+        coalesce(
+            sum(items.points) filter (
+                where items.direction = 'bad' and items.credit_rule_group is distinct from 'complaint'
+            ),
+            0
+        ) as other_bad_points,
         coalesce(bool_or(items.is_veto), false) as has_veto,
         count(items.credit_event_id) as valid_items
     from enterprise_months
@@ -74,21 +85,18 @@ scored as (
         schemes.scheme_version,
         schemes.base_score::numeric as base_score,
         valid_items.good_points_raw,
-        valid_items.bad_points,
+        valid_items.complaint_points_raw,
         valid_items.has_veto,
         schemes.veto_grade,
         valid_items.valid_items::integer as valid_items,
         least(valid_items.good_points_raw, schemes.good_points_cap::numeric) as good_points,
+        valid_items.other_bad_points
+        + least(valid_items.complaint_points_raw, schemes.complaint_points_cap::numeric) as bad_points,
         schemes.base_score::numeric
         + least(valid_items.good_points_raw, schemes.good_points_cap::numeric)
-        - valid_items.bad_points as credit_score_unbounded,
-        -- a score is never below 0 (the scheme sets no floor; 0 keeps means and the audit meaningful)
-        greatest(
-            0,
-            schemes.base_score::numeric
-            + least(valid_items.good_points_raw, schemes.good_points_cap::numeric)
-            - valid_items.bad_points
-        ) as credit_score
+        - valid_items.other_bad_points
+        - least(valid_items.complaint_points_raw, schemes.complaint_points_cap::numeric) as credit_score_unbounded,
+        schemes.min_score::numeric as min_score
     from enterprise_months
     inner join valid_items
         on
@@ -101,13 +109,22 @@ scored as (
 
 ),
 
+floored as (
+
+    select
+        scored.*,
+        greatest(scored.min_score, scored.credit_score_unbounded) as credit_score
+    from scored
+
+),
+
 graded as (
 
     select
         scored.*,
         score_band.grade as score_grade,
         case when scored.has_veto then scored.veto_grade else score_band.grade end as credit_grade
-    from scored
+    from floored as scored
     left join bands as score_band
         on
             scored.scheme_version = score_band.scheme_version
@@ -128,6 +145,7 @@ final as (
         graded.base_score,
         graded.good_points_raw,
         graded.good_points,
+        graded.complaint_points_raw,
         graded.bad_points,
         graded.credit_score_unbounded,
         graded.credit_score,

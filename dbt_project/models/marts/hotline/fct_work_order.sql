@@ -15,9 +15,12 @@
     after the earliest closure among those, because a closure moves the repeat flag of later
     orders. The merge on work_order_id replaces their rows. A full refresh gives the same table
     (tests/dbt/test_incremental_equivalence.py).
+    Counting (DOMAIN §8): a 12319 copy is merged into its original and never counts; the original
+    counts once; only REJECTED orders (and groups made of copies only) leave the counts.
+    Due time (DOMAIN §8): the hotline system's own due time in force for the final cycle; the SLA
+    table computes one (ending at its deadline_time, 17:30) only where the source sends none.
 -#}
 {%- set lookback_days = var('shumei_work_order_lookback_days', 45) -%}
-{%- set repeat_window_days = var('shumei_repeat_window_days', 30) -%}
 
 with events as (
 
@@ -40,6 +43,12 @@ sla_policy as (
 category_aliases as (
 
     select * from {{ ref('ref_complaint_category_aliases') }}
+
+),
+
+repeat_rules as (
+
+    select * from {{ ref('ref_repeat_rules') }}
 
 ),
 
@@ -100,6 +109,7 @@ headers as (
     -- the order header: from the original order's first event, a copy's only if the original is missing
     select distinct on (work_order_id)
         work_order_id,
+        channel,
         received_at,
         request_type_zh,
         category_zh,
@@ -122,36 +132,53 @@ milestones as (
         count(distinct source_order_id) - 1 as duplicate_copies,
         min(event_at) filter (where event_type = 'DISPATCHED') as dispatched_at,
         min(event_at) filter (where event_type = 'SIGNED') as signed_at,
+        min(event_at) filter (where event_type = 'CONTACTED') as contacted_at,
         min(event_at) filter (where event_type = 'REPLIED') as replied_at,
         min(event_at) filter (where event_type in ('CLOSED', 'DIRECT_ANSWERED')) as first_closed_at,
-        max(event_at) filter (where event_type in ('CLOSED', 'DIRECT_ANSWERED')) as closed_at,
+        max(event_at) filter (where event_type in ('CLOSED', 'DIRECT_ANSWERED')) as last_closure_at,
         max(event_at) filter (where event_type = 'VISITED') as visited_at,
+        max(event_at) filter (where event_type = 'REOPENED' and not is_duplicate_copy) as last_reopened_at,
+        max(event_seq) filter (where event_type = 'REOPENED' and not is_duplicate_copy) as last_reopened_seq,
+        -- the source's due time in force: the last extension of the final cycle, else the due time
+        -- carried by the latest event that carries one (a reopened cycle carries its new due time)
         (
-            array_agg(new_due_at order by event_at desc, event_id desc)
-            filter (where event_type = 'EXTENDED' and new_due_at is not null)
-        )[1
-        ] as extended_due_at,
-        (array_agg(due_at order by event_at, event_id) filter (where due_at is not null))[1] as source_due_at,
+            array_agg(new_due_at order by event_seq desc, event_at desc, event_id desc)
+            filter (where event_type = 'EXTENDED' and new_due_at is not null and not is_duplicate_copy)
+        )[1] as extended_due_at,
+        (
+            array_agg(event_seq order by event_seq desc, event_at desc, event_id desc)
+            filter (where event_type = 'EXTENDED' and new_due_at is not null and not is_duplicate_copy)
+        )[1] as extended_seq,
+        (
+            array_agg(due_at order by event_seq desc, event_at desc, event_id desc)
+            filter (where due_at is not null and not is_duplicate_copy)
+        )[1] as carried_due_at,
+        -- each order once, by its last valid answer (DOMAIN §8)
         (
             array_agg(satisfaction_zh order by event_at desc, event_id desc)
-            filter (where event_type = 'VISITED')
-        )[1
-        ] as satisfaction_zh,
+            filter (where event_type = 'VISITED' and satisfaction_zh in ('满意', '基本满意', '不满意'))
+        )[1] as satisfaction_zh,
+        max(event_at) filter (
+            where event_type = 'VISITED' and satisfaction_zh in ('满意', '基本满意', '不满意')
+        ) as satisfaction_answered_at,
         (
             array_agg(resolved_rating_zh order by event_at desc, event_id desc)
-            filter (where event_type = 'VISITED')
-        )[1
-        ] as resolved_rating_zh,
+            filter (where event_type = 'VISITED' and resolved_rating_zh in ('已解决', '未解决'))
+        )[1] as resolved_rating_zh,
+        max(event_at) filter (
+            where event_type = 'VISITED' and resolved_rating_zh in ('已解决', '未解决')
+        ) as resolution_answered_at,
         (
             array_agg(event_type order by event_at desc, event_seq desc, event_id desc)
             filter (where not is_duplicate_copy)
-        )[1
-        ] as current_status_code,
+        )[1] as current_status_code,
         coalesce(max(escalation_level), 1) as highest_escalation_level,
         min(event_at) filter (where escalation_level >= 3) as escalated_l3_at,
         bool_or(event_type = 'DIRECT_ANSWERED') as is_direct_answered,
         bool_or(event_type = 'REJECTED') as is_rejected,
-        bool_or(event_type = 'MERGED') as is_merged,
+        -- the MERGED event of a copy belongs to the copy, not to the original it is merged into
+        coalesce(bool_or(event_type = 'MERGED') filter (where not is_duplicate_copy), false) as is_merged,
+        bool_or(not is_duplicate_copy) as has_original,
         count(*) filter (where event_type = 'RETURNED') as returned_count,
         count(*) filter (where event_type = 'EXTENDED') as extended_count,
         count(*) filter (where event_type = 'REOPENED') as reopened_count,
@@ -179,7 +206,20 @@ with_policy as (
         sla_policy.sign_limit_unit,
         sla_policy.closure_limit_value,
         sla_policy.closure_limit_unit,
-        {{ shanghai_date('headers.received_at') }} as received_date
+        sla_policy.response_limit_value,
+        sla_policy.response_limit_unit,
+        sla_policy.deadline_time,
+        {{ shanghai_date('headers.received_at') }} as received_date,
+        -- the final closure: none while a reopened order (重办) is being handled again
+        case
+            when milestones.last_reopened_at is null or milestones.last_closure_at > milestones.last_reopened_at
+                then milestones.last_closure_at
+        end as closed_at,
+        -- the final cycle starts at the last reopening (重办), else at receipt
+        coalesce(milestones.last_reopened_at, headers.received_at) as cycle_started_at,
+        case
+            when milestones.extended_seq > coalesce(milestones.last_reopened_seq, 0) then milestones.extended_due_at
+        end as cycle_extended_due_at
     from headers
     inner join milestones on headers.work_order_id = milestones.milestone_order_id
     left join request_types
@@ -206,21 +246,38 @@ with_policy as (
 
 with_due as (
 
-    -- working-day limits end at the close of the n-th working day after the start day (Asia/Shanghai)
+    -- working-day limits end at the SLA's deadline time (17:30) of the n-th working day after the
+    -- start day (Asia/Shanghai); hour limits run from the start instant
     select
         with_policy.*,
         case
             when with_policy.closure_limit_unit = 'working_days'
-                then {{ end_of_day(add_working_days('received_date', 'closure_limit_value::integer')) }}
+                then {{ local_deadline(
+                    add_working_days(shanghai_date('cycle_started_at'), 'closure_limit_value::integer'),
+                    'deadline_time'
+                ) }}
             when with_policy.closure_limit_unit = 'hours'
-                then with_policy.received_at + make_interval(secs => with_policy.closure_limit_value * 3600)
+                then with_policy.cycle_started_at + make_interval(secs => with_policy.closure_limit_value * 3600)
         end as sla_due_at,
         case
             when with_policy.dispatched_at is null then null
             when with_policy.sign_limit_unit = 'working_days'
-                then {{ end_of_day(add_working_days(shanghai_date('dispatched_at'), 'sign_limit_value::integer')) }}
+                then {{ local_deadline(
+                    add_working_days(shanghai_date('dispatched_at'), 'sign_limit_value::integer'),
+                    'deadline_time'
+                ) }}
             when with_policy.sign_limit_unit = 'hours'
                 then with_policy.dispatched_at + make_interval(secs => with_policy.sign_limit_value * 3600)
+        end as sign_due_at,
+        case
+            when with_policy.dispatched_at is null then null
+            when with_policy.response_limit_unit = 'working_days'
+                then {{ local_deadline(
+                    add_working_days(shanghai_date('dispatched_at'), 'response_limit_value::integer'),
+                    'deadline_time'
+                ) }}
+            when with_policy.response_limit_unit = 'hours'
+                then with_policy.dispatched_at + make_interval(secs => with_policy.response_limit_value * 3600)
         end as response_due_at
     from with_policy
 
@@ -230,12 +287,19 @@ measured as (
 
     select
         with_due.*,
+        coalesce(with_due.cycle_extended_due_at, with_due.carried_due_at) as source_due_at,
         case
             when with_due.is_direct_answered or with_due.is_rejected or with_due.is_merged then null
-            else coalesce(with_due.extended_due_at, with_due.sla_due_at)
+            else coalesce(with_due.cycle_extended_due_at, with_due.carried_due_at, with_due.sla_due_at)
         end as due_at,
+        case
+            when with_due.is_direct_answered or with_due.is_rejected or with_due.is_merged then null
+            when coalesce(with_due.cycle_extended_due_at, with_due.carried_due_at) is not null then 'source'
+            when with_due.sla_due_at is not null then 'sla'
+        end as due_source,
         {{ working_days_between('received_at', 'closed_at') }} as closure_working_days,
-        round((extract(epoch from with_due.closed_at - with_due.received_at) / 3600.0)::numeric, 2) as closure_hours
+        round((extract(epoch from with_due.closed_at - with_due.received_at) / 3600.0)::numeric, 2) as closure_hours,
+        with_due.has_original and not (with_due.is_rejected or with_due.is_merged) as is_counted
     from with_due
 
 ),
@@ -252,7 +316,7 @@ prior_closures as (
         closed_at,
         resolved_rating_zh
     from measured
-    where closed_at is not null
+    where closed_at is not null and is_counted
     {% if is_incremental() %}
         union all
         select
@@ -265,6 +329,7 @@ prior_closures as (
         from {{ this }} as previous_run
         where
             previous_run.closed_at is not null
+            and previous_run.is_counted
             and previous_run.work_order_id not in (select changed_orders.work_order_id from changed_orders)
     {% endif %}
 
@@ -272,33 +337,27 @@ prior_closures as (
 
 repeat_matches as (
 
-    -- two equi-joins instead of one join on an OR, so each can use a hash join
+    -- the same caller about the same compound and category, within the window of the repeat rule in
+    -- force on the later order's receipt date, after the earlier order was closed (DOMAIN §4, §8)
     select
         measured.work_order_id,
         prior_closures.work_order_id as prior_work_order_id,
         prior_closures.closed_at as prior_closed_at,
         prior_closures.resolved_rating_zh as prior_resolved_rating_zh
     from measured
+    inner join repeat_rules
+        on
+            measured.received_date >= repeat_rules.valid_from
+            and (repeat_rules.valid_to is null or measured.received_date < repeat_rules.valid_to)
     inner join prior_closures
         on
             measured.caller_phone_hash = prior_closures.caller_phone_hash
-            and measured.work_order_id <> prior_closures.work_order_id
-            and measured.received_at > prior_closures.closed_at
-            and measured.received_at <= prior_closures.closed_at + interval '{{ repeat_window_days }} days'
-    union
-    select
-        measured.work_order_id,
-        prior_closures.work_order_id as prior_work_order_id,
-        prior_closures.closed_at as prior_closed_at,
-        prior_closures.resolved_rating_zh as prior_resolved_rating_zh
-    from measured
-    inner join prior_closures
-        on
-            measured.compound_id = prior_closures.compound_id
+            and measured.compound_id = prior_closures.compound_id
             and measured.category_zh = prior_closures.category_zh
             and measured.work_order_id <> prior_closures.work_order_id
             and measured.received_at > prior_closures.closed_at
-            and measured.received_at <= prior_closures.closed_at + interval '{{ repeat_window_days }} days'
+            and measured.received_at <= prior_closures.closed_at + make_interval(days => repeat_rules.window_days)
+    where measured.is_counted
 
 ),
 
@@ -319,6 +378,7 @@ final as (
 
     select
         measured.work_order_id,
+        measured.channel,
         measured.channels,
         measured.duplicate_copies::integer as duplicate_copies,
         measured.received_at,
@@ -337,15 +397,21 @@ final as (
         measured.current_status_code,
         measured.dispatched_at,
         measured.signed_at,
+        measured.contacted_at,
         measured.replied_at,
         measured.first_closed_at,
         measured.closed_at,
         measured.visited_at,
+        measured.satisfaction_answered_at,
+        measured.resolution_answered_at,
+        measured.last_reopened_at,
         measured.sla_id,
         measured.sla_due_at,
         measured.extended_due_at,
         measured.source_due_at,
         measured.due_at,
+        measured.due_source,
+        measured.sign_due_at,
         measured.response_due_at,
         measured.closure_working_days,
         measured.closure_hours,
@@ -368,14 +434,20 @@ final as (
         measured.last_batch_id,
         measured.closed_at is not null and measured.closed_at <= measured.due_at as is_closed_on_time,
         measured.dispatched_at is not null as is_dispatched,
-        measured.signed_at is not null and measured.signed_at <= measured.response_due_at as is_responded_on_time,
-        measured.satisfaction_zh in ('满意', '基本满意', '不满意') as has_valid_satisfaction,
+        coalesce(
+            measured.signed_at <= measured.sign_due_at and measured.contacted_at <= measured.response_due_at, false
+        ) as is_responded_on_time,
+        measured.returned_count > 0 as is_returned,
+        measured.extended_count > 0 as is_extended,
+        measured.reopened_count > 0 as is_reopened,
+        measured.supervised_count > 0 as is_supervised,
+        measured.satisfaction_zh is not null as has_valid_satisfaction,
         measured.satisfaction_zh in ('满意', '基本满意') as is_satisfied,
-        measured.resolved_rating_zh in ('已解决', '未解决') as has_valid_resolution,
+        measured.resolved_rating_zh is not null as has_valid_resolution,
         measured.resolved_rating_zh = '已解决' as is_resolved,
         coalesce(repeats.is_repeat, false) as is_repeat,
         coalesce(repeats.is_repeat_after_resolved, false) as is_repeat_after_resolved,
-        not(measured.is_rejected or measured.is_merged) as is_counted
+        measured.is_counted
     from measured
     left join repeats on measured.work_order_id = repeats.work_order_id
 
