@@ -1,11 +1,31 @@
--- Reconciliation (汇总核对): for indicators published by community, the communities of a town add
--- up to the town (numerator and denominator). Percentile indicators are left out.
+-- Reconciliation (汇总核对): for additive indicators published by community
+-- (ref_indicator_catalog.is_additive), the communities of a town add up to the town (numerator and
+-- denominator of the total).
 {{ config(severity='error') }}
 
 with indicator_values as (
 
-    select * from {{ ref('int_indicator_values') }}
-    where indicator_code not in ('TS_SC_MED', 'TS_SC_P90')
+    select * from {{ ref('indicator_values') }}
+    where breakdown_type = 'total'
+
+),
+
+indicator_catalog as (
+
+    select * from {{ ref('ref_indicator_catalog') }}
+
+),
+
+additive_values as (
+
+    select indicator_values.*
+    from indicator_values
+    inner join indicator_catalog
+        on
+            indicator_values.indicator_code = indicator_catalog.indicator_code
+            and indicator_values.period_end >= indicator_catalog.valid_from
+            and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
+    where indicator_catalog.is_additive
 
 ),
 
@@ -18,7 +38,7 @@ communities as (
         left(area_code, 9) || '000' as town_code,
         sum(numerator) as numerator,
         sum(denominator) as denominator
-    from indicator_values
+    from additive_values
     where area_level = 'community'
     group by indicator_code, period_type, period_start, left(area_code, 9) || '000'
 
@@ -33,7 +53,7 @@ towns as (
         area_code as town_code,
         numerator,
         denominator
-    from indicator_values
+    from additive_values
     where area_level = 'town'
 
 ),
@@ -41,7 +61,12 @@ towns as (
 final as (
 
     select
-        towns.*,
+        towns.indicator_code,
+        towns.period_type,
+        towns.period_start,
+        towns.town_code,
+        towns.numerator,
+        towns.denominator,
         communities.numerator as communities_numerator,
         communities.denominator as communities_denominator
     from towns

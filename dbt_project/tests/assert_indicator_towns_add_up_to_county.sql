@@ -1,65 +1,65 @@
--- Reconciliation (汇总核对): for every additive indicator, the towns' numerators and denominators
--- add up exactly to the county's (DOMAIN §6). Percentile indicators (TS_SC_MED, TS_SC_P90) are not
--- additive and are left out. Returns the periods that do not reconcile.
+-- Reconciliation (汇总核对): for every additive indicator (ref_indicator_catalog.is_additive: not
+-- the enterprise indicators, the percentiles, YJ_SL), the towns' numerators and denominators add up
+-- exactly to the county's (DOMAIN §6), for the total and for every breakdown member. Returns the
+-- periods that do not reconcile.
 {{ config(severity='error') }}
 
 with indicator_values as (
 
-    select * from {{ ref('int_indicator_values') }}
-    where indicator_code not in ('TS_SC_MED', 'TS_SC_P90')
+    select * from {{ ref('indicator_values') }}
 
 ),
 
-towns as (
+indicator_catalog as (
 
+    select * from {{ ref('ref_indicator_catalog') }}
+
+),
+
+additive_values as (
+
+    select indicator_values.*
+    from indicator_values
+    inner join indicator_catalog
+        on
+            indicator_values.indicator_code = indicator_catalog.indicator_code
+            and indicator_values.period_end >= indicator_catalog.valid_from
+            and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
+    where
+        indicator_catalog.is_additive
+        and 'town' = any(string_to_array(indicator_catalog.area_levels, '|'))
+
+),
+
+sums as (
+
+    -- one pass: the county's figure beside the sum of its towns, per indicator, period and breakdown
     select
         indicator_code,
         period_type,
         period_start,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from indicator_values
-    where area_level = 'town'
-    group by indicator_code, period_type, period_start
-
-),
-
-county as (
-
-    select
-        indicator_code,
-        period_type,
-        period_start,
-        numerator,
-        denominator
-    from indicator_values
-    where area_level = 'county'
+        breakdown_type,
+        breakdown_code,
+        sum(numerator) filter (where area_level = 'county') as county_numerator,
+        coalesce(sum(numerator) filter (where area_level = 'town'), 0) as towns_numerator,
+        sum(denominator) filter (where area_level = 'county') as county_denominator,
+        coalesce(sum(denominator) filter (where area_level = 'town'), 0) as towns_denominator,
+        count(*) filter (where area_level = 'county') as county_rows
+    from additive_values
+    where area_level in ('county', 'town')
+    group by indicator_code, period_type, period_start, breakdown_type, breakdown_code
 
 ),
 
 final as (
 
-    select
-        county.indicator_code,
-        county.period_type,
-        county.period_start,
-        county.numerator as county_numerator,
-        towns.numerator as towns_numerator,
-        county.denominator as county_denominator,
-        towns.denominator as towns_denominator
-    from county
-    inner join {{ ref('ref_indicator_catalog') }} as indicator_catalog
-        on county.indicator_code = indicator_catalog.indicator_code
-    left join towns
-        on
-            county.indicator_code = towns.indicator_code
-            and county.period_type = towns.period_type
-            and county.period_start = towns.period_start
+    select *
+    from sums
     where
-        'town' = any(string_to_array(indicator_catalog.area_levels, '|'))
+        county_rows = 1
         and (
-            county.numerator is distinct from towns.numerator
-            or county.denominator is distinct from towns.denominator
+            coalesce(county_numerator, 0) <> towns_numerator
+            or coalesce(county_denominator, 0) <> towns_denominator
         )
 
 )

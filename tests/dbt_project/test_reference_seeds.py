@@ -45,7 +45,20 @@ INDICATOR_CODES = {
     "XY_PJ",
     "XY_AUP",
     "XY_C",
+    # DOMAIN §4 indicators added 2026-12-01 (issue 10): 退单率, 延期率, 重办率, 督办率, overdue orders,
+    # closure time in hours
+    "TS_TD",
+    "TS_YQ",
+    "TS_CB",
+    "TS_DB",
+    "TS_CQ",
+    "TS_SCH_MED",
+    "TS_SCH_P90",
 }
+
+# the enterprise indicators, percentiles and early warnings do not add up across towns (DOMAIN §8)
+NON_ADDITIVE = {"QYDZZ_ZJ", "QY_LJ", "QY_XM", "SFD_QY", "XY_PJ", "XY_AUP", "XY_C", "YJ_SL",
+                "TS_SC_MED", "TS_SC_P90", "TS_SCH_MED", "TS_SCH_P90"}
 
 
 def read_seed(name: str) -> list[dict[str, str]]:
@@ -101,6 +114,16 @@ def test_catalogue_has_every_default_indicator_code() -> None:
     rows = read_seed("ref_indicator_catalog")
     assert {r["indicator_code"] for r in rows} == INDICATOR_CODES
     assert len(rows) == len(INDICATOR_CODES)
+
+
+def test_catalogue_says_which_indicators_do_not_add_up() -> None:
+    rows = read_seed("ref_indicator_catalog")
+    assert {r["indicator_code"] for r in rows if r["is_additive"] == "false"} == NON_ADDITIVE
+    assert {r["is_additive"] for r in rows} == {"true", "false"}
+    # every catalogue text of an enterprise indicator says so
+    for r in rows:
+        if r["indicator_code"] in NON_ADDITIVE - {"TS_SC_MED", "TS_SC_P90", "TS_SCH_MED", "TS_SCH_P90", "SFD_QY"}:
+            assert "不等于全县" in r["definition_zh"] and "do not add up" in r["definition_en"], r["indicator_code"]
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ CANDIDATE_DDL = """
 create schema if not exists published_candidate;
 create table published_candidate.indicator_values (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
-    period_end date, numerator numeric, denominator numeric, value numeric, unit text,
-    target numeric, deadline date, target_met boolean, is_provisional boolean);
+    period_end date, breakdown_type text, breakdown_code text, numerator numeric, denominator numeric,
+    value numeric, unit text, target numeric, deadline date, target_met boolean, is_provisional boolean);
 """
 
 CATALOG_DDL = """
@@ -27,15 +27,16 @@ create schema qa_ref;
 create table qa_ref.ref_indicator_catalog (
     indicator_code text, name_zh text, name_en text, definition_zh text, definition_en text,
     numerator_zh text, numerator_en text, denominator_zh text, denominator_en text, unit text,
-    decimals integer, measure_kind text, frequencies text, area_levels text, source text,
+    decimals integer, measure_kind text, frequencies text, area_levels text, breakdowns text,
+    is_additive boolean, source text,
     responsible_units_zh text, seed_clause_section text, seed_clause text, valid_from date, valid_to date);
 insert into qa_ref.ref_indicator_catalog values
  ('WY_FG', '物业服务覆盖率', 'Property-service coverage', '定义', 'definition', '分子', 'numerator', '分母',
-  'denominator', 'percent', 1, 'stock', 'month', 'county|town', 'registry', '城关镇', '二、', '条款', '2021-01-01', null),
+  'denominator', 'percent', 1, 'stock', 'month', 'county|town', null, true, 'registry', '城关镇', '二、', '条款', '2021-01-01', null),
  ('TS_SL', '受理量', 'Work orders received', '定义', 'definition', '分子', 'numerator', null, null,
-  'count', 0, 'flow', 'month', 'county|town', 'hotline', '县城管局', '三、', '条款', '2021-01-01', null),
+  'count', 0, 'flow', 'month', 'county|town', 'channel', true, 'hotline', '县城管局', '三、', '条款', '2021-01-01', null),
  ('TS_SC_MED', '办理时长中位数', 'Median closure time', '定义', 'definition', null, null, '分母', 'denominator',
-  'working_days', 1, 'flow', 'month', 'county', 'hotline', '县城管局', '三、', '条款', '2021-01-01', null);
+  'working_days', 1, 'flow', 'month', 'county', 'channel', false, 'hotline', '县城管局', '三、', '条款', '2021-01-01', null);
 create table qa_ref.ref_indicator_targets (
     target_id text, indicator_code text, area_code text, deadline_date date, comparator text,
     threshold numeric, unit text, target_kind text, clause_section text, clause_zh text, note_en text,
@@ -71,7 +72,7 @@ def insert_candidate(conn: psycopg.Connection, rows=BASE_ROWS) -> None:
         conn.execute(
             """insert into published_candidate.indicator_values values
                (%s, %s, %s, 'month', make_date(2024, %s, 1), (make_date(2024, %s, 1) + interval '1 month - 1 day')::date,
-                %s, %s, %s, %s, %s, %s, %s, %s)""",
+                'total', '_T', %s, %s, %s, %s, %s, %s, %s, %s)""",
             (code, area, level, month, month, num, den, value, unit, target,
              "2023-12-31" if target else None, (value >= target) if target else None, month == 6))
 

@@ -1,14 +1,50 @@
 {{ config(materialized='table', contract={'enforced': true}) }}
 
--- Published candidate of the indicator values (指标值发布候选): the public API read by the
--- publication step; columns and types are enforced by the model contract.
-with indicator_values as (
+-- Published candidate of the indicator values (指标值发布候选), the public API read by the
+-- publication step; columns and types are enforced by the model contract. Every indicator of the
+-- programme (DOMAIN §2, §4) in one long table: indicator × area (county, towns, communities;
+-- 12-digit codes) × period (month, quarter, year) × breakdown (the total, or by channel, request
+-- type, category or rule).
+-- Units: rates are percent 0-100 (unit 'percent'; value = 100 × numerator / denominator) with
+-- numerator and denominator as counts; counts have value = numerator and no denominator; XY_PJ is a
+-- mean score (numerator = sum of scores, denominator = enterprises); closure times are working days
+-- or hours (value = median / P90, numerator null, denominator = closed orders).
+-- value is the official figure (DOMAIN §8): rounded half-up (四舍五入) to the catalogue's decimals
+-- from the exact numerator and denominator, which stay exact beside it.
+-- Targets (ref_indicator_targets, area scope): a deadline target applies to the rows of its area
+-- whose period_end is the deadline; a standing norm (no deadline) applies to every period of its
+-- area ending on or after it came into force. Ratio thresholds are converted to percent.
+-- target_met compares exactly (numerator against threshold × denominator), not the rounded value.
+-- Rows are kept only for the area levels and period types the catalogue lists for the indicator.
+-- The grid is complete (the publication audit requires every indicator × area × period cell): an
+-- area and breakdown of an indicator get every period between the indicator's first and last
+-- period; a cell without observations is zero (numerator 0, denominator 0 for rates, so value null:
+-- no rate over nothing).
+with stock_values as (
 
-    select * from {{ ref('int_indicator_values') }}
+    select * from {{ ref('fct_indicator_stock_values') }}
 
 ),
 
-final as (
+flow_values as (
+
+    select * from {{ ref('fct_indicator_flow_values') }}
+
+),
+
+catalog as (
+
+    select * from {{ ref('ref_indicator_catalog') }}
+
+),
+
+targets as (
+
+    select * from {{ ref('ref_indicator_targets') }}
+
+),
+
+observations as (
 
     select
         indicator_code,
@@ -17,15 +53,251 @@ final as (
         period_type,
         period_start,
         period_end,
+        breakdown_type,
+        breakdown_code,
         numerator,
         denominator,
-        value,
+        measure_value
+    from stock_values
+    union all
+    select
+        indicator_code,
+        area_code,
+        area_level,
+        period_type,
+        period_start,
+        period_end,
+        breakdown_type,
+        breakdown_code,
+        numerator,
+        denominator,
+        measure_value
+    from flow_values
+
+),
+
+catalogued as (
+
+    -- only the period types and area levels the catalogue lists for the indicator
+    select
+        observations.*,
+        catalog.unit,
+        catalog.decimals
+    from observations
+    inner join catalog
+        on
+            observations.indicator_code = catalog.indicator_code
+            and observations.period_end >= catalog.valid_from
+            and (catalog.valid_to is null or observations.period_end < catalog.valid_to)
+            and observations.period_type = any(string_to_array(catalog.frequencies, '|'))
+            and observations.area_level = any(string_to_array(catalog.area_levels, '|'))
+            and (
+                observations.breakdown_type = 'total'
+                or observations.breakdown_type = any(string_to_array(catalog.breakdowns, '|'))
+            )
+
+),
+
+cells as (
+
+    -- every area and breakdown an indicator has a value for, at any period
+    select distinct
+        indicator_code,
+        area_code,
+        area_level,
+        breakdown_type,
+        breakdown_code,
         unit,
-        target,
-        deadline,
-        target_met,
-        is_provisional
-    from indicator_values
+        decimals
+    from catalogued
+
+),
+
+period_ranges as (
+
+    select
+        indicator_code,
+        period_type,
+        min(period_start) as first_period_start,
+        max(period_start) as last_period_start
+    from catalogued
+    group by indicator_code, period_type
+
+),
+
+periods as (
+
+    select
+        period_ranges.indicator_code,
+        period_ranges.period_type,
+        series.period_start::date as period_start,
+        (
+            series.period_start
+            + {{ period_length('period_ranges.period_type') }}
+            - interval '1 day'
+        )::date as period_end
+    from period_ranges
+    cross join lateral generate_series(
+        period_ranges.first_period_start::timestamp,
+        period_ranges.last_period_start::timestamp,
+        {{ period_length('period_ranges.period_type') }}
+    ) as series (period_start)
+
+),
+
+densified as (
+
+    -- a complete grid: each area of an indicator gets every period between the indicator's first
+    -- and last period; a missing cell is an observation of zero (a rate over nothing has no value)
+    select
+        cells.indicator_code,
+        cells.area_code,
+        cells.area_level,
+        periods.period_type,
+        periods.period_start,
+        periods.period_end,
+        cells.breakdown_type,
+        cells.breakdown_code,
+        cells.unit,
+        cells.decimals,
+        catalogued.measure_value,
+        case
+            when catalogued.indicator_code is not null then catalogued.numerator
+            when cells.unit in ('working_days', 'hours') then null
+            else 0
+        end as numerator,
+        case
+            when catalogued.indicator_code is not null then catalogued.denominator
+            when cells.unit = 'count' then null
+            else 0
+        end as denominator
+    from cells
+    inner join periods on cells.indicator_code = periods.indicator_code
+    left join catalogued
+        on
+            cells.indicator_code = catalogued.indicator_code
+            and cells.area_code = catalogued.area_code
+            and cells.breakdown_type = catalogued.breakdown_type
+            and cells.breakdown_code = catalogued.breakdown_code
+            and periods.period_type = catalogued.period_type
+            and periods.period_start = catalogued.period_start
+
+),
+
+valued as (
+
+    select
+        indicator_code,
+        area_code,
+        area_level,
+        period_type,
+        period_start,
+        period_end,
+        breakdown_type,
+        breakdown_code,
+        numerator,
+        denominator,
+        unit,
+        decimals,
+        case
+            when unit = 'percent' then 100 * numerator / nullif(denominator, 0)
+            when unit = 'score' then numerator / nullif(denominator, 0)
+            when unit in ('working_days', 'hours') then measure_value
+            else numerator
+        end as exact_value
+    from densified
+
+),
+
+area_targets as (
+
+    select * from targets
+    where measure_scope = 'area'
+
+),
+
+with_target as (
+
+    select
+        valued.*,
+        applicable_target.target_id,
+        applicable_target.comparator,
+        applicable_target.threshold,
+        applicable_target.target_unit,
+        applicable_target.deadline_date
+    from valued
+    left join lateral (
+        select
+            area_targets.target_id,
+            area_targets.comparator,
+            area_targets.threshold,
+            area_targets.unit as target_unit,
+            area_targets.deadline_date
+        from area_targets
+        where
+            area_targets.indicator_code = valued.indicator_code
+            and area_targets.area_code = valued.area_code
+            and area_targets.breakdown_type = valued.breakdown_type
+            and area_targets.breakdown_code = valued.breakdown_code
+            and (
+                area_targets.deadline_date = valued.period_end
+                or (
+                    area_targets.deadline_date is null
+                    and valued.period_end >= area_targets.valid_from
+                    and (area_targets.valid_to is null or valued.period_end < area_targets.valid_to)
+                )
+            )
+        -- a deadline target wins over a standing norm
+        order by (area_targets.deadline_date is not null) desc, area_targets.target_id
+        limit 1
+    ) as applicable_target on true
+
+),
+
+final as (
+
+    select
+        indicator_code::text as indicator_code,
+        area_code::text as area_code,
+        area_level::text as area_level,
+        period_type::text as period_type,
+        period_start::date as period_start,
+        period_end::date as period_end,
+        breakdown_type::text as breakdown_type,
+        breakdown_code::text as breakdown_code,
+        numerator::numeric as numerator,
+        denominator::numeric as denominator,
+        -- PostgreSQL rounds numeric halves away from zero: half-up for these non-negative values
+        round(exact_value::numeric, decimals::integer) as value,  -- noqa: RF04
+        unit::text as unit,
+        deadline_date::date as deadline,
+        case
+            when target_unit = 'ratio' and unit = 'percent' then 100 * threshold
+            else threshold
+        end::numeric as target,  -- noqa: RF04
+        -- targets compare the exact ratio or value, never the rounded one (DOMAIN §8)
+        case
+            when target_id is null or exact_value is null then null
+            when target_unit = 'ratio'
+                then
+                    case comparator
+                        when '>=' then numerator >= threshold * denominator
+                        when '>' then numerator > threshold * denominator
+                        when '<=' then numerator <= threshold * denominator
+                        when '<' then numerator < threshold * denominator
+                        when '=' then numerator = threshold * denominator
+                    end
+            else
+                case comparator
+                    when '>=' then exact_value >= threshold
+                    when '>' then exact_value > threshold
+                    when '<=' then exact_value <= threshold
+                    when '<' then exact_value < threshold
+                    when '=' then exact_value = threshold
+                end
+        end as target_met,
+        period_end >= {{ as_of_date() }} as is_provisional
+    from with_target
 
 )
 

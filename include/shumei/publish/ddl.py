@@ -44,6 +44,9 @@ create table if not exists published.indicator_values (
     period_type text not null check (period_type in ('month', 'quarter', 'year')),
     period_start date not null,
     period_end date not null,
+    breakdown_type text not null default 'total'
+        check (breakdown_type in ('total', 'channel', 'request_type', 'category', 'rule')),
+    breakdown_code text not null default '_T',
     numerator numeric,
     denominator numeric,
     value numeric,
@@ -57,12 +60,20 @@ create table if not exists published.indicator_values (
     valid_to_release bigint references published.release_log (release_id),
     check (valid_to_release is null or valid_to_release > valid_from_release)
 );
+-- 2026-12-01: the breakdown dimension (values published before it are the totals)
+alter table published.indicator_values
+    add column if not exists breakdown_type text not null default 'total'
+        check (breakdown_type in ('total', 'channel', 'request_type', 'category', 'rule')),
+    add column if not exists breakdown_code text not null default '_T';
+drop index if exists published.indicator_values_current_key;
+drop index if exists published.indicator_values_key_release;
 -- at most one current value per key: the diff of a release relies on it
-create unique index if not exists indicator_values_current_key
-    on published.indicator_values (indicator_code, area_code, period_type, period_start)
+create unique index if not exists indicator_values_current_key_bd
+    on published.indicator_values (indicator_code, area_code, period_type, period_start, breakdown_type, breakdown_code)
     where valid_to_release is null;
-create index if not exists indicator_values_key_release
-    on published.indicator_values (indicator_code, area_code, period_type, period_start, valid_from_release);
+create index if not exists indicator_values_key_release_bd
+    on published.indicator_values (indicator_code, area_code, period_type, period_start, breakdown_type, breakdown_code,
+                                   valid_from_release);
 
 create table if not exists published.indicator_catalog (
     indicator_code text primary key,
@@ -79,6 +90,8 @@ create table if not exists published.indicator_catalog (
     measure_kind text,
     frequencies text,
     area_levels text,
+    breakdowns text,
+    is_additive boolean,
     source text,
     responsible_units_zh text,
     seed_clause text,
@@ -86,11 +99,16 @@ create table if not exists published.indicator_catalog (
     valid_to date,
     refreshed_in_release bigint references published.release_log (release_id)
 );
+alter table published.indicator_catalog
+    add column if not exists breakdowns text,
+    add column if not exists is_additive boolean;
 
 create table if not exists published.indicator_targets (
     target_id text primary key,
     indicator_code text not null,
     area_code text,
+    breakdown_type text not null default 'total',
+    breakdown_code text not null default '_T',
     deadline date,
     comparator text,
     threshold numeric,
@@ -103,6 +121,9 @@ create table if not exists published.indicator_targets (
     valid_to date,
     refreshed_in_release bigint references published.release_log (release_id)
 );
+alter table published.indicator_targets
+    add column if not exists breakdown_type text not null default 'total',
+    add column if not exists breakdown_code text not null default '_T';
 """
 
 # Views are replaced every run; columns are only ever appended (create or replace view rule).
@@ -113,39 +134,53 @@ select max(release_id) as release_id from published.release_log where status = '
 create or replace view published.v_indicator_latest as
 select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
        v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
-       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at
+       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at,
+       v.breakdown_type, v.breakdown_code
 from published.indicator_values v
 join published.release_log r on r.release_id = v.valid_from_release
 where v.valid_to_release is null;
 
 create or replace view published.v_indicator_first_release as
-select distinct on (v.indicator_code, v.area_code, v.period_type, v.period_start)
+select distinct on (v.indicator_code, v.area_code, v.period_type, v.period_start, v.breakdown_type, v.breakdown_code)
        v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
        v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
-       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at
+       v.status, v.revision_reason, v.valid_from_release, r.published_at as release_published_at,
+       v.breakdown_type, v.breakdown_code
 from published.indicator_values v
 join published.release_log r on r.release_id = v.valid_from_release
-order by v.indicator_code, v.area_code, v.period_type, v.period_start, v.valid_from_release;
+order by v.indicator_code, v.area_code, v.period_type, v.period_start, v.breakdown_type, v.breakdown_code,
+         v.valid_from_release;
 
 create or replace view published.v_indicator_history as
 select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
        v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
        v.status, v.revision_reason, v.valid_from_release, v.valid_to_release,
-       r.published_at as release_published_at
+       r.published_at as release_published_at, v.breakdown_type, v.breakdown_code
 from published.indicator_values v
 join published.release_log r on r.release_id = v.valid_from_release;
+
+-- the returned columns gained the breakdown (2026-12-01): a function's result type cannot be replaced
+do $$
+begin
+    if exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+               where n.nspname = 'published' and p.proname = 'indicator_values_in_release'
+                 and not 'breakdown_type' = any(coalesce(p.proargnames, '{}'))) then
+        drop function published.indicator_values_as_of(date);
+        drop function published.indicator_values_in_release(bigint);
+    end if;
+end $$;
 
 create or replace function published.indicator_values_in_release(p_release_id bigint)
 returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
     period_end date, numerator numeric, denominator numeric, value numeric, unit text,
     target numeric, deadline date, target_met boolean, status text, revision_reason text,
-    valid_from_release bigint, release_id bigint)
+    valid_from_release bigint, release_id bigint, breakdown_type text, breakdown_code text)
 language sql stable
 as $$
     select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
            v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
-           v.status, v.revision_reason, v.valid_from_release, p_release_id
+           v.status, v.revision_reason, v.valid_from_release, p_release_id, v.breakdown_type, v.breakdown_code
     from published.indicator_values v
     where v.valid_from_release <= p_release_id
       and (v.valid_to_release is null or v.valid_to_release > p_release_id)
@@ -156,7 +191,7 @@ returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
     period_end date, numerator numeric, denominator numeric, value numeric, unit text,
     target numeric, deadline date, target_met boolean, status text, revision_reason text,
-    valid_from_release bigint, release_id bigint)
+    valid_from_release bigint, release_id bigint, breakdown_type text, breakdown_code text)
 language sql stable
 as $$
     select * from published.indicator_values_in_release((
@@ -177,7 +212,8 @@ TABLE_COMMENTS = {
     "indicator_targets": "指标目标：方案规定的目标值、期限与条款 "
                          "Indicator targets set by the programme: threshold, deadline and source clause",
     "v_release_current": "当前发布版本号 Current (latest) release id",
-    "v_indicator_latest": "最新发布的指标数值（每个指标×地区×期间一行） Latest published indicator values (one row per indicator × area × period)",
+    "v_indicator_latest": "最新发布的指标数值（每个指标×地区×期间×分组一行；合计为 breakdown_type = total） "
+                          "Latest published indicator values (one row per indicator × area × period × breakdown; the figure itself is breakdown_type = total)",
     "v_indicator_first_release": "首次发布时的指标数值 Indicator values as first published",
     "v_indicator_history": "指标数值的全部版本（含已修订值） Full revision history of indicator values",
 }
@@ -205,8 +241,16 @@ COLUMN_COMMENTS = {
     "period_end": "期间结束日期（存量指标为期末时点） Period end date (reference date of stock indicators)",
     "numerator": "分子 Numerator",
     "denominator": "分母 Denominator",
-    "value": "指标值（比率为百分数0-100） Indicator value (rates in percent, 0-100)",
-    "unit": "计量单位：percent 百分比/count 个数/working_days 工作日/score 分 Unit: percent, count, working_days or score",
+    "value": "官方指标值：按分子分母精确计算后按目录小数位四舍五入（比率为百分数0-100） "
+             "Official value, rounded half-up to the catalogue's decimals from the exact numerator and denominator (rates in percent, 0-100)",
+    "unit": "计量单位：percent 百分比/count 个数/working_days 工作日/hours 小时/score 分 Unit: percent, count, working_days, hours or score",
+    "breakdown_type": "分组维度：total 合计/channel 受理渠道/request_type 诉求类型/category 问题分类/rule 预警规则；求和时只取同一分组 "
+                      "Breakdown: total (the figure itself), channel, request_type, category or rule; sum only within one breakdown",
+    "breakdown_code": "分组代码：合计为 _T；渠道 12345/12319/smart_platform，诉求类型、问题分类或预警规则代码 "
+                      "Breakdown member: _T for the total; channel 12345/12319/smart_platform, or a request type, category or rule code",
+    "breakdowns": "除合计外发布的分组维度（|分隔） Breakdowns published besides the total (|-separated)",
+    "is_additive": "各乡镇分子分母相加是否等于全县（企业类指标、分位数、预警数不可加） "
+                   "Whether towns add up to the county (not for enterprise indicators, percentiles, early warnings)",
     "target": "目标值（与指标值同单位） Target value (same unit as the value)",
     "deadline": "目标期限 Target deadline",
     "target_met": "是否达到目标 Whether the target is met",

@@ -32,7 +32,7 @@ from psycopg.pq import TransactionStatus
 from shumei.publish.ddl import ensure_published_schema
 
 CANDIDATE = "published_candidate.indicator_values"
-KEY = ("indicator_code", "area_code", "period_type", "period_start")
+KEY = ("indicator_code", "area_code", "period_type", "period_start", "breakdown_type", "breakdown_code")
 COMPARED = ("area_level", "period_end", "numerator", "denominator", "value", "unit", "target",
             "deadline", "target_met")
 
@@ -90,17 +90,17 @@ select p.value_id, p.status as old_status, c.*,
        concat_ws('; ', {_REASON_PARTS}) as change_description
 from (select * from published.indicator_values where valid_to_release is null) p
 full join _publish_candidate c
-  on (c.indicator_code, c.area_code, c.period_type, c.period_start)
-   = (p.indicator_code, p.area_code, p.period_type, p.period_start)
+  on (c.indicator_code, c.area_code, c.period_type, c.period_start, c.breakdown_type, c.breakdown_code)
+   = (p.indicator_code, p.area_code, p.period_type, p.period_start, p.breakdown_type, p.breakdown_code)
 """
 
 INSERT_SQL = """
 insert into published.indicator_values (
-    indicator_code, area_code, area_level, period_type, period_start, period_end, numerator,
-    denominator, value, unit, target, deadline, target_met, status, revision_reason,
-    valid_from_release)
+    indicator_code, area_code, area_level, period_type, period_start, period_end, breakdown_type,
+    breakdown_code, numerator, denominator, value, unit, target, deadline, target_met, status,
+    revision_reason, valid_from_release)
 select d.indicator_code, d.area_code, d.area_level, d.period_type, d.period_start, d.period_end,
-       d.numerator, d.denominator, d.value, d.unit, d.target, d.deadline, d.target_met, s.status,
+       d.breakdown_type, d.breakdown_code, d.numerator, d.denominator, d.value, d.unit, d.target, d.deadline, d.target_met, s.status,
        case s.status
            when 'revised' then coalesce(d.revision_reason, '修订 revised: ' || d.change_description)
            when 'break_in_series' then coalesce(d.revision_reason, '序列中断 break in series')
@@ -118,11 +118,12 @@ where d.change in ('new', 'changed')
 CATALOG_SQL = """
 insert into published.indicator_catalog (
     indicator_code, name_zh, name_en, definition_zh, definition_en, numerator_zh, numerator_en,
-    denominator_zh, denominator_en, unit, decimals, measure_kind, frequencies, area_levels, source,
-    responsible_units_zh, seed_clause, valid_from, valid_to, refreshed_in_release)
+    denominator_zh, denominator_en, unit, decimals, measure_kind, frequencies, area_levels, breakdowns,
+    is_additive, source, responsible_units_zh, seed_clause, valid_from, valid_to, refreshed_in_release)
 select j->>'indicator_code', j->>'name_zh', j->>'name_en', j->>'definition_zh', j->>'definition_en',
        j->>'numerator_zh', j->>'numerator_en', j->>'denominator_zh', j->>'denominator_en', j->>'unit',
-       (j->>'decimals')::integer, j->>'measure_kind', j->>'frequencies', j->>'area_levels', j->>'source',
+       (j->>'decimals')::integer, j->>'measure_kind', j->>'frequencies', j->>'area_levels', j->>'breakdowns',
+       (j->>'is_additive')::boolean, j->>'source',
        j->>'responsible_units_zh',
        nullif(concat_ws(' ', j->>'seed_clause_section', j->>'seed_clause'), ''),
        (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s
@@ -131,11 +132,12 @@ from (select to_jsonb(r) as j from {catalog} r) s
 
 TARGETS_SQL = """
 insert into published.indicator_targets (
-    target_id, indicator_code, area_code, deadline, comparator, threshold, unit, target_kind,
-    clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release)
+    target_id, indicator_code, area_code, breakdown_type, breakdown_code, deadline, comparator, threshold,
+    unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release)
 select coalesce(j->>'target_id', concat_ws('-', j->>'indicator_code', j->>'area_code',
                 coalesce(j->>'deadline_date', j->>'deadline'))),
-       j->>'indicator_code', j->>'area_code', coalesce(j->>'deadline_date', j->>'deadline')::date,
+       j->>'indicator_code', j->>'area_code', coalesce(j->>'breakdown_type', 'total'),
+       coalesce(j->>'breakdown_code', '_T'), coalesce(j->>'deadline_date', j->>'deadline')::date,
        j->>'comparator', (j->>'threshold')::numeric, j->>'unit', j->>'target_kind',
        j->>'clause_section', coalesce(j->>'clause_zh', j->>'clause'), j->>'note_en',
        (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s
@@ -206,7 +208,7 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
         cur.execute(sql.SQL("""
             create temp table _publish_candidate on commit drop as
             select c.indicator_code, c.area_code, c.area_level, c.period_type, c.period_start,
-                   c.period_end, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
+                   c.period_end, c.breakdown_type, c.breakdown_code, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
                    c.target::numeric, c.deadline, c.target_met, coalesce(c.is_provisional, false) as is_provisional,
                    {reason} as revision_reason, {brk} as break_in_series
             from {tbl} c""").format(reason=reason, brk=brk, tbl=sql.Identifier(*candidate.split("."))))

@@ -7,14 +7,15 @@ import psycopg
 COUNTY = "341523000000"
 # the programme's headline indicators first (DOMAIN §2), then everything else in code order
 HEADLINE = ("WY_FG", "YWH_FG", "DZB_ZJ", "QYDZZ_ZJ", "LM_FG", "YWH_DY", "QY_LJ", "QY_XM", "SFD_XQ", "SFD_QY")
-UNIT_LABEL = {"percent": "%", "count": "", "working_days": " 工作日 working days", "score": " 分 points"}
+UNIT_LABEL = {"percent": "%", "count": "", "working_days": " 工作日 working days", "hours": " 小时 hours",
+              "score": " 分 points"}
 
 QUERY = """
 with latest_period as (
     -- per indicator, the most recent period of the finest frequency published for the county
     select distinct on (v.indicator_code) v.*
     from published.v_indicator_latest v
-    where v.area_code = %(county)s
+    where v.area_code = %(county)s and v.breakdown_type = 'total'
     order by v.indicator_code, v.period_start desc,
              array_position(array['month', 'quarter', 'year'], v.period_type)
 )

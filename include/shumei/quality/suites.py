@@ -41,10 +41,6 @@ def _expectation(type_name: str, check: str, severity: str, **kwargs: Any):
     return cls(severity=severity, meta={"check": check, "blocking": severity == "critical"}, **kwargs)
 
 
-def _sql_literal_list(values: list[str]) -> str:
-    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "''"
-
-
 def candidate_expectations(spec: Mapping[str, Any], *, catalog: str, latest: str,
                            candidate_columns: set[str]) -> list:
     """The candidate suite's expectations, placeholders filled in."""
@@ -57,7 +53,6 @@ def candidate_expectations(spec: Mapping[str, Any], *, catalog: str, latest: str
         "latest": latest,
         "revision_flag": ("nullif(trim(c.revision_reason), '') is not null"
                           if "revision_reason" in candidate_columns else "false"),
-        "nonadditive": _sql_literal_list(params.pop("nonadditive", [])),
         **{k: v for k, v in params.items()},
     }
     for name, text in (spec.get("fragments") or {}).items():

@@ -89,14 +89,14 @@ scored as (
         valid_items.has_veto,
         schemes.veto_grade,
         valid_items.valid_items::integer as valid_items,
+        schemes.min_score::numeric as min_score,
         least(valid_items.good_points_raw, schemes.good_points_cap::numeric) as good_points,
         valid_items.other_bad_points
         + least(valid_items.complaint_points_raw, schemes.complaint_points_cap::numeric) as bad_points,
         schemes.base_score::numeric
         + least(valid_items.good_points_raw, schemes.good_points_cap::numeric)
         - valid_items.other_bad_points
-        - least(valid_items.complaint_points_raw, schemes.complaint_points_cap::numeric) as credit_score_unbounded,
-        schemes.min_score::numeric as min_score
+        - least(valid_items.complaint_points_raw, schemes.complaint_points_cap::numeric) as credit_score_unbounded
     from enterprise_months
     inner join valid_items
         on

@@ -432,6 +432,7 @@ final as (
         measured.last_event_at,
         measured.last_updated_at,
         measured.last_batch_id,
+        measured.is_counted,
         measured.closed_at is not null and measured.closed_at <= measured.due_at as is_closed_on_time,
         measured.dispatched_at is not null as is_dispatched,
         coalesce(
@@ -446,8 +447,7 @@ final as (
         measured.resolved_rating_zh is not null as has_valid_resolution,
         measured.resolved_rating_zh = '已解决' as is_resolved,
         coalesce(repeats.is_repeat, false) as is_repeat,
-        coalesce(repeats.is_repeat_after_resolved, false) as is_repeat_after_resolved,
-        measured.is_counted
+        coalesce(repeats.is_repeat_after_resolved, false) as is_repeat_after_resolved
     from measured
     left join repeats on measured.work_order_id = repeats.work_order_id
 

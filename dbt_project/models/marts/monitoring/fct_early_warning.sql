@@ -30,7 +30,12 @@ credit_items as (
 
 enterprise_status as (
 
-    select * from {{ ref('int_enterprise_status_monthly') }}
+    select
+        enterprise_uscc,
+        month_end_date,
+        null::text as home_community_code,
+        null::text as home_town_code
+    from {{ ref('fct_enterprise_status_monthly') }}
 
 ),
 
@@ -363,6 +368,8 @@ final as (
         triggered.subject_id,
         triggered.triggered_at,
         {{ shanghai_date('triggered.triggered_at') }} as triggered_date,
+        {{ shanghai_date('triggered.triggered_at') }} as opened_date,
+        case when triggered.subject_type = 'enterprise' then triggered.subject_id end as enterprise_uscc,
         triggered.community_code,
         triggered.town_code,
         triggered.observed_value,

@@ -1,9 +1,16 @@
--- Unit-level observations of the stock indicators (存量指标观测): one row per indicator, month end
--- and counted unit (compound, committee, community or enterprise), with the unit's contribution to
--- the numerator and denominator and the area it is attributed to. Sums of these rows are the
--- published numerators and denominators, so towns add up to the county exactly.
+{{ config(materialized='table') }}
+
+-- Members of the stock indicators (存量指标成员): one row per indicator, month end, area and counted
+-- unit (compound, owners' committee, community or enterprise), with the unit's contribution to the
+-- numerator and denominator of that area. The published numerators and denominators are sums of
+-- these rows, so each published figure can be drilled down to its members.
+-- Areas: a compound, committee or community counts in its community, its town and the county; an
+-- enterprise (DOMAIN §8) in every town where it serves at least one urban compound and once in the
+-- county, so enterprise indicators do not add up across towns (ref_indicator_catalog.is_additive).
 -- QY_XM (a yearly flow) is observed at every month end as projects claimed in the year so far.
--- SFD_QY has no area below the county (town_code null): it counts titles, served compounds or not.
+-- SFD_QY is county-only: it counts titles, served compounds or not.
+{%- set county = "'341523000000'" %}
+
 with compound_status as (
 
     select * from {{ ref('fct_compound_status_monthly') }}
@@ -12,7 +19,7 @@ with compound_status as (
 
 enterprise_status as (
 
-    select * from {{ ref('int_enterprise_status_monthly') }}
+    select * from {{ ref('fct_enterprise_status_monthly') }}
 
 ),
 
@@ -60,7 +67,11 @@ compound_observations as (
         urban_compounds.month_end_date,
         urban_compounds.community_code,
         urban_compounds.town_code,
-        urban_compounds.compound_id as unit_id,
+        case when indicator.indicator_code = 'YWH_DY' then 'owners_committee' else 'compound' end as unit_type,
+        case
+            when indicator.indicator_code = 'YWH_DY' then urban_compounds.committee_id
+            else urban_compounds.compound_id
+        end as unit_id,
         case indicator.indicator_code
             when 'WY_FG' then urban_compounds.has_property_service::integer
             when 'YWH_FG' then urban_compounds.has_owners_committee::integer
@@ -94,10 +105,11 @@ community_observations as (
         months.month_end_date,
         communities.community_code,
         communities.town_code,
+        'community' as unit_type,
         communities.community_code as unit_id,
-        1::numeric as denominator,
         coalesce(communities.has_alliance and communities.has_joint_meeting, false)::integer::numeric
-            as numerator
+            as numerator,
+        1::numeric as denominator
     from months
     inner join communities
         on
@@ -107,6 +119,34 @@ community_observations as (
     where
         communities.town_code in (select alliance_scope.town_code from alliance_scope)
         or not exists (select 1 from alliance_scope)
+
+),
+
+located_observations as (
+
+    -- compounds, committees and communities count in their community, their town and the county
+    select
+        observations.indicator_code,
+        observations.month_end_date,
+        area.area_code,
+        area.area_level,
+        observations.unit_type,
+        observations.unit_id,
+        observations.numerator,
+        observations.denominator
+    from (
+        select * from compound_observations
+        union all
+        select * from community_observations
+    ) as observations
+    cross join
+        lateral (
+            values
+            (observations.community_code, 'community'),
+            (observations.town_code, 'town'),
+            ({{ county }}, 'county')
+        ) as area (area_code, area_level)
+    where area.area_code is not null
 
 ),
 
@@ -127,8 +167,7 @@ enterprise_observations as (
     select
         indicator.indicator_code,
         enterprise_status.month_end_date,
-        enterprise_status.home_community_code as community_code,
-        enterprise_status.home_town_code as town_code,
+        enterprise_status.served_town_codes,
         enterprise_status.enterprise_uscc as unit_id,
         1::numeric as denominator,
         case indicator.indicator_code
@@ -161,15 +200,44 @@ enterprise_observations as (
 
 ),
 
-demonstration_enterprise_observations as (
+enterprise_members as (
+
+    -- once in the county, and in every town the enterprise serves (DOMAIN §8)
+    select
+        indicator_code,
+        month_end_date,
+        {{ county }} as area_code,
+        'county' as area_level,
+        'enterprise' as unit_type,
+        unit_id,
+        numerator,
+        denominator
+    from enterprise_observations
+    union all
+    select
+        enterprise_observations.indicator_code,
+        enterprise_observations.month_end_date,
+        served.town_code as area_code,
+        'town' as area_level,
+        'enterprise' as unit_type,
+        enterprise_observations.unit_id,
+        enterprise_observations.numerator,
+        enterprise_observations.denominator
+    from enterprise_observations
+    cross join lateral unnest(string_to_array(enterprise_observations.served_town_codes, '|')) as served (town_code)
+
+),
+
+demonstration_enterprise_members as (
 
     -- SFD_QY counts enterprises holding a city-level title at the month end (cumulative, not
-    -- revoked), whether or not they serve a compound that day: county level only (no area)
+    -- revoked), whether or not they serve a compound that day: county level only
     select distinct
         'SFD_QY' as indicator_code,
         months.month_end_date,
-        null::text as community_code,
-        null::text as town_code,
+        {{ county }} as area_code,
+        'county' as area_level,
+        'enterprise' as unit_type,
         demonstrations.object_id as unit_id,
         1::numeric as numerator,
         null::numeric as denominator
@@ -185,8 +253,9 @@ demonstration_enterprise_observations as (
     select distinct
         'SFD_QY' as indicator_code,
         month_end_date,
-        null::text as community_code,
-        null::text as town_code,
+        {{ county }} as area_code,
+        'county' as area_level,
+        'none' as unit_type,
         '(none)' as unit_id,
         0::numeric as numerator,
         null::numeric as denominator
@@ -196,45 +265,11 @@ demonstration_enterprise_observations as (
 
 final as (
 
-    select
-        indicator_code,
-        month_end_date,
-        community_code,
-        town_code,
-        unit_id,
-        numerator,
-        denominator
-    from compound_observations
+    select * from located_observations
     union all
-    select
-        indicator_code,
-        month_end_date,
-        community_code,
-        town_code,
-        unit_id,
-        numerator,
-        denominator
-    from community_observations
+    select * from enterprise_members
     union all
-    select
-        indicator_code,
-        month_end_date,
-        community_code,
-        town_code,
-        unit_id,
-        numerator,
-        denominator
-    from enterprise_observations
-    union all
-    select
-        indicator_code,
-        month_end_date,
-        community_code,
-        town_code,
-        unit_id,
-        numerator,
-        denominator
-    from demonstration_enterprise_observations
+    select * from demonstration_enterprise_members
 
 )
 

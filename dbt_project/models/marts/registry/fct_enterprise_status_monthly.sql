@@ -1,9 +1,9 @@
 {{ config(materialized='table') }}
 
 -- Enterprises serving urban compounds of the county at each month end (在县服务物业企业月末状态),
--- with the attributes of the enterprise indicators. An enterprise is attributed to ONE home area
--- (the town, and community, where it serves the most compounds; ties to the lowest code), so the
--- towns of an enterprise indicator add up to the county.
+-- with the attributes of the enterprise indicators and the towns they serve. DOMAIN §8: a town
+-- counts every enterprise serving at least one urban compound in it, the county each enterprise
+-- once; there is no "home town", and the towns of enterprise indicators do not add up.
 with compound_status as (
 
     select * from {{ ref('fct_compound_status_monthly') }}
@@ -41,31 +41,15 @@ served as (
 
 ),
 
-home_community as (
+served_towns as (
 
-    select distinct on (enterprise_uscc, month_end_date)
+    select
         enterprise_uscc,
         month_end_date,
-        town_code as home_town_code,
-        community_code as home_community_code
-    from (
-        select
-            enterprise_uscc,
-            month_end_date,
-            town_code,
-            community_code,
-            count(*) over (partition by enterprise_uscc, month_end_date, town_code) as town_compounds,
-            count(*) over (partition by enterprise_uscc, month_end_date, community_code) as community_compounds
-        from compound_status
-        where has_property_service and is_urban_residential and enterprise_uscc is not null
-    ) as counted
-    order by
-        enterprise_uscc asc,
-        month_end_date asc,
-        town_compounds desc,
-        town_code asc,
-        community_compounds desc,
-        community_code asc
+        string_agg(distinct town_code, '|' order by town_code) as served_town_codes
+    from compound_status
+    where has_property_service and is_urban_residential and enterprise_uscc is not null
+    group by enterprise_uscc, month_end_date
 
 ),
 
@@ -131,16 +115,15 @@ final as (
         served.is_provisional,
         enterprise_versions.enterprise_name,
         served.served_compounds::integer as served_compounds,
-        home_community.home_town_code,
-        home_community.home_community_code,
+        served_towns.served_town_codes,
         enterprise_versions.has_party_org,
         agreement_months.enterprise_uscc is not null as has_coconstruction_agreement,
         coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd
     from served
-    inner join home_community
+    inner join served_towns
         on
-            served.enterprise_uscc = home_community.enterprise_uscc
-            and served.month_end_date = home_community.month_end_date
+            served.enterprise_uscc = served_towns.enterprise_uscc
+            and served.month_end_date = served_towns.month_end_date
     inner join enterprise_versions
         on
             served.enterprise_uscc = enterprise_versions.enterprise_uscc

@@ -1,11 +1,12 @@
 {{ config(materialized='table') }}
 
--- Stock indicators (存量指标) summed by area and period. Month rows are the month-end values;
--- a quarter or year takes the value of its last month end, or of the latest reporting month while
--- it is unfinished. QY_XM is a yearly flow: only its year rows are kept (at the year end).
-with observations as (
+-- Stock indicators (存量指标) summed over their members by area and period. Month rows are the
+-- month-end values; a quarter or year takes the value of its last month end, or of the latest
+-- reporting month while it is unfinished. QY_XM is a yearly flow: only its year rows are kept (at
+-- the year end). Stocks have no breakdown: breakdown_type 'total', breakdown_code '_T'.
+with members as (
 
-    select * from {{ ref('int_indicator_stock_observations') }}
+    select * from {{ ref('fct_indicator_stock_members') }}
 
 ),
 
@@ -20,24 +21,12 @@ by_area as (
     select
         indicator_code,
         month_end_date,
-        case
-            when grouping(community_code) = 0 then community_code
-            when grouping(town_code) = 0 then town_code
-            else '341523000000'
-        end as area_code,
-        case
-            when grouping(community_code) = 0 then 'community'
-            when grouping(town_code) = 0 then 'town'
-            else 'county'
-        end as area_level,
+        area_code,
+        area_level,
         sum(numerator) as numerator,
         sum(denominator) as denominator
-    from observations
-    group by grouping sets (
-        (indicator_code, month_end_date, town_code, community_code),
-        (indicator_code, month_end_date, town_code),
-        (indicator_code, month_end_date)
-    )
+    from members
+    group by indicator_code, month_end_date, area_code, area_level
 
 ),
 
@@ -81,14 +70,14 @@ final as (
         periods.period_type,
         periods.period_start,
         periods.period_end,
+        'total' as breakdown_type,
+        '_T' as breakdown_code,
         by_area.numerator,
         by_area.denominator,
         null::numeric as measure_value
     from by_area
     inner join periods on by_area.month_end_date = periods.measured_at
-    where
-        by_area.area_code is not null
-        and (by_area.indicator_code <> 'QY_XM' or periods.period_type = 'year')
+    where by_area.indicator_code <> 'QY_XM' or periods.period_type = 'year'
 
 )
 
