@@ -11,33 +11,35 @@ Then a spoiled registry drop for 2023-03-13 (a ledger with 9 compounds instead o
 the contract checks at the door accept it) must be blocked by the Great Expectations gate (row count
 far below the trailing 28-day average), leaving the published release exactly as it was for readers.
 
-The tests never import the simulator or the DAGs: `shumei-sim` CLI, HTTP, files and `airflow` CLI only.
+The fixtures (drops, hotline, first_release, ...) are session fixtures of conftest.py, shared with
+test_reconciliation.py. The tests never import the simulator or the DAGs: `shumei-sim` CLI, HTTP, files
+and `airflow` CLI only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
+from pipeline_run import (
+    COUNTY,
+    FIRST,
+    INGEST_DAGS,
+    LAST,
+    SPOILED,
+    airflow_db_url,
+    assert_succeeded,
+    q,
+    run_dags,
+)
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
-SIM, AIRFLOW = str(BIN / "shumei-sim"), str(BIN / "airflow")
-FIRST, LAST, SPOILED = date(2022, 12, 1), date(2023, 3, 12), date(2023, 3, 13)
-INGEST_DAGS = ("ingest_registry", "ingest_credit", "ingest_hotline")
-COUNTY = "341523000000"
 KEPT_COMPOUNDS = 9  # rows of the spoiled 小区 sheet (the trailing average is ~140 a day)
-DAG_TIMEOUT = 900  # seconds; a hung DAG run fails the test instead of blocking the suite
 
 # What a BI tool sees; compared before and after the blocked run.
 READER_QUERIES = {
@@ -50,82 +52,6 @@ READER_QUERIES = {
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-def _q(url: str, sql: str, *args) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
-def _airflow_db_url() -> str:
-    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-class DagRun:
-    """One `airflow dags test` process: exit code, output, and the DagRun's state in the metadata DB."""
-
-    def __init__(self, dag_id: str, day: date, conf: dict | None, env: dict[str, str], logdir: Path):
-        self.dag_id, self.day = dag_id, day
-        # the daily run at 02:00 (Asia/Shanghai) of the next day loads / builds the day `day`
-        self.logical_date = f"{day + timedelta(days=1):%Y-%m-%d}T02:00:00+08:00"
-        args = [AIRFLOW, "dags", "test", dag_id, self.logical_date]
-        if conf:
-            args += ["--conf", json.dumps(conf)]
-        self.log = logdir / f"{dag_id}-{day.isoformat()}-{time.monotonic_ns()}.log"
-        self._fh = self.log.open("w", encoding="utf-8")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(args, stdout=self._fh, stderr=subprocess.STDOUT, env=env, text=True)
-        self.returncode: int | None = None
-        self.seconds = 0.0
-
-    def wait(self) -> DagRun:
-        try:
-            self.returncode = self.proc.wait(DAG_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.returncode = self.proc.wait()
-        self._fh.close()
-        self.seconds = time.monotonic() - self.started
-        return self
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def tail(self, chars: int = 6000) -> str:
-        return f"--- {self.dag_id} {self.logical_date}: exit {self.returncode}, log {self.log} ---\n" \
-               + self.output[-chars:]
-
-    def state(self) -> str | None:
-        """The DagRun's final state as Airflow recorded it (dags test makes a `manual__<date>` run)."""
-        rows = _q(_airflow_db_url(), """select state from dag_run where dag_id = %s and logical_date = %s::timestamptz
-                                        order by id desc limit 1""", self.dag_id, self.logical_date)
-        return rows[0][0] if rows else None
-
-    def task_states(self) -> dict[str, str | None]:
-        rows = _q(_airflow_db_url(), """select ti.task_id, ti.state from task_instance ti
-                                        join dag_run dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id
-                                        where dr.dag_id = %s and dr.logical_date = %s::timestamptz""",
-                  self.dag_id, self.logical_date)
-        return dict(rows)
-
-    @property
-    def succeeded(self) -> bool:
-        # Airflow 3.3 `dags test` ends with SystemExit("DagRun failed") (exit 1) when the run failed;
-        # the metadata DB says it independently of what the process printed.
-        return self.returncode == 0 and "DagRun failed" not in self.output[-2000:] and self.state() == "success"
-
-
-def _run_dags(dag_ids, day: date, env: dict[str, str], logdir: Path, conf: dict | None = None) -> list[DagRun]:
-    """Runs the DAGs side by side (as `make run` runs the three ingest DAGs) and waits for all."""
-    runs = [DagRun(dag_id, day, conf, env, logdir) for dag_id in dag_ids]
-    return [r.wait() for r in runs]
-
-
-def _assert_succeeded(runs: list[DagRun]) -> None:
-    failed = [r for r in runs if not r.succeeded]
-    states = [(r.dag_id, r.returncode, r.state()) for r in failed]
-    assert not failed, f"DAG runs failed (dag, exit, state): {states}\n" + "\n".join(r.tail() for r in failed)
-
 
 def _reader_view(bi_url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(bi_url) as conn:
@@ -153,115 +79,19 @@ def _spoil_registry_drop(registry_dir: Path, day: date, keep: int) -> int:
     return normal
 
 
-# ---- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def drops(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pipeline-drops")
-    subprocess.run([SIM, "generate", "--out", str(out), "--start", FIRST.isoformat(), "--end", SPOILED.isoformat()],
-                   check=True, capture_output=True)
-    return out
-
-
-@pytest.fixture(scope="module")
-def hotline(drops, test_env):
-    from shumei.local.embedded import free_port
-
-    port = free_port()
-    proc = subprocess.Popen([SIM, "serve-hotline", "--db", str(drops / "hotline" / "events.sqlite"),
-                             "--host", "127.0.0.1", "--port", str(port),
-                             "--token", test_env["SHUMEI_HOTLINE_TOKEN"], "--rate-limit", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "the hotline simulator did not start"
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def dbt_manifest() -> None:
-    from shumei.dbt_support import dbt_parse, dbt_project_dir
-
-    if not (dbt_project_dir() / "target" / "manifest.json").exists():
-        dbt_parse()
-
-
-@pytest.fixture(scope="module")
-def fresh_warehouse(warehouse_url) -> None:
-    """Drops what earlier tests of the session left in the warehouse (every schema the pipeline owns)."""
-    from shumei.ingest import schema
-
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        owned = [r[0] for r in conn.execute("""
-            select n.nspname from pg_namespace n join pg_roles r on r.oid = n.nspowner
-            where r.rolname = current_user and n.nspname <> 'public'""").fetchall()]
-        for name in owned:
-            conn.execute(f'drop schema "{name}" cascade')
-    schema._ENSURED.clear()
-
-
-@pytest.fixture(scope="module")
-def pipeline_env(test_env, drops, hotline, tmp_path_factory) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "SHUMEI_REGISTRY_DIR": str(drops / "registry"),
-        "SHUMEI_CREDIT_DIR": str(drops / "credit"),
-        "SHUMEI_HOTLINE_URL": hotline,
-        "SHUMEI_HOTLINE_TOKEN": test_env["SHUMEI_HOTLINE_TOKEN"],
-        "SHUMEI_GX_DIR": str(tmp_path_factory.mktemp("gx")),
-        # the DAGs retry a failed task after 2 min (exponential); Airflow's cap keeps a retry to 1 s here
-        "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
-    return env
-
-
-@pytest.fixture(scope="module")
-def logdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("dag-logs")
-
-
-@pytest.fixture(scope="module")
-def first_release(airflow_db, fresh_warehouse, dbt_manifest, pipeline_env, logdir) -> dict[str, float]:
-    """History 2022-11-01 .. 2023-01-05 loaded by the three ingest DAGs, then one build_and_publish run."""
-    timings = {}
-    # Concurrent `airflow dags test` processes on a fresh metadata DB race to insert the same DAG and
-    # Asset rows (UniqueViolation on dag_pkey / idx_asset_name_uri_unique): serialize the DAGs once first.
-    started = time.monotonic()
-    subprocess.run([AIRFLOW, "dags", "reserialize"], check=True, capture_output=True, env=pipeline_env)
-    timings["reserialize"] = time.monotonic() - started
-    runs = _run_dags(INGEST_DAGS, LAST, pipeline_env, logdir, conf={"load_from": FIRST.isoformat()})
-    _assert_succeeded(runs)
-    timings.update({r.dag_id: r.seconds for r in runs})
-    build = _run_dags(["build_and_publish"], LAST, pipeline_env, logdir)
-    _assert_succeeded(build)
-    timings["build_and_publish"] = build[0].seconds
-    print("\nDAG run seconds:", {k: round(v) for k, v in timings.items()})
-    return timings
-
-
 # ---- tests --------------------------------------------------------------------------------------
 
 def test_clean_run_publishes(first_release, warehouse_url, test_env):
     # every day of every source loaded, one loaded batch per feed and day
-    per_source = _q(warehouse_url, """select source, count(distinct interval_start), min(interval_start),
+    per_source = q(warehouse_url, """select source, count(distinct interval_start), min(interval_start),
                                              max(interval_start) from raw.batch_log where status = 'loaded'
                                       group by source order by source""")
     days = (LAST - FIRST).days + 1
     assert per_source == [(s, days, FIRST, LAST) for s in ("credit", "hotline", "registry")]
-    assert _q(warehouse_url, """select feed, interval_start from raw.batch_log where status = 'loaded'
+    assert q(warehouse_url, """select feed, interval_start from raw.batch_log where status = 'loaded'
                                 group by 1, 2 having count(*) > 1""") == []
 
-    releases = _q(warehouse_url, "select release_id, as_of_date from published.release_log")
+    releases = q(warehouse_url, "select release_id, as_of_date from published.release_log")
     assert len(releases) == 1 and releases[0][1] == LAST
 
     bi = test_env["SHUMEI_BI_URL"]
@@ -279,17 +109,17 @@ def test_clean_run_publishes(first_release, warehouse_url, test_env):
             conn.execute("select count(*) from audit.validation_runs")
 
     # the gate checked the newest batch of every feed, the audit the candidate: all passed
-    runs = _q(warehouse_url, "select target, batch_id, passed, failed_blocking from audit.validation_runs")
+    runs = q(warehouse_url, "select target, batch_id, passed, failed_blocking from audit.validation_runs")
     candidate = [r for r in runs if r[0] == "indicator_candidate"]
     assert len(candidate) == 1 and candidate[0][2] and candidate[0][3] == 0
-    gated = _q(warehouse_url, """select b.feed from audit.validation_runs v join raw.batch_log b using (batch_id)
+    gated = q(warehouse_url, """select b.feed from audit.validation_runs v join raw.batch_log b using (batch_id)
                                  where v.passed and b.interval_start = %s""", LAST)
-    feeds = _q(warehouse_url, "select distinct feed from raw.batch_log where status = 'loaded'")
+    feeds = q(warehouse_url, "select distinct feed from raw.batch_log where status = 'loaded'")
     assert sorted(r[0] for r in gated) == sorted(r[0] for r in feeds)
     assert all(r[2] for r in runs), [r for r in runs if not r[2]]
     # the release records the audit it was published on
-    checksum = _q(warehouse_url, "select candidate_checksum is not null from audit.validation_runs "
-                                 "where target = 'indicator_candidate'")
+    checksum = q(warehouse_url, "select candidate_checksum is not null from audit.validation_runs "
+                                "where target = 'indicator_candidate'")
     assert checksum == [(True,)]
 
 
@@ -302,20 +132,20 @@ def test_corrupted_batch_is_blocked_and_last_release_unchanged(first_release, wa
     normal = _spoil_registry_drop(drops / "registry", SPOILED, KEPT_COMPOUNDS)
 
     # the door accepts the day: every row is valid, nothing is rejected
-    runs = _run_dags(INGEST_DAGS, SPOILED, pipeline_env, logdir)
-    _assert_succeeded(runs)
-    (batch_id, rows_loaded, rows_rejected), = _q(warehouse_url, """
+    runs = run_dags(INGEST_DAGS, SPOILED, pipeline_env, logdir)
+    assert_succeeded(runs)
+    (batch_id, rows_loaded, rows_rejected), = q(warehouse_url, """
         select batch_id, rows_loaded, rows_rejected from raw.batch_log
         where feed = 'registry_compounds' and interval_start = %s and status = 'loaded'""", SPOILED)
     assert (rows_loaded, rows_rejected) == (KEPT_COMPOUNDS, 0)
-    average = _q(warehouse_url, """select avg(rows_loaded) from raw.batch_log where feed = 'registry_compounds'
+    average = q(warehouse_url, """select avg(rows_loaded) from raw.batch_log where feed = 'registry_compounds'
                                    and status = 'loaded' and interval_start between %s and %s""",
-                 SPOILED - timedelta(days=28), SPOILED - timedelta(days=1))[0][0]
+                SPOILED - timedelta(days=28), SPOILED - timedelta(days=1))[0][0]
     assert KEPT_COMPOUNDS < 0.2 * float(average) - 10, (normal, average)
 
-    build, = _run_dags(["build_and_publish"], SPOILED, pipeline_env, logdir)
+    build, = run_dags(["build_and_publish"], SPOILED, pipeline_env, logdir)
     tasks = build.task_states()
-    gate_tries = _q(_airflow_db_url(), """select ti.try_number from task_instance ti join dag_run dr using (dag_id, run_id)
+    gate_tries = q(airflow_db_url(), """select ti.try_number from task_instance ti join dag_run dr using (dag_id, run_id)
                                           where dr.dag_id = 'build_and_publish' and dr.logical_date = %s::timestamptz
                                             and ti.task_id = 'gate_sources'""", build.logical_date)
     built = sorted(t for t, s in tasks.items() if s == "success")
@@ -323,7 +153,7 @@ def test_corrupted_batch_is_blocked_and_last_release_unchanged(first_release, wa
                  f"(tries {gate_tries}), publish {tasks.get('publish')}, {len(built)} tasks succeeded\n{build.tail(3000)}")
 
     # nothing changed for readers
-    assert _q(warehouse_url, "select count(*) from published.release_log") == [(1,)], \
+    assert q(warehouse_url, "select count(*) from published.release_log") == [(1,)], \
         "a release was published from a blocked batch: " + diagnosis
     assert _reader_view(bi) == before, diagnosis
 
@@ -335,15 +165,15 @@ def test_corrupted_batch_is_blocked_and_last_release_unchanged(first_release, wa
     assert tasks.get("publish") in ("upstream_failed", None), diagnosis
 
     # the gate's verdict on the spoiled batch is on record: the blocking row-count check failed
-    verdicts = _q(warehouse_url, """select run_id, passed, failed_blocking from audit.validation_runs
+    verdicts = q(warehouse_url, """select run_id, passed, failed_blocking from audit.validation_runs
                                     where batch_id = %s""", batch_id)
     assert verdicts and all(not passed and failed >= 1 for _, passed, failed in verdicts), verdicts
-    failed_checks = _q(warehouse_url, """select distinct r.check_name, r.blocking from audit.validation_results r
+    failed_checks = q(warehouse_url, """select distinct r.check_name, r.blocking from audit.validation_results r
                                          join audit.validation_runs v using (run_id)
                                          where v.batch_id = %s and not r.success""", batch_id)
     assert ("row_count_vs_trailing_average", True) in failed_checks, failed_checks
     # the other batches of the day passed the gate (only the spoiled sheet is blocked)
-    others = _q(warehouse_url, """select b.feed, v.passed from audit.validation_runs v join raw.batch_log b using (batch_id)
+    others = q(warehouse_url, """select b.feed, v.passed from audit.validation_runs v join raw.batch_log b using (batch_id)
                                   where b.interval_start = %s and b.batch_id <> %s""", SPOILED, batch_id)
     assert others and all(passed for _, passed in others), others
-    assert _q(warehouse_url, "select count(*) from audit.validation_runs where target = 'indicator_candidate'") == [(1,)]
+    assert q(warehouse_url, "select count(*) from audit.validation_runs where target = 'indicator_candidate'") == [(1,)]
