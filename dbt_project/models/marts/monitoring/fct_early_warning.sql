@@ -1,5 +1,5 @@
 -- Early warnings as episodes (预警事件, DOMAIN §8): one row per rule version, subject and episode. The
--- int_early_warning_*_episodes models give, for every version of their rules, the periods in which a
+-- fct_early_warning_*_conditions models give, for every version of their rules, the periods in which a
 -- rule's condition holds for a subject; parameters come from ref_early_warning_rules, never from code.
 -- Here each period is kept for the version in force and active when it opens, so a second version
 -- never duplicates an episode: a version that follows an active one opens nothing that started
@@ -38,13 +38,13 @@ rule_versions as (
 
 episodes as (
 
-    select * from {{ ref('int_early_warning_count_episodes') }}
+    select * from {{ ref('fct_early_warning_count_conditions') }}
     union all
-    select * from {{ ref('int_early_warning_order_episodes') }}
+    select * from {{ ref('fct_early_warning_order_conditions') }}
     union all
-    select * from {{ ref('int_early_warning_grade_episodes') }}
+    select * from {{ ref('fct_early_warning_grade_conditions') }}
     union all
-    select * from {{ ref('int_early_warning_committee_episodes') }}
+    select * from {{ ref('fct_early_warning_committee_conditions') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized='view', schema='intermediate') }}
+{{ config(materialized='view') }}
 
 -- Condition periods of the owners' committee rule (业委会党员比例预警): an active committee that misses
 -- the YWH_DY per-committee norm in force (ref_indicator_targets, measure_scope unit: the norm's one

@@ -1,4 +1,4 @@
-{{ config(materialized='view', schema='intermediate') }}
+{{ config(materialized='view') }}
 
 -- Condition periods of the work-order rules (工单类预警): one per counted order, rule and version,
 -- all closing when the order is closed (fct_work_order.closed_at, its final closure).

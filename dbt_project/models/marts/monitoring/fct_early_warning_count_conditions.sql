@@ -1,4 +1,4 @@
-{{ config(materialized='view', schema='intermediate') }}
+{{ config(materialized='view') }}
 
 -- Condition periods of the counting rules (计数类预警), for every rule version over the whole history.
 -- Each item counts for its subject during [item_from, item_to): a counted complaint for window_days

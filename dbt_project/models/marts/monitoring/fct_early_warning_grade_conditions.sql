@@ -1,4 +1,4 @@
-{{ config(materialized='view', schema='intermediate') }}
+{{ config(materialized='view') }}
 
 -- Condition periods of the enterprise grade rules (企业信用等级预警), evaluated at the month ends that are
 -- not provisional (fct_enterprise_credit). The measure at month end m: the grade rank minus the best
