@@ -31,3 +31,23 @@
         17:30 end of a working day, ref_sla_policy.deadline_time), as timestamptz. -#}
     ((({{ date_expr }})::date + ({{ time_expr }})::time)::timestamp at time zone '{{ var("shumei_timezone", "Asia/Shanghai") }}')
 {%- endmacro %}
+
+
+{% macro last_release_methodology_version() -%}
+    {#- The methodology version (ref_methodology_changes) the last published release was built with,
+        as recorded by the publication step in published.release_log.data_checksums; 0 before any
+        release, or for releases made before versions were recorded. The candidate carries the reasons
+        of the changes newer than it (revision_reason). -#}
+    {%- set release_log = adapter.get_relation(database=target.database, schema='published', identifier='release_log') -%}
+    {%- if release_log is not none -%}
+        coalesce((
+            select (last_release.data_checksums ->> 'methodology_version')::integer
+            from {{ release_log }} as last_release
+            where last_release.status = 'published'
+            order by last_release.release_id desc
+            limit 1
+        ), 0)
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}

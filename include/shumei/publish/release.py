@@ -32,6 +32,7 @@ from psycopg.pq import TransactionStatus
 from shumei.publish.ddl import ensure_published_schema
 
 CANDIDATE = "published_candidate.indicator_values"
+METHODOLOGY = "reference.ref_methodology_changes"
 KEY = ("indicator_code", "area_code", "period_type", "period_start", "breakdown_type", "breakdown_code")
 COMPARED = ("area_level", "period_end", "numerator", "denominator", "value", "unit", "target",
             "deadline", "target_met")
@@ -162,6 +163,11 @@ def _input_checksums(cur: psycopg.Cursor, catalog: str, candidate: dict[str, Any
         cur.execute(sql.SQL("select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {} r")
                     .format(sql.Identifier(*catalog.split("."))))
         checksums["catalog_md5"] = cur.fetchone()[0]
+    if _exists(cur, METHODOLOGY):
+        # the method the candidate was built with: the next build marks the values that a newer change
+        # of method moves as revisions with its reason (dbt macro last_release_methodology_version)
+        cur.execute(sql.SQL("select max(methodology_version) from {}").format(sql.Identifier(*METHODOLOGY.split("."))))
+        checksums["methodology_version"] = cur.fetchone()[0]
     if _exists(cur, "raw.batch_log"):
         # the newest source batch of each feed the warehouse had loaded when the release was cut
         cur.execute("select feed, max(batch_id) from raw.batch_log group by feed order by feed")
