@@ -1,8 +1,18 @@
-"""Measure the programme indicators on the simulated ledger at the seed's deadlines (docs/simulated_data.md)."""
+"""Measure the simulated data (docs/simulated_data.md): the programme indicators on the ledger at the
+seed's deadlines, and the first contact with the caller in a generated hotline store.
+
+The hotline measures read only the generated store, never the generator's own draws, so they check what
+the pipeline will see.
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .common import HISTORY_START
 from .registry import Ledger
@@ -72,5 +82,109 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------- hotline
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _next_workday_end(ts: dt.datetime) -> dt.datetime:
+    import chinese_calendar
+
+    day = ts.astimezone(TZ).date() + dt.timedelta(days=1)
+    while not chinese_calendar.is_workday(day):
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(17, 30), tzinfo=TZ)
+
+
+def response_limit(dispatched: dt.datetime, urgency: str) -> dt.datetime:
+    """Default response limits: 特急 30 minutes, 紧急 2 hours, 一般 17:30 of the next working day."""
+    if urgency == "特急":
+        return dispatched + dt.timedelta(minutes=30)
+    if urgency == "紧急":
+        return dispatched + dt.timedelta(hours=2)
+    return _next_workday_end(dispatched)
+
+
+def hotline_orders(db: Path) -> dict[str, dict]:
+    """One summary per work order of a generated hotline store (events.sqlite)."""
+    con = sqlite3.connect(db)
+    rows = con.execute("select order_id, event_seq, event_type, event_at, duplicate_of, received_at, urgency, "
+                       "caller_phone, compound_id, category, satisfaction, resolved_rating from events "
+                       "order by order_id, event_seq").fetchall()
+    con.close()
+    orders: dict[str, dict] = {}
+    for oid, _, etype, at, dup, received, urgency, tel, comp, cat, sat, res in rows:
+        o = orders.get(oid)
+        if o is None:
+            o = orders[oid] = {"order_id": oid, "duplicate_of": dup, "received_at": dt.datetime.fromisoformat(received),
+                               "urgency": urgency, "phone": tel, "compound_id": comp, "category": cat, "events": []}
+        o["events"].append((etype, dt.datetime.fromisoformat(at), sat, res))
+    for o in orders.values():
+        types = [e[0] for e in o["events"]]
+        o["rejected"] = "REJECTED" in types
+        o["counted"] = o["duplicate_of"] is None and not o["rejected"]
+        closes = [e[1] for e in o["events"] if e[0] in ("CLOSED", "DIRECT_ANSWERED")]
+        o["closed_at"] = max(closes) if closes else None
+        visits = [e for e in o["events"] if e[0] == "VISITED"]
+        o["last_visit"] = (visits[-1][2], visits[-1][3]) if visits else None
+    return orders
+
+
+def response(orders: dict[str, dict]) -> dict:
+    """First contact with the caller in the first handling cycle of each dispatched and replied order, against
+    the response limit counted from the last dispatch before the first signing (and from the first dispatch).
+    `measured` = dispatched orders with a reply; on_time + late + never_contacted + never_signed = measured."""
+    out = Counter()
+    for o in orders.values():
+        ev = o["events"]
+        if not o["counted"] or not any(e[0] == "DISPATCHED" for e in ev):
+            continue
+        first_sign = next((i for i, e in enumerate(ev) if e[0] == "SIGNED"), None)
+        dispatches = [e[1] for e in ev[:first_sign] if e[0] == "DISPATCHED"]
+        if ev[0][0] != "RECEIVED" or not dispatches:  # begun before the store's first day
+            continue
+        out["dispatched"] += 1
+        reply = next((e[1] for e in ev if e[0] == "REPLIED"), None)
+        if reply is None:  # not replied by the store's last day
+            out["open"] += 1
+            continue
+        out["measured"] += 1
+        if first_sign is None:
+            out["never_signed"] += 1
+            continue
+        signed = ev[first_sign][1]
+        contact = next((e[1] for e in ev if e[0] == "CONTACTED"), None)
+        if contact is None or contact > reply:
+            out["never_contacted"] += 1
+            continue
+        for key, anchor in (("", dispatches[-1]), ("_first_dispatch", dispatches[0])):
+            limit = response_limit(anchor, o["urgency"])
+            if signed <= limit and contact <= limit:
+                out["on_time" + key] += 1
+            else:
+                out["late" + key] += 1
+    return dict(out)
+
+
+def _pct(a, b):
+    return f"{a / b:.1%}" if b else "-"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="print the calibration tables of docs/simulated_data.md")
+    p.add_argument("--drops", type=Path, default=None, help="a generated --out folder: also measure the hotline")
+    a = p.parse_args(argv)
     print(markdown(measure()))
+    if a.drops is None:
+        return
+    db = a.drops / "hotline" / "events.sqlite"
+    if db.exists():
+        orders = hotline_orders(db)
+        r = response(orders)
+        n = r["measured"]
+        print(f"\nfirst contact (dispatched and replied orders {n}): on time {_pct(r.get('on_time', 0), n)}, late {_pct(r.get('late', 0), n)}, "
+              f"never contacted before the reply {_pct(r.get('never_contacted', 0), n)}; from the first dispatch: "
+              f"on time {_pct(r.get('on_time_first_dispatch', 0), n)}")
+
+
+if __name__ == "__main__":
+    main()

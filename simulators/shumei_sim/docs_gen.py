@@ -80,13 +80,19 @@ compound, community and town codes, enterprise serving when received, caller nam
 as of that event. Event types (canonical status, raw Chinese status):
 RECEIVED 已受理, DIRECT_ANSWERED 直接答复办结 (terminal), REJECTED 不予受理 (terminal), MERGED 重复件并案
 (terminal: a 12319 copy of a 12345 complaint, `duplicate_of` = the original order), DISPATCHED 已派单,
-RETURNED 退单 (then DISPATCHED again), SIGNED 已签收, IN_PROGRESS 办理中, ESCALATED 吹哨上报 (extension:
+RETURNED 退单 (then DISPATCHED again), SIGNED 已签收, CONTACTED 已联系诉求人 (the handler's first contact
+with the caller in the cycle, after SIGNED; `operator_unit` = the handler; missing when the caller was
+never contacted before the reply), IN_PROGRESS 办理中, ESCALATED 吹哨上报 (extension:
 `escalation_level` goes to 2 community or 3 town), EXTENDED 延期 (`new_due_at`), SUPERVISED 督办,
 REPLIED 已回复 (`complaint_verified` for 投诉/举报), CLOSED 已办结, VISITED 已回访 (`satisfaction`,
 `resolved_rating`; 未评价 = no valid answer), REOPENED 重办 (after an unsatisfied visit; the cycle
-DISPATCHED … VISITED repeats once, with a new `due_at`).
+DISPATCHED … VISITED repeats once, with a new `due_at`). DIRECT_ANSWERED, REJECTED and MERGED orders
+have no CONTACTED event.
 `due_at` follows the DOMAIN §4 defaults (咨询 3 working days, others 10, 紧急 24 h, 特急 2 h, working
-days from chinese-calendar). `caller_name` and `caller_phone` are **personal data** (`pii: true`).
+days from chinese-calendar). The feed carries no response deadline: the default response limits
+(sign and first contact, from the dispatch) are the warehouse's reference table; the simulator times
+contacts against 一般 17:30 of the next working day, 紧急 2 hours, 特急 30 minutes.
+`caller_name` and `caller_phone` are **personal data** (`pii: true`).
 
 Machine-readable contract: `include/shumei/contracts/hotline_events.yaml`.
 

@@ -63,6 +63,16 @@ def _sla(received: dt.datetime, rtype: str, urgency: str) -> dt.datetime:
     return add_workdays(received, 3 if rtype == "咨询" else 10)
 
 
+def response_due(dispatched: dt.datetime, urgency: str) -> dt.datetime:
+    """Default response limit (sign and first contact with the caller) from the dispatch: 特急 30 minutes,
+    紧急 2 hours, 一般 the end (17:30) of the next working day."""
+    if urgency == "特急":
+        return dispatched + dt.timedelta(minutes=30)
+    if urgency == "紧急":
+        return dispatched + 2 * H
+    return add_workdays(dispatched, 1)
+
+
 def _work_after(ts: dt.datetime, r, lo_h: float, hi_h: float) -> dt.datetime:
     """ts plus a random delay, moved into office hours of a day."""
     t = ts + dt.timedelta(hours=r.uniform(lo_h, hi_h))
@@ -133,6 +143,24 @@ def _event(head: dict, seq: int, etype: str, at: dt.datetime, upd: dt.datetime, 
     return ev
 
 
+def _contact(r, signed: dt.datetime, limit: dt.datetime, urgency: str) -> dt.datetime | None:
+    """First contact with the caller after signing: None (about 2 %: never contacted before the reply),
+    late (after the response limit: about 5 %, plus the orders signed after the limit), else on time."""
+    x = r.random()
+    if x < 0.02:
+        return None
+    if x < 0.07 or signed >= limit:
+        if urgency == "一般":
+            return _work_after(max(signed, limit), r, 0.3, 30)
+        return max(signed, limit) + dt.timedelta(minutes=r.uniform(5, 180 if urgency == "紧急" else 90))
+    if urgency == "一般":
+        at = _work_after(signed, r, 0.1, 6)
+        if at > limit:  # signed late on the last day: call before the end of it
+            at = signed + (limit - signed) * r.uniform(0.1, 0.9)
+        return at
+    return signed + (limit - signed) * r.uniform(0.05, 0.95)
+
+
 def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified) -> list[dict]:
     evs: list[dict] = []
     intake = {"12345": "县12345热线", "12319": "县住建局12319热线", "smart_platform": "智慧物业综合管理平台"}[head["channel"]]
@@ -165,8 +193,16 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
             add("RETURNED", t, town_unit, note="非本单位职责，申请退单")
             t = _work_after(t, r, 0.5, 4)
             add("DISPATCHED", t, "县城管局")
-        t = _work_after(t, r, 0.2, 10 if r.random() < 0.9 else 40)
+        limit = response_due(t, urgency)  # from the dispatch the handling unit signs
+        if urgency == "一般":
+            t = _work_after(t, r, 0.2, 10 if r.random() < 0.9 else 40)
+        else:  # urgent orders are signed at once, also out of office hours
+            t += dt.timedelta(minutes=r.uniform(2, 12) if urgency == "特急" else r.uniform(5, 70))
         add("SIGNED", t, town_unit)
+        contacted = _contact(r, t, limit, urgency)
+        if contacted is not None:  # the handler phones the caller (联系诉求人)
+            t = contacted
+            add("CONTACTED", t, handler, note="已电话联系诉求人，了解诉求")
         t = _work_after(t, r, 0.5, 20)
         add("IN_PROGRESS", t, handler)
         if r.random() < 0.18:
@@ -188,7 +224,7 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
         is_complaint = rtype in ("投诉", "举报")
         ver = is_complaint and uscc is not None and r.random() < 0.06
         add("REPLIED", reply_at, handler, complaint_verified=ver if is_complaint else None,
-            note="经核查，反映问题属实，已督促整改" if ver else "已联系来电人处理")
+            note="经核查，反映问题属实，已督促整改" if ver else ("已联系来电人处理" if contacted else "已处理"))
         if ver:
             ev = evs[-1]
             verified.append({"order_id": head["order_id"], "uscc": uscc, "compound_id": head["compound_id"],
