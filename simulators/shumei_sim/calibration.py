@@ -1,5 +1,5 @@
 """Measure the simulated data (docs/simulated_data.md): the programme indicators on the ledger at the
-seed's deadlines, and the first contact with the caller in a generated hotline store.
+seed's deadlines, and the first contact and the repeat callers in a generated hotline store.
 
 The hotline measures read only the generated store, never the generator's own draws, so they check what
 the pipeline will see.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -84,6 +84,7 @@ def markdown(rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------- hotline
 TZ = ZoneInfo("Asia/Shanghai")
+REPEAT_WINDOW = dt.timedelta(days=30)
 
 
 def _next_workday_end(ts: dt.datetime) -> dt.datetime:
@@ -165,6 +166,45 @@ def response(orders: dict[str, dict]) -> dict:
     return dict(out)
 
 
+def repeats(orders: dict[str, dict], window: dt.timedelta = REPEAT_WINDOW) -> dict:
+    """Repeat orders (DOMAIN §4/§8): a counted order from the same phone about the same compound and
+    category, received after an earlier order of that caller closed and at most `window` later."""
+    counted = [o for o in orders.values() if o["counted"]]
+    by_key: dict[tuple, list] = defaultdict(list)
+    by_place: dict[tuple, list] = defaultdict(list)
+    for o in counted:
+        if o["compound_id"] is not None and o["closed_at"] is not None:
+            by_key[(o["phone"], o["compound_id"], o["category"])].append(o)
+            by_place[(o["phone"], o["compound_id"])].append(o)
+
+    def after(o, group, same_cat=None):
+        return [p for p in group if p is not o and p["closed_at"] < o["received_at"] <= p["closed_at"] + window
+                and (same_cat is None or (p["category"] == o["category"]) == same_cat)]
+
+    n_rep = n_other = 0
+    followed: set[str] = set()
+    for o in counted:
+        if o["compound_id"] is None:
+            continue
+        prior = after(o, by_key.get((o["phone"], o["compound_id"], o["category"]), []))
+        if prior:
+            n_rep += 1
+            followed.update(p["order_id"] for p in prior)
+        elif after(o, by_place.get((o["phone"], o["compound_id"]), []), same_cat=False):
+            n_other += 1
+    phones = Counter(o["phone"] for o in counted)
+    closed = [o for o in counted if o["closed_at"] is not None and o["compound_id"] is not None]
+
+    def rate(group):
+        return (sum(o["order_id"] in followed for o in group), len(group))
+
+    unsat = [o for o in closed if o["last_visit"] and (o["last_visit"][1] == "未解决" or o["last_visit"][0] == "不满意")]
+    sat = [o for o in closed if o["last_visit"] and o["last_visit"][1] == "已解决" and o["last_visit"][0] in ("满意", "基本满意")]
+    return {"orders": len(counted), "phones": len(phones), "phones_more_than_once": sum(n > 1 for n in phones.values()),
+            "repeats": n_rep, "other_category_only": n_other,
+            "followed_after_unsatisfied": rate(unsat), "followed_after_satisfied": rate(sat)}
+
+
 def _pct(a, b):
     return f"{a / b:.1%}" if b else "-"
 
@@ -184,6 +224,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nfirst contact (dispatched and replied orders {n}): on time {_pct(r.get('on_time', 0), n)}, late {_pct(r.get('late', 0), n)}, "
               f"never contacted before the reply {_pct(r.get('never_contacted', 0), n)}; from the first dispatch: "
               f"on time {_pct(r.get('on_time_first_dispatch', 0), n)}")
+        q = repeats(orders)
+        fu, fs = q["followed_after_unsatisfied"], q["followed_after_satisfied"]
+        print(f"repeats: {q['repeats']} of {q['orders']} counted orders ({_pct(q['repeats'], q['orders'])}); same compound, "
+              f"other category only: {q['other_category_only']} ({_pct(q['other_category_only'], q['orders'])}); "
+              f"{q['phones']} distinct phones ({q['phones_more_than_once']} more than once); an order is repeated within "
+              f"30 days after closing in {_pct(*fu)} of {fu[1]} orders rated 未解决/不满意 and {_pct(*fs)} of {fs[1]} rated "
+              f"已解决 and (基本)满意")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ have no CONTACTED event.
 days from chinese-calendar). The feed carries no response deadline: the default response limits
 (sign and first contact, from the dispatch) are the warehouse's reference table; the simulator times
 contacts against 一般 17:30 of the next working day, 紧急 2 hours, 特急 30 minutes.
-`caller_name` and `caller_phone` are **personal data** (`pii: true`).
+`caller_name` and `caller_phone` are **personal data** (`pii: true`); the same caller (same phone) may
+call again about the same or another matter, each call a new order.
 
 Machine-readable contract: `include/shumei/contracts/hotline_events.yaml`.
 

@@ -1,4 +1,4 @@
-"""Hotline callers: the first contact (CONTACTED) in every handling cycle.
+"""Hotline callers: the first contact (CONTACTED) in every handling cycle and callers who call again.
 
 Measured on half a year of generated orders (about 7,000) with the calibration functions, which read
 only the generated store, plus direct checks of the events.
@@ -7,6 +7,8 @@ only the generated store, plus direct checks of the events.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
@@ -117,3 +119,101 @@ def test_urgent_orders_are_contacted_within_minutes(orders):
                 waits.append(contact - [e[1] for e in ev[:sign] if e[0] == "DISPATCHED"][-1])
         assert len(waits) > 20
         assert sum(w <= limit for w in waits) / len(waits) > 0.8, urgency
+
+
+# ---------------------------------------------------------------- callers who call again
+def test_repeat_share_and_its_link_to_dissatisfaction(orders):
+    q = calibration.repeats(orders)
+    assert q["orders"] > 6000
+    assert 0.04 <= q["repeats"] / q["orders"] <= 0.10
+    assert 0.005 <= q["other_category_only"] / q["orders"] <= 0.05  # same compound, another matter
+    assert q["phones"] < 0.95 * q["orders"]
+    (fu, nu), (fs, ns) = q["followed_after_unsatisfied"], q["followed_after_satisfied"]
+    assert nu > 300 and ns > 2000
+    assert fu / nu > 0.15 and fu / nu > 4 * fs / ns
+
+
+def test_repeat_rule_counts_only_after_closure_and_within_30_days(orders):
+    """Some calls again come while the first order is still open or after the 30 days: not repeats."""
+    by_key = defaultdict(list)
+    for o in orders.values():
+        if o["counted"] and o["compound_id"] and o["closed_at"]:
+            by_key[(o["phone"], o["compound_id"], o["category"])].append(o)
+    inside = before_close = after_window = 0
+    for group in by_key.values():
+        group.sort(key=lambda o: o["received_at"])
+        for a, b in zip(group, group[1:], strict=False):
+            if b["received_at"] <= a["closed_at"]:
+                before_close += 1
+            elif b["received_at"] <= a["closed_at"] + dt.timedelta(days=30):
+                inside += 1
+            else:
+                after_window += 1
+    assert inside > 3 * before_close > 0
+    assert after_window > 0.05 * inside
+
+
+def test_follow_up_orders_keep_the_caller_and_compound(half_year):
+    """A follow-up is numbered 60000 + 400 x (days after its first order's day) + first order's sequence - 1."""
+    events = _order_events(half_year)
+    first_by_day_seq = {}
+    for oid, evs in events.items():
+        if int(oid[10:]) < 50000:
+            first_by_day_seq[(oid[2:10], int(oid[10:]))] = evs[0]
+    follow = [evs[0] for oid, evs in events.items() if int(oid[10:]) >= 60000]
+    assert len(follow) > 300
+    found = 0
+    for f in follow:
+        n = int(f["order_id"][10:]) - 60000
+        gap, seq = divmod(n, 400)
+        assert gap <= hotline.FOLLOW_UP_MAX_DAYS
+        day0 = (dt.date.fromisoformat(f["received_at"][:10]) - dt.timedelta(days=gap)).strftime("%Y%m%d")
+        first = first_by_day_seq.get((day0, seq + 1))
+        if first is None:  # the first order was received before the stored history
+            continue
+        found += 1
+        assert (first["caller_name"], first["caller_phone"]) == (f["caller_name"], f["caller_phone"])
+        assert first["community_code"] == f["community_code"]
+        assert f["received_at"] > first["received_at"]
+    assert found > 0.9 * len(follow)
+
+
+def test_caller_names_and_phones_stay_plausible(half_year):
+    con = sqlite3.connect(half_year)
+    rows = con.execute("select distinct caller_name, caller_phone from events").fetchall()
+    con.close()
+    for name, tel in rows:
+        assert 2 <= len(name) <= 3 and all("\u4e00" <= ch <= "\u9fff" for ch in name), name
+        assert (tel.isdigit() and len(tel) == 11 and tel[0] == "1") or (tel.startswith("0564-") and len(tel) == 12), tel
+    phones_per_name = defaultdict(set)
+    for name, tel in rows:
+        phones_per_name[tel].add(name)
+    assert all(len(v) == 1 for v in phones_per_name.values())  # one phone, one caller
+
+
+def test_events_stay_within_the_regeneration_window(half_year):
+    con = sqlite3.connect(half_year)
+    worst = con.execute("select max(julianday(updated_at) - julianday(received_at)) from events").fetchone()[0]
+    con.close()
+    assert worst < hotline.LIFECYCLE_MAX_DAYS - hotline.FOLLOW_UP_MAX_DAYS
+
+
+def _digest(root: Path) -> dict[str, str]:
+    out = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+           for p in sorted((root / "credit").rglob("*")) if p.is_file()}
+    con = sqlite3.connect(root / "hotline" / "events.sqlite")
+    out["events"] = hashlib.sha256(json.dumps(con.execute(
+        "select * from events order by updated_at, event_id").fetchall()).encode()).hexdigest()
+    con.close()
+    return out
+
+
+def test_late_incremental_run_regenerates_far_enough_back(tmp_path):
+    """An extension regenerates orders from LIFECYCLE_MAX_DAYS before it: the follow-ups of earlier
+    orders (and their verified complaints in the credit feed) are then the same as in a single run."""
+    start, mid, end = D(2023, 9, 1), D(2023, 9, 30), D(2023, 10, 31)
+    assert mid - dt.timedelta(days=hotline.LIFECYCLE_MAX_DAYS + 5) > D(2022, 1, 1)
+    generate(tmp_path / "one", end, start, SEED, "county", {"hotline", "credit"}, "xlsx", progress=lambda m: None)
+    generate(tmp_path / "two", mid, start, SEED, "county", {"hotline", "credit"}, "xlsx", progress=lambda m: None)
+    generate(tmp_path / "two", end, start, SEED, "county", {"hotline", "credit"}, "xlsx", progress=lambda m: None)
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
