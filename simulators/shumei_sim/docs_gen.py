@@ -115,7 +115,7 @@ empty file and `rows: 0`. Check `rows` and `sha256` against the file before load
 **Kinds.** RANDOM_INSPECTION 双随机一公开检查 (May and October campaigns; result 优秀/合格/责令整改/不合格),
 COMPLAINT_VERIFIED 投诉查实 (one per hotline order whose REPLIED event has `complaint_verified = true`;
 `related_order_id`, recorded 1 to 3 days after the event was recorded on the hotline),
-PENALTY 行政处罚 (`is_veto = true` for misuse of the maintenance fund), AWARD 表彰奖励 (also for every
+PENALTY 行政处罚 (result 警告, 通报批评 or 罚款; `is_veto = true` for misuse of the maintenance fund), AWARD 表彰奖励 (also for every
 demonstration-enterprise title of the registry), THIRD_PARTY_EVALUATION 第三方服务评价 (`score`),
 SATISFACTION_SURVEY 业主满意度测评 (`score` = % satisfied), PARTY_ANNUAL_EVALUATION 社区党组织年度评价
 (December; result 好/较好/一般/差). `conduct` (守信/失信/中性) is the source's own classification; the

@@ -20,7 +20,7 @@ import math
 import sqlite3
 from pathlib import Path
 
-from .common import TZ, add_workdays, is_festival, iso, local_dt, person_name, phone, rng
+from .common import TZ, add_workdays, is_festival, iso, local_dt, person_name, phone, rng, verified_share
 from .specs import CATEGORIES, EVENT_TYPES, HOTLINE_EVENTS
 
 D = dt.date
@@ -154,7 +154,8 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dic
             name, tel = person_name(r), phone(r)
         head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched, name, tel,
                      r.choice(SUMMARIES[cat]))
-        evs = _lifecycle(r, head, received, rtype, urgency, uscc, comp.community.name, verified)
+        evs = _lifecycle(r, head, received, rtype, urgency, uscc, comp.community.name, verified,
+                         verified_share(seed, uscc))
         events.extend(evs)
         # the same complaint copied to 12319 by the upper level (上级转办): merged into the original
         if channel == "12345" and rtype in ("投诉", "举报") and r.random() < 0.15:
@@ -226,7 +227,8 @@ def _follow_up(seed, scale, d, seq, first, evs, comp, weights, verified) -> list
     order_id = f"{PREFIX[channel]}{d1.strftime('%Y%m%d')}{60000 + gap * 400 * scale + seq - 1:05d}"
     head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched,
                  first["caller_name"], first["caller_phone"], summary)
-    return _lifecycle(rf, head, received, rtype, urgency, uscc, comp.community.name, verified)
+    return _lifecycle(rf, head, received, rtype, urgency, uscc, comp.community.name, verified,
+                      verified_share(seed, uscc))
 
 
 def _event(head: dict, seq: int, etype: str, at: dt.datetime, upd: dt.datetime, due, level: int, unit: str,
@@ -258,7 +260,7 @@ def _contact(r, signed: dt.datetime, limit: dt.datetime, urgency: str) -> dt.dat
     return signed + (limit - signed) * r.uniform(0.05, 0.95)
 
 
-def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified) -> list[dict]:
+def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified, p_verified) -> list[dict]:
     evs: list[dict] = []
     intake = {"12345": "县12345热线", "12319": "县住建局12319热线", "smart_platform": "智慧物业综合管理平台"}[head["channel"]]
     town_unit = "城关镇" if head["town_code"].startswith("341523100") else (
@@ -319,7 +321,7 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
         if reply_at > due and r.random() < 0.5:
             add("SUPERVISED", _work_after(due, r, 1, 24), "县城管局", note="超期督办")
         is_complaint = rtype in ("投诉", "举报")
-        ver = is_complaint and uscc is not None and r.random() < 0.06
+        ver = is_complaint and uscc is not None and r.random() < p_verified
         add("REPLIED", reply_at, handler, complaint_verified=ver if is_complaint else None,
             note="经核查，反映问题属实，已督促整改" if ver else ("已联系来电人处理" if contacted else "已处理"))
         if ver:
