@@ -4,6 +4,11 @@ Yearly campaigns (random inspections, surveys, third-party evaluations, the comm
 organisation's annual evaluation) are scheduled per (seed, year); penalties and awards are drawn per
 day; verified complaints come from the hotline orders (REPLIED with complaint_verified = true).
 Rows are grouped by record_date = the feed day.
+
+Each enterprise has a stable service quality (`common.enterprise_quality`, keyed by seed and USCC):
+good enterprises get better inspections, surveys, evaluations and more awards, poor ones more
+penalties and more complaints found true, so that the default scheme grades most enterprises A or
+above, a few B and one or two C (docs/simulated_data.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from .common import rng
+from .common import enterprise_quality, rng
 from .specs import CREDIT_EVENT_TYPES
 
 D = dt.date
@@ -36,6 +41,9 @@ class CreditFeed:
             r = rng(self.seed, "credit-cpl", v["order_id"])
             rec = v["updated"] + dt.timedelta(days=r.randint(1, 3))
             self.pending.setdefault(rec, []).append(dict(v, record=rec))
+
+    def quality(self, uscc: str) -> float:
+        return enterprise_quality(self.seed, uscc)
 
     @lru_cache(maxsize=16)  # noqa: B019 - one feed object per run
     def _year(self, year: int) -> dict[D, list[tuple]]:
@@ -66,39 +74,47 @@ class CreditFeed:
             if not served.get(e.uscc):
                 continue
             r = rng(self.seed, "credit-item", kind, e.uscc, when)
+            q = self.quality(e.uscc)
             row = self._row(e, kind, when, d)
             if kind == "RANDOM_INSPECTION":
-                res = r.choices(["优秀", "合格", "责令整改", "不合格"], weights=[15, 60, 20, 5])[0]
+                res = r.choices(["优秀", "合格", "责令整改", "不合格"],
+                                weights=[4 + 30 * q ** 2, 60, 3 + 30 * (1 - q), 0.5 + 20 * (1 - q) ** 3])[0]
                 row.update(result=res, conduct={"优秀": "守信", "合格": "中性"}.get(res, "失信"),
                            description=f"“双随机、一公开”物业服务监督检查：{res}",
                            document_no=f"舒城管检〔{when.year}〕{r.randint(1, 300)}号")
             elif kind == "SATISFACTION_SURVEY":
-                score = round(r.uniform(58, 98), 1)
+                score = round(min(99.0, max(50.0, r.gauss(63 + 30 * q, 5))), 1)
                 row.update(score=score, result=f"满意度{score}%", conduct=_conduct_for_score(score),
                            description=f"{when.year}年度业主满意度测评")
             elif kind == "THIRD_PARTY_EVALUATION":
-                score = round(r.uniform(62, 97), 1)
+                score = round(min(99.0, max(55.0, r.gauss(66 + 27 * q, 5))), 1)
                 row.update(score=score, result=f"{score}分", conduct=_conduct_for_score(score),
                            description=f"{when.year}年度物业服务质量第三方评价")
             elif kind == "PARTY_ANNUAL_EVALUATION":
-                res = r.choices(["好", "较好", "一般", "差"], weights=[40, 35, 20, 5])[0]
+                res = r.choices(["好", "较好", "一般", "差"],
+                                weights=[5 + 60 * q ** 2, 35, 3 + 30 * (1 - q), 0.5 + 30 * (1 - q) ** 3])[0]
                 row.update(result=res, conduct={"好": "守信", "较好": "守信", "一般": "中性"}.get(res, "失信"),
                            description=f"社区党组织{when.year}年度综合评价意见：{res}")
             rows.append(row)
         r = rng(self.seed, "credit-day", d)
         serving = sorted(u for u, n in served.items() if n)
+        # penalties fall mostly on poor enterprises, awards mostly on good ones
+        bad_w = [0.01 + (1 - self.quality(u)) ** 5 for u in serving]
+        good_w = [0.2 + self.quality(u) for u in serving]
         for _ in range(self.ledger.k):
-            if serving and r.random() < 2 / 365:
-                e = self.ledger.by_uscc[r.choice(serving)]
-                veto = r.random() < 0.08
+            if serving and r.random() < 3.5 / 365:
+                e = self.ledger.by_uscc[r.choices(serving, weights=bad_w)[0]]
+                x = r.random()
+                veto = x < 0.12
+                result = "罚款并责令退还" if veto else (r.choice(["警告", "通报批评"]) if x < 0.55 else "罚款")
                 row = self._row(e, "PENALTY", d - dt.timedelta(days=r.randint(0, 6)), d)
-                row.update(conduct="失信", is_veto=veto, result="罚款" if not veto else "罚款并责令退还",
+                row.update(conduct="失信", is_veto=veto, result=result,
                            description="挪用专项维修资金" if veto else r.choice(
                                ["未按规定公示收费项目", "擅自占用共用部位经营", "未履行消防安全管理义务"]),
                            document_no=f"舒城管罚〔{d.year}〕{r.randint(1, 200)}号")
                 rows.append(row)
             if serving and r.random() < 1.5 / 365:
-                e = self.ledger.by_uscc[r.choice(serving)]
+                e = self.ledger.by_uscc[r.choices(serving, weights=good_w)[0]]
                 row = self._row(e, "AWARD", d - dt.timedelta(days=r.randint(0, 6)), d)
                 row.update(conduct="守信", result="通报表扬", description=r.choice(
                     ["防汛抢险表现突出", "疫情防控工作表现突出", "见义勇为事迹通报表扬"]))

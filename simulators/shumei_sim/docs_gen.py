@@ -80,13 +80,20 @@ compound, community and town codes, enterprise serving when received, caller nam
 as of that event. Event types (canonical status, raw Chinese status):
 RECEIVED 已受理, DIRECT_ANSWERED 直接答复办结 (terminal), REJECTED 不予受理 (terminal), MERGED 重复件并案
 (terminal: a 12319 copy of a 12345 complaint, `duplicate_of` = the original order), DISPATCHED 已派单,
-RETURNED 退单 (then DISPATCHED again), SIGNED 已签收, IN_PROGRESS 办理中, ESCALATED 吹哨上报 (extension:
+RETURNED 退单 (then DISPATCHED again), SIGNED 已签收, CONTACTED 已联系诉求人 (the handler's first contact
+with the caller in the cycle, after SIGNED; `operator_unit` = the handler; missing when the caller was
+never contacted before the reply), IN_PROGRESS 办理中, ESCALATED 吹哨上报 (extension:
 `escalation_level` goes to 2 community or 3 town), EXTENDED 延期 (`new_due_at`), SUPERVISED 督办,
 REPLIED 已回复 (`complaint_verified` for 投诉/举报), CLOSED 已办结, VISITED 已回访 (`satisfaction`,
 `resolved_rating`; 未评价 = no valid answer), REOPENED 重办 (after an unsatisfied visit; the cycle
-DISPATCHED … VISITED repeats once, with a new `due_at`).
+DISPATCHED … VISITED repeats once, with a new `due_at`). DIRECT_ANSWERED, REJECTED and MERGED orders
+have no CONTACTED event.
 `due_at` follows the DOMAIN §4 defaults (咨询 3 working days, others 10, 紧急 24 h, 特急 2 h, working
-days from chinese-calendar). `caller_name` and `caller_phone` are **personal data** (`pii: true`).
+days from chinese-calendar). The feed carries no response deadline: the default response limits
+(sign and first contact, from the dispatch) are the warehouse's reference table; the simulator times
+contacts against 一般 17:30 of the next working day, 紧急 2 hours, 特急 30 minutes.
+`caller_name` and `caller_phone` are **personal data** (`pii: true`); the same caller (same phone) may
+call again about the same or another matter, each call a new order.
 
 Machine-readable contract: `include/shumei/contracts/hotline_events.yaml`.
 
@@ -108,7 +115,7 @@ empty file and `rows: 0`. Check `rows` and `sha256` against the file before load
 **Kinds.** RANDOM_INSPECTION 双随机一公开检查 (May and October campaigns; result 优秀/合格/责令整改/不合格),
 COMPLAINT_VERIFIED 投诉查实 (one per hotline order whose REPLIED event has `complaint_verified = true`;
 `related_order_id`, recorded 1 to 3 days after the event was recorded on the hotline),
-PENALTY 行政处罚 (`is_veto = true` for misuse of the maintenance fund), AWARD 表彰奖励 (also for every
+PENALTY 行政处罚 (result 警告, 通报批评 or 罚款; `is_veto = true` for misuse of the maintenance fund), AWARD 表彰奖励 (also for every
 demonstration-enterprise title of the registry), THIRD_PARTY_EVALUATION 第三方服务评价 (`score`),
 SATISFACTION_SURVEY 业主满意度测评 (`score` = % satisfied), PARTY_ANNUAL_EVALUATION 社区党组织年度评价
 (December; result 好/较好/一般/差). `conduct` (守信/失信/中性) is the source's own classification; the

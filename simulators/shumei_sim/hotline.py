@@ -3,6 +3,13 @@
 Each order's whole lifecycle is drawn at receipt time from an RNG keyed by (seed, day), so the events
 of an order never depend on the end date; the store keeps only events recorded (updated_at) up to
 the end date, and a later run appends the rest.
+
+Callers call again: when an order's lifecycle is drawn, an RNG keyed by (seed, order id) decides
+whether the same caller calls again (likelier after an unresolved or unsatisfied visit) and draws that
+follow-up order whole (received on a later day, mostly within 30 days after the first order closed,
+mostly about the same category). A few callers are residents of a compound's stable pool of frequent
+callers (keyed by seed, compound and slot). No state crosses days: the orders of day d and their
+follow-ups depend only on (seed, d), the ledger on day d and keyed draws.
 """
 
 from __future__ import annotations
@@ -13,13 +20,19 @@ import math
 import sqlite3
 from pathlib import Path
 
-from .common import TZ, add_workdays, is_festival, iso, local_dt, person_name, phone, rng
+from .common import TZ, add_workdays, is_festival, iso, local_dt, person_name, phone, rng, verified_share
 from .specs import CATEGORIES, EVENT_TYPES, HOTLINE_EVENTS
 
 D = dt.date
 H = dt.timedelta(hours=1)
 PLATFORM_LIVE = D(2023, 11, 15)  # the smart property platform goes live (seed task 11: by end of 2023)
-LIFECYCLE_MAX_DAYS = 120  # no order has events recorded later than this after receipt
+FOLLOW_UP_MAX_DAYS = 99  # a follow-up order is received at most this many days after the day of its first order
+# no order received on day d, nor its follow-up, has events recorded later than d + LIFECYCLE_MAX_DAYS
+# (a lifecycle lasts under 60 days; 120 days after the follow-up's receipt is a wide margin)
+LIFECYCLE_MAX_DAYS = FOLLOW_UP_MAX_DAYS + 120
+BASE_VOLUME = 32.1  # first calls a day (county, before 2024); follow-ups add about 11 %
+RESIDENT_POOL = 3  # frequent callers per compound
+RESIDENT_SHARE = 0.05  # share of first calls made by one of them
 MONTH = [1.15, 0.85, 0.95, 1.0, 1.05, 1.2, 1.35, 1.35, 1.1, 0.9, 0.95, 1.15]
 CAT_W = [14, 10, 7, 8, 4, 9, 4, 9, 5, 6, 4, 4, 3, 2, 3, 4]
 SUMMER = {"供水排水", "绿化养护", "电梯故障", "噪音扰民", "环境卫生"}
@@ -43,11 +56,12 @@ SUMMARIES = {
     "其他物业问题": ["物业撤场后无人管理", "前期物业交接问题", "快递柜设置问题"],
 }
 COLUMNS = HOTLINE_EVENTS.names
+PREFIX = {"12345": "RX", "12319": "JS", "smart_platform": "ZH"}
 
 
 def daily_volume(seed: int, scale: int, d: D) -> int:
     r = rng(seed, "hotline-volume", d)
-    mean = 36.0 * scale * MONTH[d.month - 1] * (1.1 if d >= D(2024, 1, 1) else 1.0)
+    mean = BASE_VOLUME * scale * MONTH[d.month - 1] * (1.1 if d >= D(2024, 1, 1) else 1.0)
     if d.weekday() >= 5:
         mean *= 0.75
     if is_festival(d):
@@ -63,6 +77,16 @@ def _sla(received: dt.datetime, rtype: str, urgency: str) -> dt.datetime:
     return add_workdays(received, 3 if rtype == "咨询" else 10)
 
 
+def response_due(dispatched: dt.datetime, urgency: str) -> dt.datetime:
+    """Default response limit (sign and first contact with the caller) from the dispatch: 特急 30 minutes,
+    紧急 2 hours, 一般 the end (17:30) of the next working day."""
+    if urgency == "特急":
+        return dispatched + dt.timedelta(minutes=30)
+    if urgency == "紧急":
+        return dispatched + 2 * H
+    return add_workdays(dispatched, 1)
+
+
 def _work_after(ts: dt.datetime, r, lo_h: float, hi_h: float) -> dt.datetime:
     """ts plus a random delay, moved into office hours of a day."""
     t = ts + dt.timedelta(hours=r.uniform(lo_h, hi_h))
@@ -73,8 +97,33 @@ def _work_after(ts: dt.datetime, r, lo_h: float, hi_h: float) -> dt.datetime:
     return t
 
 
+def _channel(r, platform: bool) -> str:
+    x = r.random()
+    return "smart_platform" if platform and x < 0.3 else ("12319" if x > 0.88 else "12345")
+
+
+def _urgency(r) -> str:
+    return "特急" if r.random() < 0.01 else ("紧急" if r.random() < 0.07 else "一般")
+
+
+def _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched, name, tel, summary) -> dict:
+    return {"order_id": order_id, "channel": channel, "duplicate_of": None, "received_at": iso(received),
+            "request_type": rtype, "category": cat, "urgency": urgency,
+            "compound_id": None if unmatched else comp.id, "community_code": comp.community.code,
+            "town_code": comp.community.code[:9] + "000", "enterprise_uscc": uscc,
+            "caller_name": name, "caller_phone": tel,
+            "summary": f"{'' if unmatched else comp.name}{summary}"}
+
+
+def resident(seed: int, compound_id: str, slot: int) -> tuple[str, str]:
+    """Name and phone of a compound's frequent caller (stable: keyed by seed, compound and slot)."""
+    rr = rng(seed, "hotline-resident", compound_id, slot)
+    return person_name(rr), phone(rr)
+
+
 def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dict], list[dict]]:
-    """All events of the orders received on day d (any updated_at), and the verified complaints."""
+    """All events of the orders received on day d (any updated_at) and of their follow-up orders
+    (received later), and the verified complaints."""
     r = rng(seed, "hotline", d)
     n = daily_volume(seed, scale, d)
     events: list[dict] = []
@@ -89,24 +138,24 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dic
                                     for c, mode, _ in serving))
     ymd = d.strftime("%Y%m%d")
     for seq in range(1, n + 1):
-        x = r.random()
-        channel = "smart_platform" if platform and x < 0.3 else ("12319" if x > 0.88 else "12345")
-        prefix = {"12345": "RX", "12319": "JS", "smart_platform": "ZH"}[channel]
+        channel = _channel(r, platform)
+        prefix = PREFIX[channel]
         order_id = f"{prefix}{ymd}{seq:05d}"
         secs = int(min(86399, max(0, r.gauss(13.5 * 3600, 3.6 * 3600))))
         received = local_dt(d, secs)
         comp, mode, uscc = r.choices(serving, cum_weights=cum)[0]
         rtype = r.choices(types, weights=tw)[0]
         cat = r.choices(cats, weights=weights)[0]
-        urgency = "特急" if r.random() < 0.01 else ("紧急" if r.random() < 0.07 else "一般")
+        urgency = _urgency(r)
         unmatched = r.random() < 0.03
-        head = {"order_id": order_id, "channel": channel, "duplicate_of": None, "received_at": iso(received),
-                "request_type": rtype, "category": cat, "urgency": urgency,
-                "compound_id": None if unmatched else comp.id, "community_code": comp.community.code,
-                "town_code": comp.community.code[:9] + "000", "enterprise_uscc": uscc,
-                "caller_name": person_name(r), "caller_phone": phone(r),
-                "summary": f"{'' if unmatched else comp.name}{r.choice(SUMMARIES[cat])}"}
-        evs = _lifecycle(r, head, received, rtype, urgency, uscc, comp.community.name, verified)
+        if r.random() < RESIDENT_SHARE:
+            name, tel = resident(seed, comp.id, r.randrange(RESIDENT_POOL))
+        else:
+            name, tel = person_name(r), phone(r)
+        head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched, name, tel,
+                     r.choice(SUMMARIES[cat]))
+        evs = _lifecycle(r, head, received, rtype, urgency, uscc, comp.community.name, verified,
+                         verified_share(seed, uscc))
         events.extend(evs)
         # the same complaint copied to 12319 by the upper level (上级转办): merged into the original
         if channel == "12345" and rtype in ("投诉", "举报") and r.random() < 0.15:
@@ -119,7 +168,67 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dic
                                                    ("MERGED", merged_at, f"与{order_id}重复，并案办理")], start=1):
                 events.append(_event(copy, i, etype, at, at + dt.timedelta(minutes=r.randint(1, 20)), None, 1,
                                      "县住建局12319热线", note=note))
+        events.extend(_follow_up(seed, scale, d, seq, head, evs, comp, weights, verified))
     return events, verified
+
+
+def _follow_up(seed, scale, d, seq, first, evs, comp, weights, verified) -> list[dict]:
+    """The same caller calls again (or not): a whole follow-up order drawn from an RNG keyed by the first
+    order. Likelier after an unresolved or unsatisfied last visit; mostly within 30 days after the first
+    order closed and about the same category; some while it is still open, some after the 30 days."""
+    closes = [e for e in evs if e["event_type"] in ("CLOSED", "DIRECT_ANSWERED")]
+    if not closes:  # rejected
+        return []
+    rf = rng(seed, "hotline-again", first["order_id"])
+    closed = dt.datetime.fromisoformat(closes[-1]["event_at"])
+    visits = [e for e in evs if e["event_type"] == "VISITED"]
+    last = visits[-1] if visits else None
+    unsatisfied = last is not None and (last["resolved_rating"] == "未解决" or last["satisfaction"] == "不满意")
+    unrated = last is None or last["satisfaction"] == "未评价"
+    if rf.random() >= (0.5 if unsatisfied else (0.12 if unrated else 0.06)):
+        return []
+    received0 = dt.datetime.fromisoformat(first["received_at"])
+    x = rf.random()
+    if x < 0.1 and closed - received0 > dt.timedelta(days=3):  # chases the open order (催办)
+        when = received0 + (closed - received0) * rf.uniform(0.3, 0.95)
+    elif x < 0.85:  # within the 30-day repeat window, mostly in the first days
+        when = closed + dt.timedelta(days=min(29.0, 0.3 + rf.expovariate(1 / 6)))
+    else:  # later than the window
+        when = closed + dt.timedelta(days=rf.uniform(31, 75))
+    d1 = when.date()
+    received = local_dt(d1, int(min(86399, max(0, rf.gauss(13.5 * 3600, 3.6 * 3600)))))
+    if received <= closed and when > closed:
+        received = closed + dt.timedelta(minutes=rf.randint(20, 240))
+    d1 = received.date()
+    gap = (d1 - d).days
+    if not 0 <= gap <= FOLLOW_UP_MAX_DAYS or seq > 400 * scale:
+        return []
+    same = rf.random() < (0.88 if unsatisfied else 0.72)
+    cat = first["category"]
+    if not same:
+        others = [(c, w) for c, w in zip(CATEGORIES, weights, strict=True) if c != cat]
+        cat = rf.choices([c for c, _ in others], weights=[w for _, w in others])[0]
+    if same and unsatisfied and rf.random() < 0.8:
+        rtype = "投诉"
+    else:
+        rtype = rf.choices(list(TYPE_W), weights=list(TYPE_W.values()))[0]
+    channel = _channel(rf, d1 >= PLATFORM_LIVE)
+    urgency = _urgency(rf)
+    unmatched = rf.random() < 0.03
+    svc = comp.service_at(d1)  # the ledger as known on day d (a later change of company is not foreseen)
+    uscc = svc[2] if svc else None
+    if same:
+        text = first["summary"].removeprefix(comp.name)
+        summary = rf.choice(["再次反映：", "来电人再次来电，", "此前已反映，"]) + text + (
+            "，问题仍未解决" if unsatisfied else "")
+    else:
+        summary = rf.choice(SUMMARIES[cat])
+    # numbered from 60000 by (days after the first order's day, its sequence): unique per prefix and day
+    order_id = f"{PREFIX[channel]}{d1.strftime('%Y%m%d')}{60000 + gap * 400 * scale + seq - 1:05d}"
+    head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched,
+                 first["caller_name"], first["caller_phone"], summary)
+    return _lifecycle(rf, head, received, rtype, urgency, uscc, comp.community.name, verified,
+                      verified_share(seed, uscc))
 
 
 def _event(head: dict, seq: int, etype: str, at: dt.datetime, upd: dt.datetime, due, level: int, unit: str,
@@ -133,7 +242,25 @@ def _event(head: dict, seq: int, etype: str, at: dt.datetime, upd: dt.datetime, 
     return ev
 
 
-def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified) -> list[dict]:
+def _contact(r, signed: dt.datetime, limit: dt.datetime, urgency: str) -> dt.datetime | None:
+    """First contact with the caller after signing: None (about 2 %: never contacted before the reply),
+    late (after the response limit: about 5 %, plus the orders signed after the limit), else on time."""
+    x = r.random()
+    if x < 0.02:
+        return None
+    if x < 0.07 or signed >= limit:
+        if urgency == "一般":
+            return _work_after(max(signed, limit), r, 0.3, 30)
+        return max(signed, limit) + dt.timedelta(minutes=r.uniform(5, 180 if urgency == "紧急" else 90))
+    if urgency == "一般":
+        at = _work_after(signed, r, 0.1, 6)
+        if at > limit:  # signed late on the last day: call before the end of it
+            at = signed + (limit - signed) * r.uniform(0.1, 0.9)
+        return at
+    return signed + (limit - signed) * r.uniform(0.05, 0.95)
+
+
+def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified, p_verified) -> list[dict]:
     evs: list[dict] = []
     intake = {"12345": "县12345热线", "12319": "县住建局12319热线", "smart_platform": "智慧物业综合管理平台"}[head["channel"]]
     town_unit = "城关镇" if head["town_code"].startswith("341523100") else (
@@ -165,8 +292,16 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
             add("RETURNED", t, town_unit, note="非本单位职责，申请退单")
             t = _work_after(t, r, 0.5, 4)
             add("DISPATCHED", t, "县城管局")
-        t = _work_after(t, r, 0.2, 10 if r.random() < 0.9 else 40)
+        limit = response_due(t, urgency)  # from the dispatch the handling unit signs
+        if urgency == "一般":
+            t = _work_after(t, r, 0.2, 10 if r.random() < 0.9 else 40)
+        else:  # urgent orders are signed at once, also out of office hours
+            t += dt.timedelta(minutes=r.uniform(2, 12) if urgency == "特急" else r.uniform(5, 70))
         add("SIGNED", t, town_unit)
+        contacted = _contact(r, t, limit, urgency)
+        if contacted is not None:  # the handler phones the caller (联系诉求人)
+            t = contacted
+            add("CONTACTED", t, handler, note="已电话联系诉求人，了解诉求")
         t = _work_after(t, r, 0.5, 20)
         add("IN_PROGRESS", t, handler)
         if r.random() < 0.18:
@@ -186,9 +321,9 @@ def _lifecycle(r, head, received, rtype, urgency, uscc, community_name, verified
         if reply_at > due and r.random() < 0.5:
             add("SUPERVISED", _work_after(due, r, 1, 24), "县城管局", note="超期督办")
         is_complaint = rtype in ("投诉", "举报")
-        ver = is_complaint and uscc is not None and r.random() < 0.06
+        ver = is_complaint and uscc is not None and r.random() < p_verified
         add("REPLIED", reply_at, handler, complaint_verified=ver if is_complaint else None,
-            note="经核查，反映问题属实，已督促整改" if ver else "已联系来电人处理")
+            note="经核查，反映问题属实，已督促整改" if ver else ("已联系来电人处理" if contacted else "已处理"))
         if ver:
             ev = evs[-1]
             verified.append({"order_id": head["order_id"], "uscc": uscc, "compound_id": head["compound_id"],

@@ -181,7 +181,7 @@ REGISTRY_SHEETS: list[Feed] = [
 
 EVENT_TYPES = {
     "RECEIVED": "已受理", "DIRECT_ANSWERED": "直接答复办结", "REJECTED": "不予受理", "MERGED": "重复件并案",
-    "DISPATCHED": "已派单", "RETURNED": "退单", "SIGNED": "已签收", "IN_PROGRESS": "办理中",
+    "DISPATCHED": "已派单", "RETURNED": "退单", "SIGNED": "已签收", "CONTACTED": "已联系诉求人", "IN_PROGRESS": "办理中",
     "ESCALATED": "吹哨上报", "EXTENDED": "延期", "SUPERVISED": "督办", "REPLIED": "已回复",
     "CLOSED": "已办结", "VISITED": "已回访", "REOPENED": "重办",
 }
