@@ -211,7 +211,6 @@ def repeats(orders: dict[str, dict], window: dt.timedelta = REPEAT_WINDOW) -> di
 
 # ---------------------------------------------------------------- credit
 SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
-COMPLAINT_CAP = 10  # points of complaints found true per enterprise over the 12 months (DOMAIN §8 default)
 BANDS = [("AAA", 85), ("AA", 80), ("A", 70), ("B", 60), ("C", float("-inf"))]
 
 
@@ -227,7 +226,9 @@ def credit_scheme(seeds: Path = SEEDS, version: str = "v1") -> dict:
                      key=lambda m: (int(m["priority"]), m["mapping_id"]))
     scheme = next(s for s in _csv(seeds / "ref_credit_schemes.csv") if s["scheme_version"] == version)
     return {"rules": rules, "mapping": mapping, "base": float(scheme["base_score"]),
-            "good_cap": float(scheme["good_points_cap"])}
+            "good_cap": float(scheme["good_points_cap"]),
+            # points of complaints found true per enterprise over the 12 months (DOMAIN §8)
+            "complaint_cap": float(scheme["complaint_points_cap"]), "min_score": float(scheme["min_score"])}
 
 
 def classify(rec: dict, scheme: dict) -> dict | None:
@@ -269,10 +270,10 @@ def grade(score: float, veto: bool) -> str:
     return next(g for g, lo in BANDS if score >= lo)
 
 
-def credit_scores(records: list[dict], ents: list[str], at: dt.date, scheme: dict,
-                  complaint_cap: float = COMPLAINT_CAP) -> dict[str, tuple[float, str]]:
+def credit_scores(records: list[dict], ents: list[str], at: dt.date, scheme: dict) -> dict[str, tuple[float, str]]:
     """(score, grade) per enterprise at a month end: base + min(good, cap) - bad, where the complaints found
-    true count once per work order and at most `complaint_cap` points; a valid veto item forces C; >= 0."""
+    true count once per work order and at most the scheme's complaint cap; a valid veto item forces C; the
+    score is never below the scheme's min_score."""
     acc = {u: {"good": 0.0, "bad": 0.0, "orders": set(), "cpl": 0.0, "veto": False} for u in ents}
     for rec in records:
         a = acc.get(rec["enterprise_uscc"])
@@ -296,7 +297,8 @@ def credit_scores(records: list[dict], ents: list[str], at: dt.date, scheme: dic
         a["veto"] |= rule["is_veto"] == "true" or bool(rec.get("is_veto"))
     out = {}
     for u, a in acc.items():
-        score = max(0.0, scheme["base"] + min(a["good"], scheme["good_cap"]) - a["bad"] - min(a["cpl"], complaint_cap))
+        score = max(scheme["min_score"], scheme["base"] + min(a["good"], scheme["good_cap"]) - a["bad"]
+                    - min(a["cpl"], scheme["complaint_cap"]))
         out[u] = (score, grade(score, a["veto"]))
     return out
 

@@ -131,6 +131,7 @@ milestones as (
         string_agg(distinct channel, ',' order by channel) as channels,
         count(distinct source_order_id) - 1 as duplicate_copies,
         min(event_at) filter (where event_type = 'DISPATCHED') as dispatched_at,
+        array_agg(event_at order by event_at) filter (where event_type = 'DISPATCHED') as dispatch_times,
         min(event_at) filter (where event_type = 'SIGNED') as signed_at,
         min(event_at) filter (where event_type = 'CONTACTED') as contacted_at,
         min(event_at) filter (where event_type = 'REPLIED') as replied_at,
@@ -210,6 +211,16 @@ with_policy as (
         sla_policy.response_limit_unit,
         sla_policy.deadline_time,
         {{ shanghai_date('headers.received_at') }} as received_date,
+        -- the response clocks start at the dispatch the unit signed for: the last one before the first
+        -- sign-for (a returned order is dispatched again), else the first dispatch
+        coalesce(
+            (
+                select max(dispatch.dispatched_at)
+                from unnest(milestones.dispatch_times) as dispatch (dispatched_at)
+                where dispatch.dispatched_at <= milestones.signed_at
+            ),
+            milestones.dispatched_at
+        ) as response_clock_at,
         -- the final closure: none while a reopened order (重办) is being handled again
         case
             when milestones.last_reopened_at is null or milestones.last_closure_at > milestones.last_reopened_at
@@ -260,24 +271,24 @@ with_due as (
                 then with_policy.cycle_started_at + make_interval(secs => with_policy.closure_limit_value * 3600)
         end as sla_due_at,
         case
-            when with_policy.dispatched_at is null then null
+            when with_policy.response_clock_at is null then null
             when with_policy.sign_limit_unit = 'working_days'
                 then {{ local_deadline(
-                    add_working_days(shanghai_date('dispatched_at'), 'sign_limit_value::integer'),
+                    add_working_days(shanghai_date('response_clock_at'), 'sign_limit_value::integer'),
                     'deadline_time'
                 ) }}
             when with_policy.sign_limit_unit = 'hours'
-                then with_policy.dispatched_at + make_interval(secs => with_policy.sign_limit_value * 3600)
+                then with_policy.response_clock_at + make_interval(secs => with_policy.sign_limit_value * 3600)
         end as sign_due_at,
         case
-            when with_policy.dispatched_at is null then null
+            when with_policy.response_clock_at is null then null
             when with_policy.response_limit_unit = 'working_days'
                 then {{ local_deadline(
-                    add_working_days(shanghai_date('dispatched_at'), 'response_limit_value::integer'),
+                    add_working_days(shanghai_date('response_clock_at'), 'response_limit_value::integer'),
                     'deadline_time'
                 ) }}
             when with_policy.response_limit_unit = 'hours'
-                then with_policy.dispatched_at + make_interval(secs => with_policy.response_limit_value * 3600)
+                then with_policy.response_clock_at + make_interval(secs => with_policy.response_limit_value * 3600)
         end as response_due_at
     from with_policy
 
