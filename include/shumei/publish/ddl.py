@@ -124,6 +124,27 @@ create table if not exists published.indicator_targets (
 alter table published.indicator_targets
     add column if not exists breakdown_type text not null default 'total',
     add column if not exists breakdown_code text not null default '_T';
+
+-- 2026-12-01 (issue 12): area names, refreshed with each release like the catalogue
+create table if not exists published.dim_area (
+    area_code text primary key check (area_code ~ '^[0-9]{12}$'),
+    area_name_zh text not null,
+    area_name_en text,
+    area_level text not null check (area_level in ('county', 'town', 'community')),
+    area_type text,
+    parent_area_code text,
+    valid_from date,
+    valid_to date,
+    refreshed_in_release bigint references published.release_log (release_id)
+);
+
+-- disclosure rules (one row each, written from the constants of ddl.py on every run)
+create table if not exists published.disclosure_rules (
+    rule_code text primary key,
+    min_denominator integer not null,
+    rule_zh text not null,
+    rule_en text not null
+);
 """
 
 # Views are replaced every run; columns are only ever appended (create or replace view rule).
@@ -201,6 +222,37 @@ as $$
 $$;
 """
 
+# Statistical disclosure: a rate whose denominator is below this is flagged `is_small_count` in the
+# value views. Kept here only; written to published.disclosure_rules so readers see it too.
+SMALL_COUNT_MIN_DENOMINATOR = 5
+
+RULES_SQL = """
+insert into published.disclosure_rules (rule_code, min_denominator, rule_zh, rule_en)
+values ('small_count', %(min_denominator)s,
+        '比率的分母小于该值时标记为小样本（is_small_count），解读和再发布须谨慎',
+        'A rate whose denominator is below this value is flagged is_small_count: interpret and re-publish with care')
+on conflict (rule_code) do update
+    set min_denominator = excluded.min_denominator, rule_zh = excluded.rule_zh, rule_en = excluded.rule_en
+"""
+
+_FREQUENCY_VIEW = """
+create or replace view published.v_indicator_{frequency} as
+select l.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
+       l.area_code, a.area_name_zh, a.area_name_en, l.area_level, a.parent_area_code,
+       l.period_start, l.period_end, l.breakdown_type, l.breakdown_code,
+       l.numerator, l.denominator, l.value, l.unit, c.decimals, c.is_additive,
+       coalesce(l.unit = 'percent' and coalesce(l.denominator, 0) < (
+           select r.min_denominator from published.disclosure_rules r where r.rule_code = 'small_count'), false)
+           as is_small_count,
+       l.target, l.deadline, l.target_met, l.status, l.revision_reason, l.valid_from_release,
+       l.release_published_at
+from published.v_indicator_latest l
+left join published.indicator_catalog c on c.indicator_code = l.indicator_code
+left join published.dim_area a on a.area_code = l.area_code
+where l.period_type = '{frequency}';
+"""
+FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f) for f in ("month", "quarter", "year"))
+
 _T = "表 Table"
 TABLE_COMMENTS = {
     "release_log": "发布记录：每次正式发布一行（发布版本、数据截止日、发布时间、校验摘要） "
@@ -216,6 +268,15 @@ TABLE_COMMENTS = {
                           "Latest published indicator values (one row per indicator × area × period × breakdown; the figure itself is breakdown_type = total)",
     "v_indicator_first_release": "首次发布时的指标数值 Indicator values as first published",
     "v_indicator_history": "指标数值的全部版本（含已修订值） Full revision history of indicator values",
+    "dim_area": "地区维度：县、乡镇、社区的12位区划代码、中英文名称、层级、上级代码与有效期（随每次发布刷新） "
+                "Area dimension: 12-digit codes, Chinese and English names, level, parent and validity of the county, "
+                "towns and communities (refreshed with each release)",
+    "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
+    **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
+                           "求和只取同一地区层级（如 area_level = town）与同一分组 "
+                           f"Latest {f}ly values with indicator and area names; the figure is breakdown_type = total; "
+                           "sum only within one area level (e.g. area_level = town) and one breakdown"
+       for f, zh in (("month", "月"), ("quarter", "季"), ("year", "年"))},
 }
 FUNCTION_COMMENTS = {
     "indicator_values_as_of(date)": "截至某日（北京时间）已发布的指标数值：该日及以前最后一次发布的版本 "
@@ -282,6 +343,18 @@ COLUMN_COMMENTS = {
     "clause_section": "方案章节 Section of the programme text",
     "clause_zh": "方案条款原文 Clause text of the programme",
     "note_en": "英文说明 Note (English)",
+    "area_name_zh": "地区中文名称 Area name (Chinese)",
+    "area_name_en": "地区英文名称（乡镇为拼音） Area name (English; pinyin for towns)",
+    "area_type": "地区类型：county 县/town 镇/township 乡/development_zone 开发区/community 社区 Area type",
+    "parent_area_code": "上级地区代码（乡镇的上级为县，社区的上级为乡镇） Parent area code (county of a town, town of a community)",
+    "indicator_name_zh": "指标中文名称 Indicator name (Chinese)",
+    "indicator_name_en": "指标英文名称 Indicator name (English)",
+    "is_small_count": "小样本标记：比率的分母小于披露阈值（见 disclosure_rules） "
+                      "Small count: a rate whose denominator is below the disclosure threshold (see disclosure_rules)",
+    "rule_code": "规则代码 Rule code",
+    "min_denominator": "最小分母（低于此值标记为小样本） Minimum denominator (below it a rate is flagged small count)",
+    "rule_zh": "规则说明（中文） Rule (Chinese)",
+    "rule_en": "规则说明（英文） Rule (English)",
 }
 
 
@@ -339,5 +412,7 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
+        cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
+        cur.execute(FREQUENCY_VIEWS_SQL)
         _apply_comments(cur)
         _apply_grants(cur)
