@@ -124,6 +124,8 @@ create table if not exists published.indicator_targets (
 alter table published.indicator_targets
     add column if not exists breakdown_type text not null default 'total',
     add column if not exists breakdown_code text not null default '_T';
+-- 2026-12-01 (issue 12): area targets (a figure of an area) apart from unit norms (each compound or enterprise)
+alter table published.indicator_targets add column if not exists measure_scope text;
 
 -- 2026-12-01 (issue 12): area names, refreshed with each release like the catalogue
 create table if not exists published.dim_area (
@@ -251,6 +253,45 @@ left join published.indicator_catalog c on c.indicator_code = l.indicator_code
 left join published.dim_area a on a.area_code = l.area_code
 where l.period_type = '{frequency}';
 """
+_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
+         when '<=' then {a} <= {b} when '<' then {a} < {b} when '=' then {a} = {b} end"""
+
+# Targets in the unit of the value, with the latest figure of the target's area at its deadline.
+TARGETS_VIEW_SQL = f"""
+create or replace view published.v_indicator_targets as
+select t.target_id, t.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
+       t.area_code, a.area_name_zh, a.area_name_en, t.breakdown_type, t.breakdown_code, t.measure_scope,
+       t.target_kind, t.deadline, t.comparator,
+       case when t.unit = 'ratio' and c.unit = 'percent' then 100 * t.threshold else t.threshold end as target,
+       case when t.unit = 'ratio' and c.unit = 'percent' then 'percent' else t.unit end as unit,
+       v.period_type, v.period_start, v.period_end, v.numerator, v.denominator, v.value, v.status,
+       case
+           when v.indicator_code is null then null
+           when t.unit = 'ratio' then case when v.denominator > 0 then
+               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
+           when t.unit = 'count' then
+               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
+           else {_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
+       end as target_met,
+       t.clause_section, t.clause_zh, t.note_en
+from published.indicator_targets t
+left join published.indicator_catalog c on c.indicator_code = t.indicator_code
+left join published.dim_area a on a.area_code = t.area_code
+left join lateral (
+    -- the figure at the deadline (the longest period ending on it: year, quarter, month); a standing
+    -- norm (no deadline) is compared with the latest month, or the latest period of a yearly indicator
+    select l.indicator_code, l.period_type, l.period_start, l.period_end, l.numerator, l.denominator,
+           l.value, l.status
+    from published.v_indicator_latest l
+    where l.indicator_code = t.indicator_code and l.area_code = t.area_code
+      and l.breakdown_type = t.breakdown_type and l.breakdown_code = t.breakdown_code
+      and (l.period_end = t.deadline or t.deadline is null)
+    order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
+             array_position(array['year', 'quarter', 'month'], l.period_type)
+    limit 1
+) v on coalesce(t.measure_scope, 'area') = 'area';
+"""
+
 FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f) for f in ("month", "quarter", "year"))
 
 _T = "表 Table"
@@ -271,6 +312,9 @@ TABLE_COMMENTS = {
     "dim_area": "地区维度：县、乡镇、社区的12位区划代码、中英文名称、层级、上级代码与有效期（随每次发布刷新） "
                 "Area dimension: 12-digit codes, Chinese and English names, level, parent and validity of the county, "
                 "towns and communities (refreshed with each release)",
+    "v_indicator_targets": "指标目标及其达成情况：阈值与指标值同单位（比率为百分数0-100），期限日该地区最新发布数值及是否达标 "
+                           "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
+                           "the target's area at the deadline and whether it is met",
     "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
     **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
                            "求和只取同一地区层级（如 area_level = town）与同一分组 "
@@ -343,6 +387,8 @@ COLUMN_COMMENTS = {
     "clause_section": "方案章节 Section of the programme text",
     "clause_zh": "方案条款原文 Clause text of the programme",
     "note_en": "英文说明 Note (English)",
+    "measure_scope": "目标范围：area 地区数值/unit 每个单位（小区、企业）须达到的规范 "
+                     "Target scope: area (a figure of the area) or unit (a norm each compound or enterprise must meet)",
     "area_name_zh": "地区中文名称 Area name (Chinese)",
     "area_name_en": "地区英文名称（乡镇为拼音） Area name (English; pinyin for towns)",
     "area_type": "地区类型：county 县/town 镇/township 乡/development_zone 开发区/community 社区 Area type",
@@ -414,5 +460,6 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         cur.execute(VIEWS_SQL)
         cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
         cur.execute(FREQUENCY_VIEWS_SQL)
+        cur.execute(TARGETS_VIEW_SQL)
         _apply_comments(cur)
         _apply_grants(cur)

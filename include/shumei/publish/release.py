@@ -134,14 +134,15 @@ from (select to_jsonb(r) as j from {catalog} r) s
 TARGETS_SQL = """
 insert into published.indicator_targets (
     target_id, indicator_code, area_code, breakdown_type, breakdown_code, deadline, comparator, threshold,
-    unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release)
+    unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release,
+    measure_scope)
 select coalesce(j->>'target_id', concat_ws('-', j->>'indicator_code', j->>'area_code',
                 coalesce(j->>'deadline_date', j->>'deadline'))),
        j->>'indicator_code', j->>'area_code', coalesce(j->>'breakdown_type', 'total'),
        coalesce(j->>'breakdown_code', '_T'), coalesce(j->>'deadline_date', j->>'deadline')::date,
        j->>'comparator', (j->>'threshold')::numeric, j->>'unit', j->>'target_kind',
        j->>'clause_section', coalesce(j->>'clause_zh', j->>'clause'), j->>'note_en',
-       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s
+       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s, coalesce(j->>'measure_scope', 'area')
 from (select to_jsonb(r) as j from {targets} r) s
 """
 
