@@ -193,6 +193,23 @@ begin
     end if;
 end $$;
 
+-- A release id that is not in release_log is an error, not "every current value". The check is a
+-- plpgsql function called in the WHERE clause of the SQL functions below: they stay single SQL
+-- statements that the planner inlines (the check becomes a one-time filter, evaluated once), so a
+-- caller's filters reach the index of indicator_values (a plpgsql function itself is never inlined).
+create or replace function published.check_release(p_release_id bigint)
+returns boolean
+language plpgsql stable
+as $$
+begin
+    if p_release_id is null or not exists (select from published.release_log r where r.release_id = p_release_id) then
+        raise exception 'release % does not exist (发布版本不存在): see published.release_log', p_release_id
+            using errcode = 'invalid_parameter_value';
+    end if;
+    return true;
+end
+$$;
+
 create or replace function published.indicator_values_in_release(p_release_id bigint)
 returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
@@ -207,8 +224,11 @@ as $$
     from published.indicator_values v
     where v.valid_from_release <= p_release_id
       and (v.valid_to_release is null or v.valid_to_release > p_release_id)
+      and published.check_release(p_release_id)
 $$;
 
+-- one SQL statement, the release as a join (not a function call over a sub-select, which the
+-- planner cannot inline); a date before the first release gives no rows
 create or replace function published.indicator_values_as_of(p_as_of date)
 returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
@@ -217,10 +237,15 @@ returns table (
     valid_from_release bigint, release_id bigint, breakdown_type text, breakdown_code text)
 language sql stable
 as $$
-    select * from published.indicator_values_in_release((
-        select max(r.release_id) from published.release_log r
-        where r.status = 'published'
-          and (r.published_at at time zone 'Asia/Shanghai')::date <= p_as_of))
+    select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+           v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+           v.status, v.revision_reason, v.valid_from_release, r.release_id, v.breakdown_type, v.breakdown_code
+    from (select max(rl.release_id) as release_id from published.release_log rl
+          where rl.status = 'published'
+            and (rl.published_at at time zone 'Asia/Shanghai')::date <= p_as_of) r
+    join published.indicator_values v
+      on v.valid_from_release <= r.release_id
+     and (v.valid_to_release is null or v.valid_to_release > r.release_id)
 $$;
 """
 
@@ -325,7 +350,10 @@ TABLE_COMMENTS = {
 FUNCTION_COMMENTS = {
     "indicator_values_as_of(date)": "截至某日（北京时间）已发布的指标数值：该日及以前最后一次发布的版本 "
                                     "Indicator values as known on a date (Asia/Shanghai): the last release published on or before that date",
-    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值 Indicator values as they stood in a given release",
+    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值（版本号不存在时报错） "
+                                           "Indicator values as they stood in a given release (an unknown release id is an error)",
+    "check_release(bigint)": "检查发布版本号是否存在，不存在则报错（供 indicator_values_in_release 使用） "
+                             "Raises an error for a release id not in release_log (used by indicator_values_in_release)",
 }
 COLUMN_COMMENTS = {
     "release_id": "发布版本号 Release id (vintage)",
