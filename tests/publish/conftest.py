@@ -12,6 +12,7 @@ import pytest
 
 CATALOG = "qa_ref.ref_indicator_catalog"
 TARGETS = "qa_ref.ref_indicator_targets"
+AREAS = "qa_ref.dim_area"
 COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
 
 CANDIDATE_DDL = """
@@ -44,6 +45,16 @@ create table qa_ref.ref_indicator_targets (
 insert into qa_ref.ref_indicator_targets values
  ('WY_FG-2023-12-31', 'WY_FG', '341523000000', '2023-12-31', '>=', 1, 'ratio', 'firm', '二、', '全覆盖',
   'full coverage', '2023-03-06', null);
+create table qa_ref.dim_area (
+    area_code text, area_name_zh text, area_name_en text, area_level text, area_type text,
+    parent_area_code text, county_code text, valid_from date, valid_to date, is_current boolean);
+insert into qa_ref.dim_area values
+ ('341523000000', '舒城县', 'Shucheng County', 'county', 'county', '341500000000', '341523000000', '2018-01-01', null, true),
+ ('341523100000', '城关镇', 'Chengguan Town', 'town', 'town', '341523000000', '341523000000', '2018-01-01', null, true),
+ ('341523400000', '舒城县经济开发区', 'Shucheng County Economic Development Zone', 'town', 'development_zone',
+  '341523000000', '341523000000', '2018-01-01', null, true),
+ ('341523100001', '鼓楼社区', 'Gulou Community', 'community', 'community', '341523100000', '341523000000',
+  '2018-01-01', null, true);
 """
 
 # (indicator, area, level, month, numerator, denominator, value, unit, target, deadline, met)
@@ -130,5 +141,5 @@ def release(wh, audit, _audits):
             if first:
                 _audits[key] = result
         assert result.passed, result.summary()
-        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS)
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS)
     return run

@@ -22,6 +22,8 @@ def published(wh, release):
 @pytest.mark.parametrize("role_url", ["SHUMEI_BI_URL", "SHUMEI_STATS_URL"])
 def test_readers_read_published_and_nothing_else(published, test_env, role_url):
     with psycopg.connect(test_env[role_url], autocommit=True) as conn:
+        # the readers' transactions are read-only by default (test_readers.py); the privileges hold without it
+        conn.execute("set default_transaction_read_only = off")
         assert conn.execute("select count(*) from published.v_indicator_latest").fetchone()[0] == 14
         assert conn.execute("select count(*) from published.v_indicator_first_release").fetchone()[0] == 14
         assert conn.execute("select count(*) from published.indicator_values_as_of(current_date)").fetchone()[0] == 14

@@ -111,3 +111,28 @@ def test_latest_summary_without_release(wh):
     ensure_published_schema(wh)
     ensure_published_schema(wh)  # idempotent
     assert "No release" in latest_summary(wh)
+
+
+def test_unknown_release_is_an_error(wh, release, test_env):
+    import psycopg
+
+    first = release()
+    with psycopg.connect(test_env["SHUMEI_STATS_URL"], autocommit=True) as conn:
+        assert conn.execute(f"select count(*) from published.indicator_values_in_release({first.release_id})"
+                            ).fetchone()[0] == 14
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="release 99 does not exist"):
+            conn.execute("select * from published.indicator_values_in_release(99)")
+
+
+@pytest.mark.parametrize("call", ["indicator_values_as_of(current_date)", "indicator_values_in_release(1)"])
+def test_as_of_and_in_release_are_inlined(wh, release, test_env, call):
+    import psycopg
+
+    release()
+    with psycopg.connect(test_env["SHUMEI_BI_URL"], autocommit=True) as conn:
+        conn.execute("set enable_seqscan = off")  # a table this small would be scanned whole
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"explain select * from published.{call} where indicator_code = 'WY_FG' and area_code = %s"
+            " and period_type = 'month'", (COUNTY,)).fetchall())
+    assert "Function Scan" not in plan, plan
+    assert "Index Scan using indicator_values_key_release_bd on indicator_values" in plan, plan

@@ -124,6 +124,29 @@ create table if not exists published.indicator_targets (
 alter table published.indicator_targets
     add column if not exists breakdown_type text not null default 'total',
     add column if not exists breakdown_code text not null default '_T';
+-- 2026-12-01 (issue 12): area targets (a figure of an area) apart from unit norms (each compound or enterprise)
+alter table published.indicator_targets add column if not exists measure_scope text;
+
+-- 2026-12-01 (issue 12): area names, refreshed with each release like the catalogue
+create table if not exists published.dim_area (
+    area_code text primary key check (area_code ~ '^[0-9]{12}$'),
+    area_name_zh text not null,
+    area_name_en text,
+    area_level text not null check (area_level in ('county', 'town', 'community')),
+    area_type text,
+    parent_area_code text,
+    valid_from date,
+    valid_to date,
+    refreshed_in_release bigint references published.release_log (release_id)
+);
+
+-- disclosure rules (one row each, written from the constants of ddl.py on every run)
+create table if not exists published.disclosure_rules (
+    rule_code text primary key,
+    min_denominator integer not null,
+    rule_zh text not null,
+    rule_en text not null
+);
 """
 
 # Views are replaced every run; columns are only ever appended (create or replace view rule).
@@ -170,6 +193,23 @@ begin
     end if;
 end $$;
 
+-- A release id that is not in release_log is an error, not "every current value". The check is a
+-- plpgsql function called in the WHERE clause of the SQL functions below: they stay single SQL
+-- statements that the planner inlines (the check becomes a one-time filter, evaluated once), so a
+-- caller's filters reach the index of indicator_values (a plpgsql function itself is never inlined).
+create or replace function published.check_release(p_release_id bigint)
+returns boolean
+language plpgsql stable
+as $$
+begin
+    if p_release_id is null or not exists (select from published.release_log r where r.release_id = p_release_id) then
+        raise exception 'release % does not exist (发布版本不存在): see published.release_log', p_release_id
+            using errcode = 'invalid_parameter_value';
+    end if;
+    return true;
+end
+$$;
+
 create or replace function published.indicator_values_in_release(p_release_id bigint)
 returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
@@ -184,8 +224,11 @@ as $$
     from published.indicator_values v
     where v.valid_from_release <= p_release_id
       and (v.valid_to_release is null or v.valid_to_release > p_release_id)
+      and published.check_release(p_release_id)
 $$;
 
+-- one SQL statement, the release as a join (not a function call over a sub-select, which the
+-- planner cannot inline); a date before the first release gives no rows
 create or replace function published.indicator_values_as_of(p_as_of date)
 returns table (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
@@ -194,12 +237,87 @@ returns table (
     valid_from_release bigint, release_id bigint, breakdown_type text, breakdown_code text)
 language sql stable
 as $$
-    select * from published.indicator_values_in_release((
-        select max(r.release_id) from published.release_log r
-        where r.status = 'published'
-          and (r.published_at at time zone 'Asia/Shanghai')::date <= p_as_of))
+    select v.indicator_code, v.area_code, v.area_level, v.period_type, v.period_start, v.period_end,
+           v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met,
+           v.status, v.revision_reason, v.valid_from_release, r.release_id, v.breakdown_type, v.breakdown_code
+    from (select max(rl.release_id) as release_id from published.release_log rl
+          where rl.status = 'published'
+            and (rl.published_at at time zone 'Asia/Shanghai')::date <= p_as_of) r
+    join published.indicator_values v
+      on v.valid_from_release <= r.release_id
+     and (v.valid_to_release is null or v.valid_to_release > r.release_id)
 $$;
 """
+
+# Statistical disclosure: a rate whose denominator is below this is flagged `is_small_count` in the
+# value views. Kept here only; written to published.disclosure_rules so readers see it too.
+SMALL_COUNT_MIN_DENOMINATOR = 5
+
+RULES_SQL = """
+insert into published.disclosure_rules (rule_code, min_denominator, rule_zh, rule_en)
+values ('small_count', %(min_denominator)s,
+        '比率的分母小于该值时标记为小样本（is_small_count），解读和再发布须谨慎',
+        'A rate whose denominator is below this value is flagged is_small_count: interpret and re-publish with care')
+on conflict (rule_code) do update
+    set min_denominator = excluded.min_denominator, rule_zh = excluded.rule_zh, rule_en = excluded.rule_en
+"""
+
+_FREQUENCY_VIEW = """
+create or replace view published.v_indicator_{frequency} as
+select l.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
+       l.area_code, a.area_name_zh, a.area_name_en, l.area_level, a.parent_area_code,
+       l.period_start, l.period_end, l.breakdown_type, l.breakdown_code,
+       l.numerator, l.denominator, l.value, l.unit, c.decimals, c.is_additive,
+       coalesce(l.unit = 'percent' and coalesce(l.denominator, 0) < (
+           select r.min_denominator from published.disclosure_rules r where r.rule_code = 'small_count'), false)
+           as is_small_count,
+       l.target, l.deadline, l.target_met, l.status, l.revision_reason, l.valid_from_release,
+       l.release_published_at
+from published.v_indicator_latest l
+left join published.indicator_catalog c on c.indicator_code = l.indicator_code
+left join published.dim_area a on a.area_code = l.area_code
+where l.period_type = '{frequency}';
+"""
+_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
+         when '<=' then {a} <= {b} when '<' then {a} < {b} when '=' then {a} = {b} end"""
+
+# Targets in the unit of the value, with the latest figure of the target's area at its deadline.
+TARGETS_VIEW_SQL = f"""
+create or replace view published.v_indicator_targets as
+select t.target_id, t.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
+       t.area_code, a.area_name_zh, a.area_name_en, t.breakdown_type, t.breakdown_code, t.measure_scope,
+       t.target_kind, t.deadline, t.comparator,
+       case when t.unit = 'ratio' and c.unit = 'percent' then 100 * t.threshold else t.threshold end as target,
+       case when t.unit = 'ratio' and c.unit = 'percent' then 'percent' else t.unit end as unit,
+       v.period_type, v.period_start, v.period_end, v.numerator, v.denominator, v.value, v.status,
+       case
+           when v.indicator_code is null then null
+           when t.unit = 'ratio' then case when v.denominator > 0 then
+               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
+           when t.unit = 'count' then
+               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
+           else {_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
+       end as target_met,
+       t.clause_section, t.clause_zh, t.note_en
+from published.indicator_targets t
+left join published.indicator_catalog c on c.indicator_code = t.indicator_code
+left join published.dim_area a on a.area_code = t.area_code
+left join lateral (
+    -- the figure at the deadline (the longest period ending on it: year, quarter, month); a standing
+    -- norm (no deadline) is compared with the latest month, or the latest period of a yearly indicator
+    select l.indicator_code, l.period_type, l.period_start, l.period_end, l.numerator, l.denominator,
+           l.value, l.status
+    from published.v_indicator_latest l
+    where l.indicator_code = t.indicator_code and l.area_code = t.area_code
+      and l.breakdown_type = t.breakdown_type and l.breakdown_code = t.breakdown_code
+      and (l.period_end = t.deadline or t.deadline is null)
+    order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
+             array_position(array['year', 'quarter', 'month'], l.period_type)
+    limit 1
+) v on coalesce(t.measure_scope, 'area') = 'area';
+"""
+
+FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f) for f in ("month", "quarter", "year"))
 
 _T = "表 Table"
 TABLE_COMMENTS = {
@@ -216,11 +334,26 @@ TABLE_COMMENTS = {
                           "Latest published indicator values (one row per indicator × area × period × breakdown; the figure itself is breakdown_type = total)",
     "v_indicator_first_release": "首次发布时的指标数值 Indicator values as first published",
     "v_indicator_history": "指标数值的全部版本（含已修订值） Full revision history of indicator values",
+    "dim_area": "地区维度：县、乡镇、社区的12位区划代码、中英文名称、层级、上级代码与有效期（随每次发布刷新） "
+                "Area dimension: 12-digit codes, Chinese and English names, level, parent and validity of the county, "
+                "towns and communities (refreshed with each release)",
+    "v_indicator_targets": "指标目标及其达成情况：阈值与指标值同单位（比率为百分数0-100），期限日该地区最新发布数值及是否达标 "
+                           "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
+                           "the target's area at the deadline and whether it is met",
+    "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
+    **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
+                           "求和只取同一地区层级（如 area_level = town）与同一分组 "
+                           f"Latest {f}ly values with indicator and area names; the figure is breakdown_type = total; "
+                           "sum only within one area level (e.g. area_level = town) and one breakdown"
+       for f, zh in (("month", "月"), ("quarter", "季"), ("year", "年"))},
 }
 FUNCTION_COMMENTS = {
     "indicator_values_as_of(date)": "截至某日（北京时间）已发布的指标数值：该日及以前最后一次发布的版本 "
                                     "Indicator values as known on a date (Asia/Shanghai): the last release published on or before that date",
-    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值 Indicator values as they stood in a given release",
+    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值（版本号不存在时报错） "
+                                           "Indicator values as they stood in a given release (an unknown release id is an error)",
+    "check_release(bigint)": "检查发布版本号是否存在，不存在则报错（供 indicator_values_in_release 使用） "
+                             "Raises an error for a release id not in release_log (used by indicator_values_in_release)",
 }
 COLUMN_COMMENTS = {
     "release_id": "发布版本号 Release id (vintage)",
@@ -282,6 +415,20 @@ COLUMN_COMMENTS = {
     "clause_section": "方案章节 Section of the programme text",
     "clause_zh": "方案条款原文 Clause text of the programme",
     "note_en": "英文说明 Note (English)",
+    "measure_scope": "目标范围：area 地区数值/unit 每个单位（小区、企业）须达到的规范 "
+                     "Target scope: area (a figure of the area) or unit (a norm each compound or enterprise must meet)",
+    "area_name_zh": "地区中文名称 Area name (Chinese)",
+    "area_name_en": "地区英文名称（乡镇为拼音） Area name (English; pinyin for towns)",
+    "area_type": "地区类型：county 县/town 镇/township 乡/development_zone 开发区/community 社区 Area type",
+    "parent_area_code": "上级地区代码（乡镇的上级为县，社区的上级为乡镇） Parent area code (county of a town, town of a community)",
+    "indicator_name_zh": "指标中文名称 Indicator name (Chinese)",
+    "indicator_name_en": "指标英文名称 Indicator name (English)",
+    "is_small_count": "小样本标记：比率的分母小于披露阈值（见 disclosure_rules） "
+                      "Small count: a rate whose denominator is below the disclosure threshold (see disclosure_rules)",
+    "rule_code": "规则代码 Rule code",
+    "min_denominator": "最小分母（低于此值标记为小样本） Minimum denominator (below it a rate is flagged small count)",
+    "rule_zh": "规则说明（中文） Rule (Chinese)",
+    "rule_en": "规则说明（英文） Rule (English)",
 }
 
 
@@ -339,5 +486,8 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
+        cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
+        cur.execute(FREQUENCY_VIEWS_SQL)
+        cur.execute(TARGETS_VIEW_SQL)
         _apply_comments(cur)
         _apply_grants(cur)

@@ -134,15 +134,27 @@ from (select to_jsonb(r) as j from {catalog} r) s
 TARGETS_SQL = """
 insert into published.indicator_targets (
     target_id, indicator_code, area_code, breakdown_type, breakdown_code, deadline, comparator, threshold,
-    unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release)
+    unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release,
+    measure_scope)
 select coalesce(j->>'target_id', concat_ws('-', j->>'indicator_code', j->>'area_code',
                 coalesce(j->>'deadline_date', j->>'deadline'))),
        j->>'indicator_code', j->>'area_code', coalesce(j->>'breakdown_type', 'total'),
        coalesce(j->>'breakdown_code', '_T'), coalesce(j->>'deadline_date', j->>'deadline')::date,
        j->>'comparator', (j->>'threshold')::numeric, j->>'unit', j->>'target_kind',
        j->>'clause_section', coalesce(j->>'clause_zh', j->>'clause'), j->>'note_en',
-       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s
+       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s, coalesce(j->>'measure_scope', 'area')
 from (select to_jsonb(r) as j from {targets} r) s
+"""
+
+AREAS_SQL = """
+insert into published.dim_area (
+    area_code, area_name_zh, area_name_en, area_level, area_type, parent_area_code, valid_from, valid_to,
+    refreshed_in_release)
+select j->>'area_code', j->>'area_name_zh', j->>'area_name_en', j->>'area_level', j->>'area_type',
+       coalesce(j->>'parent_area_code', j->>'parent_code'), (j->>'valid_from')::date, (j->>'valid_to')::date,
+       %(release_id)s
+from (select to_jsonb(r) as j from {source} r) s
+where j->>'area_level' in ('county', 'town', 'community')
 """
 
 
@@ -175,9 +187,17 @@ def _input_checksums(cur: psycopg.Cursor, catalog: str, candidate: dict[str, Any
     return checksums
 
 
+def _refresh(cur: psycopg.Cursor, source: str, table: str, insert_sql: str, release_id: int) -> None:
+    """Replace a published reference table by the rows of its source, when the source exists."""
+    if _exists(cur, source):
+        cur.execute(sql.SQL("delete from {}").format(sql.Identifier(*table.split("."))))
+        cur.execute(sql.SQL(insert_sql).format(source=sql.Identifier(*source.split("."))),
+                    {"release_id": release_id})
+
+
 def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, audit_result: Any, *,
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
-            targets: str = "reference.ref_indicator_targets") -> PublishResult:
+            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area") -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
 
     `conn` is a psycopg 3 connection of the owner role with no transaction open (autocommit or
@@ -235,6 +255,7 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             cur.execute("delete from published.indicator_targets")
             cur.execute(sql.SQL(TARGETS_SQL).format(targets=sql.Identifier(*targets.split("."))),
                         {"release_id": release_id})
+        _refresh(cur, areas, "published.dim_area", AREAS_SQL, release_id)
 
     return PublishResult(release_id=release_id, inserted=counts.get("new", 0),
                          changed=counts.get("changed", 0), withdrawn=counts.get("withdrawn", 0),
