@@ -51,3 +51,17 @@
         0
     {%- endif -%}
 {%- endmacro %}
+
+
+{% macro limit_end(start_ts, limit_value, limit_unit, deadline_time) -%}
+    {#- When a time limit of ref_sla_policy ends (时限截止): a working-day limit at deadline_time (17:30)
+        of the n-th working day after the start day (Asia/Shanghai), an hour limit n hours after the
+        start instant; null without a start. Arguments are SQL expressions. -#}
+    case
+        when {{ start_ts }} is null then null
+        when {{ limit_unit }} = 'working_days'
+            then {{ local_deadline(add_working_days(shanghai_date(start_ts), limit_value ~ '::integer'), deadline_time) }}
+        when {{ limit_unit }} = 'hours'
+            then {{ start_ts }} + make_interval(secs => {{ limit_value }} * 3600)
+    end
+{%- endmacro %}

@@ -258,38 +258,15 @@ with_policy as (
 with_due as (
 
     -- working-day limits end at the SLA's deadline time (17:30) of the n-th working day after the
-    -- start day (Asia/Shanghai); hour limits run from the start instant
+    -- start day (Asia/Shanghai); hour limits run from the start instant (macro limit_end)
     select
         with_policy.*,
-        case
-            when with_policy.closure_limit_unit = 'working_days'
-                then {{ local_deadline(
-                    add_working_days(shanghai_date('cycle_started_at'), 'closure_limit_value::integer'),
-                    'deadline_time'
-                ) }}
-            when with_policy.closure_limit_unit = 'hours'
-                then with_policy.cycle_started_at + make_interval(secs => with_policy.closure_limit_value * 3600)
-        end as sla_due_at,
-        case
-            when with_policy.response_clock_at is null then null
-            when with_policy.sign_limit_unit = 'working_days'
-                then {{ local_deadline(
-                    add_working_days(shanghai_date('response_clock_at'), 'sign_limit_value::integer'),
-                    'deadline_time'
-                ) }}
-            when with_policy.sign_limit_unit = 'hours'
-                then with_policy.response_clock_at + make_interval(secs => with_policy.sign_limit_value * 3600)
-        end as sign_due_at,
-        case
-            when with_policy.response_clock_at is null then null
-            when with_policy.response_limit_unit = 'working_days'
-                then {{ local_deadline(
-                    add_working_days(shanghai_date('response_clock_at'), 'response_limit_value::integer'),
-                    'deadline_time'
-                ) }}
-            when with_policy.response_limit_unit = 'hours'
-                then with_policy.response_clock_at + make_interval(secs => with_policy.response_limit_value * 3600)
-        end as response_due_at
+        {{ limit_end('with_policy.cycle_started_at', 'with_policy.closure_limit_value',
+                     'with_policy.closure_limit_unit', 'with_policy.deadline_time') }} as sla_due_at,
+        {{ limit_end('with_policy.response_clock_at', 'with_policy.sign_limit_value',
+                     'with_policy.sign_limit_unit', 'with_policy.deadline_time') }} as sign_due_at,
+        {{ limit_end('with_policy.response_clock_at', 'with_policy.response_limit_value',
+                     'with_policy.response_limit_unit', 'with_policy.deadline_time') }} as response_due_at
     from with_policy
 
 ),
