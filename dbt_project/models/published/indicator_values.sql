@@ -50,23 +50,29 @@ methodology_changes as (
 
 ),
 
+indicator_codes as (
+
+    select distinct indicator_code from catalog
+
+),
+
 pending_changes as (
 
     -- changes of method newer than the one the last release was built with: a value they move is a
     -- revision with their reason, not an unexplained jump (the publication gate reads revision_reason)
     select
-        catalog.indicator_code,
+        indicator_codes.indicator_code,
         string_agg(
             methodology_changes.reason_zh || ' ' || methodology_changes.reason_en, '; '
             order by methodology_changes.methodology_version
         ) as revision_reason
     from methodology_changes
-    inner join (select distinct indicator_code from catalog) as catalog
+    inner join indicator_codes
         on
             methodology_changes.indicator_codes = '*'
-            or catalog.indicator_code = any(string_to_array(methodology_changes.indicator_codes, '|'))
+            or indicator_codes.indicator_code = any(string_to_array(methodology_changes.indicator_codes, '|'))
     where methodology_changes.methodology_version > {{ last_release_methodology_version() }}
-    group by catalog.indicator_code
+    group by indicator_codes.indicator_code
 
 ),
 
@@ -280,10 +286,20 @@ with_target as (
 
 ),
 
+with_reason as (
+
+    select
+        with_target.*,
+        pending_changes.revision_reason
+    from with_target
+    left join pending_changes on with_target.indicator_code = pending_changes.indicator_code
+
+),
+
 final as (
 
     select
-        with_target.indicator_code::text as indicator_code,
+        indicator_code::text as indicator_code,
         area_code::text as area_code,
         area_level::text as area_level,
         period_type::text as period_type,
@@ -323,9 +339,8 @@ final as (
                 end
         end as target_met,
         period_end >= {{ as_of_date() }} as is_provisional,
-        pending_changes.revision_reason::text as revision_reason
-    from with_target
-    left join pending_changes on with_target.indicator_code = pending_changes.indicator_code
+        revision_reason::text as revision_reason
+    from with_reason
 
 )
 
