@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pendulum
@@ -57,6 +59,25 @@ def notify_failure(context) -> None:
             httpx.post(url, json=record, timeout=10)
         except httpx.HTTPError:
             log.exception("could not call the alert webhook")
+
+
+@contextmanager
+def refusals_fail_at_once() -> Iterator[None]:
+    """A refusal of the quality gate (a blocked source batch), of the audit (a blocked candidate) or
+    of the publication (PublicationRefused) is a decision about the data: a retry reaches the same
+    decision, only minutes later. Inside this block such a refusal fails the task at once, without
+    retries (AirflowFailException), with the refusal's own message (which names checks, counts and
+    batches, never a data value). Any other exception (a lost connection, a timeout) is left as it
+    is, and the task retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from shumei.build import GateBlocked
+    from shumei.publish import PublicationRefused
+
+    try:
+        yield
+    except (GateBlocked, PublicationRefused) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 DEFAULT_ARGS = {
