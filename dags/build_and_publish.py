@@ -10,7 +10,13 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
-from shumei.dag_support import DEFAULT_ARGS, PUBLISHED_ASSET, RAW_ASSETS, notify_failure
+from shumei.dag_support import (
+    DEFAULT_ARGS,
+    PUBLISHED_ASSET,
+    RAW_ASSETS,
+    notify_failure,
+    refusals_fail_at_once,
+)
 from shumei.dbt_support import dbt_manifest_path, dbt_project_dir
 
 DOC = """
@@ -29,6 +35,8 @@ DOC = """
    `published_indicators` Asset.
 
 A failure anywhere leaves the last publication exactly as it was and calls the failure callback.
+A refusal (gate, audit or publication) fails its task at once, without retries: it is a decision
+about the data, not a glitch. Any other error (a lost connection) is retried.
 Docs: docs/publication.md, docs/warehouse.md.
 """
 
@@ -48,7 +56,8 @@ def build_and_publish():
     def gate_sources(run_id=None) -> dict:
         from shumei.build import gate_new_batches
 
-        report = gate_new_batches(run_id)
+        with refusals_fail_at_once():
+            report = gate_new_batches(run_id)
         return {"as_of_date": report.as_of_date.isoformat(), "checked": report.summaries}
 
     dbt = DbtTaskGroup(
@@ -73,7 +82,8 @@ def build_and_publish():
     def audit(run_id=None) -> dict:
         from shumei.build import audit_candidate
 
-        return audit_candidate(run_id)
+        with refusals_fail_at_once():
+            return audit_candidate(run_id)
 
     @task(outlets=[PUBLISHED_ASSET])
     def publish(audit_result: dict, gate_result: dict, run_id=None) -> str:
@@ -81,7 +91,8 @@ def build_and_publish():
 
         from shumei.build import publish_release
 
-        return publish_release(audit_result, date.fromisoformat(gate_result["as_of_date"]), run_id)
+        with refusals_fail_at_once():
+            return publish_release(audit_result, date.fromisoformat(gate_result["as_of_date"]), run_id)
 
     gate = gate_sources()
     checked = audit()

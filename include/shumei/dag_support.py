@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pendulum
@@ -59,11 +61,38 @@ def notify_failure(context) -> None:
             log.exception("could not call the alert webhook")
 
 
+@contextmanager
+def refusals_fail_at_once() -> Iterator[None]:
+    """A refusal of the quality gate (a blocked source batch), of the audit (a blocked candidate) or
+    of the publication (PublicationRefused) is a decision about the data: a retry reaches the same
+    decision, only minutes later. Inside this block such a refusal fails the task at once, without
+    retries (AirflowFailException), with the refusal's own message (which names checks, counts and
+    batches, never a data value). Any other exception (a lost connection, a timeout) is left as it
+    is, and the task retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from shumei.build import GateBlocked
+    from shumei.publish import PublicationRefused
+
+    try:
+        yield
+    except (GateBlocked, PublicationRefused) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+# A task that hangs (a drop that never finishes reading, a lock that is never granted) fails after its
+# execution timeout and is retried, instead of blocking its DAG forever. Sized from measured times,
+# generous but finite: a dbt model takes up to ~40 s, the gate and the audit ~1 min, a publication
+# seconds; the ingest of the whole history on the first load ~3 min (INGEST_TIMEOUT).
+TASK_TIMEOUT = timedelta(minutes=15)
+INGEST_TIMEOUT = timedelta(minutes=30)
+
 DEFAULT_ARGS = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
+    "execution_timeout": TASK_TIMEOUT,
     "on_failure_callback": notify_failure,
 }
 
@@ -110,7 +139,7 @@ def build_ingest_dag(source: str):
                                    description="ranged load: also load unloaded days from this date")},
     )
     def ingest():
-        @task(outlets=[RAW_ASSETS[source]])
+        @task(outlets=[RAW_ASSETS[source]], execution_timeout=INGEST_TIMEOUT)
         def load(data_interval_start=None, data_interval_end=None, params=None, run_id=None) -> str:
             from shumei.ingest.jobs import load_range
 

@@ -1,6 +1,6 @@
 """DAG integrity and policy (as Mozilla's telemetry-airflow does): every DAG file imports cleanly,
 quickly and without touching a database or the network, and every DAG carries owner, tags, retries,
-a failure callback and documentation."""
+a failure callback, a finite execution timeout and documentation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,17 @@ def test_policy(dagbag):
             assert t.retries >= 1, f"{dag_id}.{t.task_id}: retries"
             assert t.retry_delay.total_seconds() >= 30, f"{dag_id}.{t.task_id}: retry_delay"
             assert t.on_failure_callback, f"{dag_id}.{t.task_id}: failure callback"
+
+
+def test_every_task_has_an_execution_timeout(dagbag):
+    # a task that hangs (a drop that never finishes reading, a lock never granted) must fail, and
+    # retry, instead of blocking its DAG forever; the dbt tasks of Cosmos included
+    tasks = [(dag_id, t) for dag_id, dag in dagbag.dags.items() for t in dag.tasks]
+    assert any(t.task_id.startswith("dbt.") for _, t in tasks), "no Cosmos dbt task found"
+    for dag_id, t in tasks:
+        timeout = t.execution_timeout
+        assert timeout is not None, f"{dag_id}.{t.task_id}: no execution_timeout"
+        assert timedelta(minutes=5) <= timeout <= timedelta(hours=1), f"{dag_id}.{t.task_id}: {timeout}"
 
 
 _PROBE = r"""

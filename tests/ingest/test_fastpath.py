@@ -44,6 +44,11 @@ BASE = {"id": "A", "received_at": "2024-03-01T09:00:00+08:00", "closed_at": "202
         "compound_id": "XQ0001", "town_code": "341523100000", "uscc": "91110000600037341L",
         "summary": "楼道灯不亮", "note": None, "caller_name": "张三", "caller_phone": "13800000000"}
 
+# dates that PostgreSQL would read (guessing day and month) but that are not ISO 8601
+AMBIGUOUS_DATES = ["01/05/2023", "2023/01/05", "05-01-2023", "2023-1-5", "20230105", "05.01.2023", "1/5/23"]
+AMBIGUOUS_TIMESTAMPS = [*(d + "T09:00:00+08:00" for d in AMBIGUOUS_DATES), "01/03/2024 09:00:00+08:00",
+                        "2024-3-1 09:00:00+08:00", "20240301T090000+0800"]
+
 # values of each field, valid in the usual form, valid in an unusual form, and invalid
 EDGES = {
     "received_at": ["2024-03-01T01:00:00Z", "2024-03-01 09:00:00+08:00", "2024-03-01T09:00:00.123456789+08:00",
@@ -53,9 +58,12 @@ EDGES = {
                     "2024-03-03T00:00:00+08:00", "2024-03-02T16:00:00Z", " 2024-03-01T09:00:00+08:00", "",
                     None, 44927.5, "0001-01-01T00:00:00Z", "2024-03-01T09:00:00+14:00", "2024-03-01t09:00:00+08:00", "2024-03-01T01:00:00z",
                     "2024-03-01T09:00:00.5+08:00", "2024-03-01T09:00:00,5+08:00", "2024-03-01T09:00+08:00",
-                    "2024-03-01T09:00:00.1234567+08:00", "2024-03-01T09:00:00+08:00:00"],
+                    "2024-03-01T09:00:00.1234567+08:00", "2024-03-01T09:00:00+08:00:00",
+                    *AMBIGUOUS_TIMESTAMPS],
     "closed_at": ["2024-03-01T08:59:59+08:00", "2024-03-01T01:00:00Z", "2024-03-01T00:59:59Z", None, ""],
-    "day": ["2024-03-02", "2024-03-03", "2024-3-1", "20240301", "2024-03-01T00:00:00Z", None, "", 20240301],
+    "day": ["2024-03-02", "2024-03-03", "2024-3-1", "20240301", "2024-03-01T00:00:00Z", None, "", 20240301,
+            # DOMAIN §8: only ISO 8601; ambiguous text is rejected, never guessed (both paths agree)
+            *AMBIGUOUS_DATES, "2023-01-05", "2023-13-01", "2023-02-29", "２０２３-01-05", 44927],
     "channel": ["12319", "smart_platform", "110", " 12345", "12345 ", "", None, 12345],
     "level": [1, 3, 0, 4, "2", 2.0, 2.5, True, None, -0, 9223372036854775808, "02"],
     "count": [0, -5, 9223372036854775807, 9223372036854775808, -9223372036854775809, None, "7", 1e3],
@@ -134,6 +142,12 @@ def test_fast_path_changes_nothing_but_speed(conn, monkeypatch, as_pages, chunk)
     assert fast[1] == exact[1]          # raw rows, typed, with keyed hashes
     assert fast[2] == exact[2]          # clear personal data
     assert fast[3] == exact[3]          # every reject and its reason
+    # ... and a date in another form than ISO 8601 is rejected, never guessed (DOMAIN §8)
+    ambiguous = {n: ("date_not_iso", "day" if r["day"] in AMBIGUOUS_DATES else "received_at")
+                 for n, r in enumerate(rows, start=1)
+                 if r["day"] in AMBIGUOUS_DATES or r["received_at"] in AMBIGUOUS_TIMESTAMPS}
+    assert len(ambiguous) == len(AMBIGUOUS_DATES) + len(AMBIGUOUS_TIMESTAMPS)
+    assert {n: (code, f) for n, code, f in fast[3] if n in ambiguous} == ambiguous
     # the comparison means something only if both paths took part
     (received, copied, to_sql), (_, none_copied, all_to_sql) = counts
     assert all_to_sql == received == copied + to_sql == len(rows) and none_copied == 0
@@ -161,3 +175,14 @@ def test_contracts_the_fast_path_cannot_check_go_to_sql(extra_field):
         {"name": "day", "type": "date"}, {"name": "at", "type": "timestamp"}], "ordered": [["day", "at"]]})[0]
     assert not FastPath(mixed, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
     assert FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
+
+
+def test_the_fast_path_accepts_only_iso_dates():
+    # msgspec decodes a date or timestamp only from RFC 3339 text: any other form goes to SQL
+    fast = FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1))
+    rows = [{**BASE, "day": "2023-01-05"}]
+    rows += [{**BASE, "day": d} for d in AMBIGUOUS_DATES]
+    rows += [{**BASE, "received_at": t} for t in AMBIGUOUS_TIMESTAMPS]
+    split = fast.split(1, [json.dumps(r, ensure_ascii=False).encode() for r in rows])
+    assert [n for n, _ in split.others] == list(range(2, len(rows) + 1))
+    assert split.raw.count(b"\n") == 1

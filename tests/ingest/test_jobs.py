@@ -316,3 +316,29 @@ def test_incomplete_drop_without_manifest_is_not_loaded(env, drops, tmp_path, mo
         load_day("credit", CREDIT_DAY)
     (day / "manifest.json").write_text(json.dumps(json.loads((src / "manifest.json").read_text())))
     assert load_day("credit", CREDIT_DAY).batches[0].rows_loaded > 0
+
+
+def test_ambiguous_credit_date_is_rejected_never_guessed(env, drops, tmp_path, monkeypatch):
+    # issue 11: "01/05/2023" loaded as 5 January and revised final figures; DOMAIN §8: rejected
+    src = drops / "credit" / CREDIT_DAY.isoformat()
+    lines = (src / "credit_events.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["event_date"] = "05/12/2022"  # 5 December, day first; PostgreSQL (DateStyle MDY) read 12 May
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    folder = tmp_path / CREDIT_DAY.isoformat()
+    folder.mkdir()
+    (folder / "credit_events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import hashlib
+
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["sha256"] = hashlib.sha256((folder / "credit_events.jsonl").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert manifest["rows"] == len(lines)
+    monkeypatch.setenv("SHUMEI_CREDIT_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    batch = load_day("credit", CREDIT_DAY).batches[0]
+    assert batch.rejects_by_reason == {"date_not_iso": 1}
+    assert _q("select reason_field, record ->> 'credit_event_id' from raw.rejects where batch_id = %s",
+              batch.batch_id) == [("event_date", first["credit_event_id"])]
+    assert _q("select count(*) from raw.credit_events where credit_event_id = %s", first["credit_event_id"]) == [(0,)]
+    assert batch.rows_received == batch.rows_loaded + batch.rows_rejected

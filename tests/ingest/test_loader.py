@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from shumei.ingest.contracts import _contracts_from_doc
@@ -181,4 +181,68 @@ def test_unreadable_json_refuses_the_batch(conn, body, message):
 def test_words_and_serials_are_not_timestamps(conn, value):
     result = load_batch(conn, CONTRACT, [row("A1", received_at=value)], meta(), pii_key="k", checksum="c")
     assert result.rejects_by_reason == {"invalid_type": 1}
+    conn.rollback()
+
+
+# DOMAIN §8: dates are ISO 8601 (or real Excel date cells); ambiguous text is rejected, never guessed
+DATE_CONTRACT = _contracts_from_doc({
+    "feed": "test_dates", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
+    "fields": [
+        {"name": "id", "type": "string", "required": True},
+        {"name": "event_date", "type": "date", "required": True, "not_future": True},
+        {"name": "signed_at", "type": "timestamp"},
+        {"name": "caller_phone", "type": "string", "pii": True},
+    ],
+})[0]
+
+NOT_ISO_DATES = {
+    "01/05/2023": "date_not_iso",  # was loaded as 5 January (DateStyle MDY)
+    "2023/01/05": "date_not_iso",
+    "05-01-2023": "date_not_iso",  # was loaded as 1 May
+    "2023-1-5": "date_not_iso",
+    "20230105": "date_not_iso",
+    "05.01.2023": "date_not_iso",
+    "1/5/23": "date_not_iso",
+    "28/12/2022": "date_not_iso",  # not read by PostgreSQL (MDY), but a date in another form all the same
+    "2023-13-01": "invalid_type",  # ISO in shape, but no such month
+    "2023-02-30": "invalid_type",
+    "２０２３-01-05": "invalid_type",
+    "44927": "invalid_type",       # an Excel serial number sent as a number, not a date cell
+    "Jan 5 2023": "invalid_type",
+}
+
+
+def _date_row(n: int, **kw) -> dict:
+    return {"id": f"T{n}", "event_date": "2023-01-05", "signed_at": "2023-01-05T09:00:00+08:00",
+            "caller_phone": "13800000000", **kw}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_dates_not_in_iso_form_are_rejected_never_guessed(empty_raw, as_json):
+    from shumei.ingest.loader import JsonDocs
+
+    conn = empty_raw(DATE_CONTRACT)
+    rows = [_date_row(0), _date_row(1, event_date=date(2023, 1, 6))]  # ISO text; a real date cell
+    rows += [_date_row(n, event_date=v) for n, v in enumerate(NOT_ISO_DATES, start=10)]
+    rows += [_date_row(n, signed_at=v + "T09:00:00+08:00") for n, v in enumerate(NOT_ISO_DATES, start=100)]
+    rows += [_date_row(200, signed_at="01/05/2023 09:00:00+08:00")]
+    if as_json:
+        rows = [{**r, "event_date": r["event_date"].isoformat() if isinstance(r["event_date"], date)
+                 else r["event_date"]} for r in rows]
+        source = JsonDocs([json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows])
+    else:
+        source = rows
+    result = load_batch(conn, DATE_CONTRACT, source, meta(feed="test_dates", interval_start=date(2023, 1, 6),
+                                                          interval_end=date(2023, 1, 7)),
+                        pii_key="k", checksum="c")
+    loaded = conn.execute("select id, event_date, signed_at from raw.test_dates order by id").fetchall()
+    signed = datetime(2023, 1, 5, 9, tzinfo=timezone(timedelta(hours=8)))
+    assert loaded == [("T0", date(2023, 1, 5), signed), ("T1", date(2023, 1, 6), signed)]
+    rejects = dict(((r[0], r[1]), r[2]) for r in conn.execute(
+        """select record ->> 'id', reason_field, reason_code from raw.rejects order by row_number""").fetchall())
+    expected = {(f"T{n}", "event_date"): why for n, why in enumerate(NOT_ISO_DATES.values(), start=10)}
+    expected.update({(f"T{n}", "signed_at"): why for n, why in enumerate(NOT_ISO_DATES.values(), start=100)})
+    expected[("T200", "signed_at")] = "date_not_iso"
+    assert rejects == expected
+    assert result.rows_received == result.rows_loaded + result.rows_rejected == len(rows)
     conn.rollback()

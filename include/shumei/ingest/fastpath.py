@@ -67,6 +67,8 @@ def _field_type(f: Field) -> Any:
     elif f.type == "timestamp":
         t = Annotated[datetime, msgspec.Meta(tz=True)]
     elif f.type == "date":
+        # msgspec reads dates (and timestamps) from RFC 3339 text only, YYYY-MM-DD: any other form
+        # goes to SQL, which rejects it (date_not_iso)
         t = date
     else:  # numbers: a JSON number as a float could lose digits that numeric keeps
         return None

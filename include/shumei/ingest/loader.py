@@ -9,7 +9,8 @@ How a batch moves (all inside the caller's transaction, so a failure leaves noth
    validator, as text columns.
 3. The SQL validator (one set-based pass, `_incoming`): a text column per contract field, the keyed
    hash (HMAC-SHA256) of each personal field, and the row's first failing check: required fields,
-   types (ISO shapes and pg_input_is_valid), allowed values, ranges, patterns, credit-code check
+   types (ISO shapes and pg_input_is_valid; a date in another form than YYYY-MM-DD is rejected,
+   never guessed), allowed values, ranges, patterns, credit-code check
    characters (the distinct codes are checked with python-stdnum), dates not in the future,
    timestamps in order. Failing rows go to raw.rejects with their reason; the rest is cast into
    raw.<feed> (clear personal data only into raw_restricted).
@@ -312,16 +313,16 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
 
 
 # Cheap shape checks before pg_input_is_valid (which also accepts words like 'yesterday', 'now' or
-# 'NaN'): only ISO-8601 dates and timestamps with an offset (as in RFC 3339, 'T' and 'Z' may be
+# 'NaN', and guesses: '01/05/2023' is 5 January under DateStyle MDY): only ISO-8601 dates
+# (YYYY-MM-DD) and timestamps of such a date with an offset (as in RFC 3339, 'T' and 'Z' may be
 # lowercase), and plain numbers, are valid. Written without regular expressions, which cost several
 # times more per row.
 def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
-    digit_first = sql.SQL("left({c}, 1) between '0' and '9'").format(c=col)
     if f.type == "timestamp":
-        return sql.SQL("{d} and upper(substr({c}, 11, 1)) in ('T', ' ') and {off} and pg_input_is_valid({c}, 'timestamptz')"
-                       ).format(d=digit_first, c=col, off=_has_offset(col))
+        return sql.SQL("{iso} and upper(substr({c}, 11, 1)) in ('T', ' ') and {off} and pg_input_is_valid({c}, 'timestamptz')"
+                       ).format(iso=_iso_day(col), c=col, off=_has_offset(col))
     if f.type == "date":
-        return sql.SQL("{d} and length({c}) = 10 and pg_input_is_valid({c}, 'date')").format(d=digit_first, c=col)
+        return sql.SQL("length({c}) = 10 and {iso} and pg_input_is_valid({c}, 'date')").format(iso=_iso_day(col), c=col)
     if f.type == "integer":
         return sql.SQL("pg_input_is_valid({c}, 'bigint')").format(c=col)
     if f.type == "number":
@@ -330,6 +331,22 @@ def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
     if f.type == "boolean":
         return sql.SQL("lower({c}) in ('true', 'false', 't', 'f', '1', '0', 'yes', 'no')").format(c=col)
     return sql.SQL("true")
+
+
+def _iso_day(col: sql.Composable) -> sql.Composable:
+    """The first ten characters are YYYY-MM-DD in shape: eight ASCII digits, '-' at 5 and 8 (DOMAIN
+    §8: a date in any other form, such as 01/05/2023, is rejected, never guessed)."""
+    return sql.SQL("(substr({c}, 5, 1) = '-' and substr({c}, 8, 1) = '-' "
+                   "and translate(left({c}, 10), '0123456789', '') = '--')").format(c=col)
+
+
+def _not_iso_but_a_date(col: sql.Composable, pg_type: str) -> sql.Composable:
+    """A date (or timestamp) in a form other than ISO 8601: one PostgreSQL would read (guessing the
+    order of day and month), or digits split by '/', '-' or '.' (28/12/2022). The reason of its
+    reject is date_not_iso; a serial number or a word stays invalid_type."""
+    return sql.SQL("not {iso} and left({c}, 1) between '0' and '9' and (pg_input_is_valid({c}, {t}) "
+                   "or translate(left({c}, 10), '0123456789', '') in ('//', '--', '..'))").format(
+        iso=_iso_day(col), c=col, t=sql.Literal(pg_type))
 
 
 def _has_offset(col: sql.Composable) -> sql.Composable:
@@ -355,9 +372,17 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
             # one test on the common path; which reason only when it fails
             checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
                 c=col, ok=_type_ok(col, f)), sql.SQL(
-                "case when upper(substr({c}, 11, 1)) in ('T', ' ') and pg_input_is_valid({c}, 'timestamp') "
-                "then {w} else {i} end").format(c=col, w=sql.Literal(f"timestamp_without_offset:{f.name}"),
+                "case when {not_iso} then {n} "
+                "when {iso} and upper(substr({c}, 11, 1)) in ('T', ' ') and pg_input_is_valid({c}, 'timestamp') "
+                "then {w} else {i} end").format(c=col, iso=_iso_day(col), not_iso=_not_iso_but_a_date(col, "timestamptz"),
+                                                n=sql.Literal(f"date_not_iso:{f.name}"),
+                                                w=sql.Literal(f"timestamp_without_offset:{f.name}"),
                                                 i=sql.Literal(f"invalid_type:{f.name}"))))
+        elif f.type == "date":
+            checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
+                c=col, ok=_type_ok(col, f)), sql.SQL("case when {not_iso} then {n} else {i} end").format(
+                not_iso=_not_iso_but_a_date(col, "date"), n=sql.Literal(f"date_not_iso:{f.name}"),
+                i=sql.Literal(f"invalid_type:{f.name}"))))
         elif f.type != "string":
             checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
                 c=col, ok=_type_ok(col, f))))

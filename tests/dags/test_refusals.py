@@ -1,0 +1,94 @@
+"""A refusal is a decision, not a glitch: a blocked source batch (gate), a blocked candidate (audit) and
+a refused publication fail their task at once (AirflowFailException: no retry), with the refusal's
+message; any other error (a lost connection) stays as it is, so the task retries."""
+
+from __future__ import annotations
+
+from datetime import date
+from unittest import mock
+
+import psycopg
+import pytest
+import shumei.build
+from airflow.sdk.exceptions import AirflowFailException
+from shumei.build import GateBlocked
+from shumei.publish import PublicationRefused
+from shumei.settings import REPO_ROOT
+
+GATE_RESULT = {"as_of_date": "2024-03-01", "checked": []}
+FAILED_AUDIT = {"target": "candidate", "passed": False, "summary": {}, "candidate_checksum": None}
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "build_and_publish.py"))
+    assert bag.import_errors == {}
+    return bag.dags["build_and_publish"]
+
+
+def _run(dag, task_id: str):
+    """The task's own code, called as the task runner calls it."""
+    fn = dag.get_task(task_id).python_callable
+    if task_id == "publish":
+        return fn(FAILED_AUDIT, GATE_RESULT, run_id="r1")
+    return fn(run_id="r1")
+
+
+BLOCKED = ("source batches blocked by the quality gate:\nhotline_events batch 7:\nBLOCKED: hotline_events "
+           "batch 7, suite s, 30 expectations, 1 blocking failed, 0 warnings (run x)\n"
+           "  BLOCKING volume (expect_table_row_count_to_be_between): observed 3")
+
+
+def test_gate_refusal_fails_at_once_with_its_message(dag, monkeypatch):
+    def blocked(run_id):
+        raise GateBlocked(BLOCKED)
+
+    monkeypatch.setattr(shumei.build, "gate_new_batches", blocked)
+    with pytest.raises(AirflowFailException) as caught:
+        _run(dag, "gate_sources")
+    assert BLOCKED in str(caught.value)
+    assert isinstance(caught.value.__cause__, GateBlocked)
+
+
+def test_audit_refusal_fails_at_once_with_its_message(dag, monkeypatch):
+    message = "candidate indicator tables blocked; the last publication is unchanged:\nBLOCKED: candidate"
+
+    def blocked(run_id):
+        raise GateBlocked(message)
+
+    monkeypatch.setattr(shumei.build, "audit_candidate", blocked)
+    with pytest.raises(AirflowFailException, match="the last publication is unchanged") as caught:
+        _run(dag, "audit")
+    assert message in str(caught.value)
+
+
+def test_publication_refused_fails_at_once_with_its_message(dag, monkeypatch):
+    # the real publish_release and publish(): an audit that did not pass is refused before the
+    # connection is used (a stand-in connection, so no database is needed)
+    monkeypatch.setattr(shumei.build.psycopg, "connect", mock.MagicMock())
+    with pytest.raises(AirflowFailException, match="the audit did not pass") as caught:
+        _run(dag, "publish")
+    assert isinstance(caught.value.__cause__, PublicationRefused)
+    assert str(caught.value.__cause__) in str(caught.value)
+
+
+@pytest.mark.parametrize(("task_id", "function"), [("gate_sources", "gate_new_batches"),
+                                                    ("audit", "audit_candidate"),
+                                                    ("publish", "publish_release")])
+def test_transient_errors_are_left_to_retry(dag, monkeypatch, task_id, function):
+    def down(*args, **kwargs):
+        raise psycopg.OperationalError("connection to server at 127.0.0.1 port 5432 failed: Connection refused")
+
+    monkeypatch.setattr(shumei.build, function, down)
+    with pytest.raises(psycopg.OperationalError, match="Connection refused") as caught:
+        _run(dag, task_id)
+    assert not isinstance(caught.value, AirflowFailException)
+    assert dag.get_task(task_id).retries >= 1
+
+
+def test_gate_still_passes_its_report_on(dag, monkeypatch):
+    monkeypatch.setattr(shumei.build, "gate_new_batches",
+                        lambda run_id: shumei.build.GateReport(["ok"], date(2024, 3, 1)))
+    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"]}
