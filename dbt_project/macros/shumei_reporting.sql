@@ -65,3 +65,20 @@
             then {{ start_ts }} + make_interval(secs => {{ limit_value }} * 3600)
     end
 {%- endmacro %}
+
+
+{% macro additive_indicator_values() -%}
+    {#- The candidate's values of the indicators whose towns add up to the county (the catalogue
+        version in force says so: ref_indicator_catalog.is_additive), with their catalogue area
+        levels. Shared by the add-up tests, so additivity is read the same way by each. -#}
+    select
+        indicator_values.*,
+        indicator_catalog.area_levels
+    from {{ ref('indicator_values') }} as indicator_values
+    inner join {{ ref('ref_indicator_catalog') }} as indicator_catalog
+        on
+            indicator_values.indicator_code = indicator_catalog.indicator_code
+            and indicator_values.period_end >= indicator_catalog.valid_from
+            and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
+    where indicator_catalog.is_additive
+{%- endmacro %}

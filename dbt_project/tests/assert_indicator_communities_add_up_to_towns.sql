@@ -3,29 +3,10 @@
 -- denominator of the total).
 {{ config(severity='error') }}
 
-with indicator_values as (
+with additive_values as (
 
-    select * from {{ ref('indicator_values') }}
+    select * from ({{ additive_indicator_values() }}) as additive
     where breakdown_type = 'total'
-
-),
-
-indicator_catalog as (
-
-    select * from {{ ref('ref_indicator_catalog') }}
-
-),
-
-additive_values as (
-
-    select indicator_values.*
-    from indicator_values
-    inner join indicator_catalog
-        on
-            indicator_values.indicator_code = indicator_catalog.indicator_code
-            and indicator_values.period_end >= indicator_catalog.valid_from
-            and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
-    where indicator_catalog.is_additive
 
 ),
 

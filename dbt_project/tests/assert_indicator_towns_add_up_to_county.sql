@@ -4,30 +4,9 @@
 -- periods that do not reconcile.
 {{ config(severity='error') }}
 
-with indicator_values as (
+with additive_values as (
 
-    select * from {{ ref('indicator_values') }}
-
-),
-
-indicator_catalog as (
-
-    select * from {{ ref('ref_indicator_catalog') }}
-
-),
-
-additive_values as (
-
-    select indicator_values.*
-    from indicator_values
-    inner join indicator_catalog
-        on
-            indicator_values.indicator_code = indicator_catalog.indicator_code
-            and indicator_values.period_end >= indicator_catalog.valid_from
-            and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
-    where
-        indicator_catalog.is_additive
-        and 'town' = any(string_to_array(indicator_catalog.area_levels, '|'))
+    {{ additive_indicator_values() }}
 
 ),
 
@@ -46,7 +25,9 @@ sums as (
         coalesce(sum(denominator) filter (where area_level = 'town'), 0) as towns_denominator,
         count(*) filter (where area_level = 'county') as county_rows
     from additive_values
-    where area_level in ('county', 'town')
+    where
+        area_level in ('county', 'town')
+        and 'town' = any(string_to_array(area_levels, '|'))
     group by indicator_code, period_type, period_start, breakdown_type, breakdown_code
 
 ),

@@ -211,7 +211,6 @@ def repeats(orders: dict[str, dict], window: dt.timedelta = REPEAT_WINDOW) -> di
 
 # ---------------------------------------------------------------- credit
 SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
-BANDS = [("AAA", 85), ("AA", 80), ("A", 70), ("B", 60), ("C", float("-inf"))]
 
 
 def _csv(path: Path) -> list[dict]:
@@ -225,10 +224,15 @@ def credit_scheme(seeds: Path = SEEDS, version: str = "v1") -> dict:
     mapping = sorted((m for m in _csv(seeds / "ref_credit_event_mapping.csv") if m["scheme_version"] == version),
                      key=lambda m: (int(m["priority"]), m["mapping_id"]))
     scheme = next(s for s in _csv(seeds / "ref_credit_schemes.csv") if s["scheme_version"] == version)
+    # grade bands best first, each with its inclusive lower bound (none = no lower bound)
+    bands = sorted((b for b in _csv(seeds / "ref_credit_grade_bands.csv") if b["scheme_version"] == version),
+                   key=lambda b: int(b["grade_rank"]))
     return {"rules": rules, "mapping": mapping, "base": float(scheme["base_score"]),
             "good_cap": float(scheme["good_points_cap"]),
             # points of complaints found true per enterprise over the 12 months (DOMAIN §8)
-            "complaint_cap": float(scheme["complaint_points_cap"]), "min_score": float(scheme["min_score"])}
+            "complaint_cap": float(scheme["complaint_points_cap"]), "min_score": float(scheme["min_score"]),
+            "bands": [(b["grade"], float(b["min_score"]) if b["min_score"] else float("-inf")) for b in bands],
+            "veto_grade": scheme["veto_grade"]}
 
 
 def classify(rec: dict, scheme: dict) -> dict | None:
@@ -264,10 +268,10 @@ def credit_records(credit_dir: Path) -> list[dict]:
     return out
 
 
-def grade(score: float, veto: bool) -> str:
+def grade(score: float, veto: bool, scheme: dict) -> str:
     if veto:
-        return "C"
-    return next(g for g, lo in BANDS if score >= lo)
+        return scheme["veto_grade"]
+    return next(g for g, lo in scheme["bands"] if score >= lo)
 
 
 def credit_scores(records: list[dict], ents: list[str], at: dt.date, scheme: dict) -> dict[str, tuple[float, str]]:
@@ -299,7 +303,7 @@ def credit_scores(records: list[dict], ents: list[str], at: dt.date, scheme: dic
     for u, a in acc.items():
         score = max(scheme["min_score"], scheme["base"] + min(a["good"], scheme["good_cap"]) - a["bad"]
                     - min(a["cpl"], scheme["complaint_cap"]))
-        out[u] = (score, grade(score, a["veto"]))
+        out[u] = (score, grade(score, a["veto"], scheme))
     return out
 
 
@@ -326,7 +330,7 @@ def credit_distribution(credit_dir: Path, dates=None, seed: int = 20230306, seed
         sc = credit_scores(records, ents[d], d, scheme)
         grades = Counter(g for _, g in sc.values())
         scores = [s for s, _ in sc.values()]
-        out.append({"date": d.isoformat(), "enterprises": len(sc), **{g: grades.get(g, 0) for g, _ in BANDS},
+        out.append({"date": d.isoformat(), "enterprises": len(sc), **{g: grades.get(g, 0) for g, _ in scheme["bands"]},
                     "a_or_above": sum(grades[g] for g in ("AAA", "AA", "A")) / len(sc),
                     "mean": sum(scores) / len(scores), "min": min(scores), "max": max(scores)})
     return out
