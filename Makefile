@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 # The stamp changes whenever the lock or the project metadata changes, so `make` reinstalls then.
 STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help venv dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve
+.PHONY: help venv sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -32,6 +32,10 @@ $(STAMP): requirements/requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# Debian packages of the page, workbook and PDF tests (requirements/debian.txt)
+sysdeps:
+	requirements/sysdeps.sh
+
 dbt-parse: venv
 	$(PY) -m shumei dbt-parse
 
@@ -44,7 +48,7 @@ stop: venv
 status: venv
 	$(PY) -m shumei status
 
-test: venv dbt-parse
+test: venv sysdeps dbt-parse
 	$(PY) -m pytest -q --durations=15
 
 test-fast: venv
