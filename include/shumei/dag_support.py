@@ -64,7 +64,8 @@ def notify_failure(context) -> None:
 @contextmanager
 def refusals_fail_at_once() -> Iterator[None]:
     """A refusal of the quality gate (a blocked source batch), of the audit (a blocked candidate) or
-    of the publication (PublicationRefused) is a decision about the data: a retry reaches the same
+    of the publication (PublicationRefused), or a report that cannot be made from what is published
+    (ReportError), is a decision about the data: a retry reaches the same
     decision, only minutes later. Inside this block such a refusal fails the task at once, without
     retries (AirflowFailException), with the refusal's own message (which names checks, counts and
     batches, never a data value). Any other exception (a lost connection, a timeout) is left as it
@@ -73,10 +74,11 @@ def refusals_fail_at_once() -> Iterator[None]:
 
     from shumei.build import GateBlocked
     from shumei.publish import PublicationRefused
+    from shumei.report.errors import ReportError
 
     try:
         yield
-    except (GateBlocked, PublicationRefused) as exc:
+    except (GateBlocked, PublicationRefused, ReportError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 

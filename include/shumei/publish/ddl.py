@@ -140,6 +140,26 @@ create table if not exists published.dim_area (
     refreshed_in_release bigint references published.release_log (release_id)
 );
 
+-- 2026-12-02 (issue 13): each release marked scheduled or unscheduled with a reason, and the
+-- checksums of the report files produced for it
+alter table published.release_log
+    add column if not exists release_kind text check (release_kind in ('scheduled', 'unscheduled')),
+    add column if not exists release_reason text,
+    add column if not exists artifacts jsonb not null default '{}'::jsonb;
+
+-- 2026-12-02 (issue 13): the release calendar, planned dates a year ahead (publish/calendar.py)
+create table if not exists published.release_calendar (
+    planned_date date primary key,
+    planned_at timestamptz not null,
+    reference_period_start date not null,
+    reference_period_end date not null,
+    rule_id text not null,
+    rule_zh text,
+    rule_en text,
+    is_estimated boolean not null,
+    release_id bigint references published.release_log (release_id)
+);
+
 -- disclosure rules (one row each, written from the constants of ddl.py on every run)
 create table if not exists published.disclosure_rules (
     rule_code text primary key,
@@ -278,8 +298,24 @@ left join published.indicator_catalog c on c.indicator_code = l.indicator_code
 left join published.dim_area a on a.area_code = l.area_code
 where l.period_type = '{frequency}';
 """
-_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
+# Which figure a target is measured on: the longest period ending on its deadline (year, quarter,
+# month); a standing norm (no deadline) on the latest month, or the latest period of a yearly
+# indicator. `t` is the target, `l` the candidate value rows (also used by the report workbook).
+TARGET_FIGURE_ORDER = """order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
+             array_position(array['year', 'quarter', 'month'], l.period_type)"""
+TARGET_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
          when '<=' then {a} <= {b} when '<' then {a} < {b} when '=' then {a} = {b} end"""
+
+# Whether value `v` meets target `t` (a row of indicator_targets): on the exact ratio, never the rounded
+# value (DOMAIN §8). Used by v_indicator_targets and by the report workbook.
+TARGET_MET = f"""case
+           when v.indicator_code is null then null
+           when t.unit = 'ratio' then case when v.denominator > 0 then
+               {TARGET_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
+           when t.unit = 'count' then
+               {TARGET_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
+           else {TARGET_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
+       end"""
 
 # Targets in the unit of the value, with the latest figure of the target's area at its deadline.
 TARGETS_VIEW_SQL = f"""
@@ -290,29 +326,20 @@ select t.target_id, t.indicator_code, c.name_zh as indicator_name_zh, c.name_en 
        case when t.unit = 'ratio' and c.unit = 'percent' then 100 * t.threshold else t.threshold end as target,
        case when t.unit = 'ratio' and c.unit = 'percent' then 'percent' else t.unit end as unit,
        v.period_type, v.period_start, v.period_end, v.numerator, v.denominator, v.value, v.status,
-       case
-           when v.indicator_code is null then null
-           when t.unit = 'ratio' then case when v.denominator > 0 then
-               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
-           when t.unit = 'count' then
-               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
-           else {_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
-       end as target_met,
+       {TARGET_MET} as target_met,
        t.clause_section, t.clause_zh, t.note_en
 from published.indicator_targets t
 left join published.indicator_catalog c on c.indicator_code = t.indicator_code
 left join published.dim_area a on a.area_code = t.area_code
 left join lateral (
-    -- the figure at the deadline (the longest period ending on it: year, quarter, month); a standing
-    -- norm (no deadline) is compared with the latest month, or the latest period of a yearly indicator
+    -- the figure at the deadline (TARGET_FIGURE_ORDER)
     select l.indicator_code, l.period_type, l.period_start, l.period_end, l.numerator, l.denominator,
            l.value, l.status
     from published.v_indicator_latest l
     where l.indicator_code = t.indicator_code and l.area_code = t.area_code
       and l.breakdown_type = t.breakdown_type and l.breakdown_code = t.breakdown_code
       and (l.period_end = t.deadline or t.deadline is null)
-    order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
-             array_position(array['year', 'quarter', 'month'], l.period_type)
+    {TARGET_FIGURE_ORDER}
     limit 1
 ) v on coalesce(t.measure_scope, 'area') = 'area';
 """
@@ -340,6 +367,9 @@ TABLE_COMMENTS = {
     "v_indicator_targets": "指标目标及其达成情况：阈值与指标值同单位（比率为百分数0-100），期限日该地区最新发布数值及是否达标 "
                            "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
                            "the target's area at the deadline and whether it is met",
+    "release_calendar": "发布日历：今后一年的计划发布日期与时刻（北京时间），规则见 rule_zh；release_id 为当日实际发布的版本 "
+                        "Release calendar: planned release dates and times a year ahead (Asia/Shanghai), the rule in rule_en; "
+                        "release_id is the release actually published on that date",
     "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
     **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
                            "求和只取同一地区层级（如 area_level = town）与同一分组 "
@@ -425,6 +455,16 @@ COLUMN_COMMENTS = {
     "indicator_name_en": "指标英文名称 Indicator name (English)",
     "is_small_count": "小样本标记：比率的分母小于披露阈值（见 disclosure_rules） "
                       "Small count: a rate whose denominator is below the disclosure threshold (see disclosure_rules)",
+    "release_kind": "发布类型：scheduled 按日历发布/unscheduled 日历外发布 Release kind: scheduled (on a planned date) or unscheduled",
+    "release_reason": "发布原因（日历外发布的原因） Reason of the release (why an unscheduled release was cut)",
+    "artifacts": "该版本报表文件的SHA-256校验和（工作簿、发布说明、公报） SHA-256 of the report files of the release "
+                 "(workbook, release notes, bulletin)",
+    "planned_date": "计划发布日期（北京时间） Planned release date (Asia/Shanghai)",
+    "planned_at": "计划发布时刻 Planned release time",
+    "reference_period_start": "报告期开始日期 Start of the reference period the release reports",
+    "reference_period_end": "报告期结束日期 End of the reference period the release reports",
+    "rule_id": "发布日历规则编号 Release calendar rule id",
+    "is_estimated": "工作日按周规则估计（当年节假日安排尚未发布） Working days estimated by the weekday rule (holiday notice not yet issued)",
     "rule_code": "规则代码 Rule code",
     "min_denominator": "最小分母（低于此值标记为小样本） Minimum denominator (below it a rate is flagged small count)",
     "rule_zh": "规则说明（中文） Rule (Chinese)",

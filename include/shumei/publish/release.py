@@ -12,6 +12,12 @@ current in `published.indicator_values`:
   `break_in_series` when the candidate flags it (optional boolean column `break_in_series`);
 - a published value missing from the candidate is closed (withdrawn in the new release).
 
+A run with nothing changed cuts no release: when no value is new, changed or withdrawn and the
+catalogue, targets and area names are those of the last release, nothing is written but the release
+calendar, and the result says so (`released` false, `release_id` the release still in force). Each
+release is marked scheduled (the first release on a planned date of the calendar) or unscheduled,
+with its reason (publish/calendar.py).
+
 Everything happens in ONE transaction, so readers (who only see views over these tables) see the
 previous release until the commit and the new one after, never a mixture. A failed audit never
 reaches this function: `publish` refuses an AuditResult whose blocking expectations did not all
@@ -29,6 +35,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from shumei.publish.calendar import RULES, WORKDAYS, mark_release, refresh_calendar
 from shumei.publish.ddl import ensure_published_schema
 
 CANDIDATE = "published_candidate.indicator_values"
@@ -49,10 +56,17 @@ class PublishResult:
     changed: int       # keys whose value changed: old row closed, new row inserted
     withdrawn: int     # keys no longer in the candidate: old row closed
     unchanged: int     # keys carried over untouched
+    released: bool = True  # false: nothing changed, no release was cut (release_id = the one in force)
+    release_kind: str | None = None    # scheduled / unscheduled
+    release_reason: str | None = None
 
     def __str__(self) -> str:
-        return (f"release {self.release_id}: {self.inserted} new, {self.changed} changed, "
-                f"{self.withdrawn} withdrawn, {self.unchanged} unchanged")
+        if not self.released:
+            current = f"release {self.release_id} stays current" if self.release_id else "no release yet"
+            return (f"no new release: nothing changed since the last release ({current}; "
+                    f"{self.unchanged} values unchanged)")
+        return (f"release {self.release_id} ({self.release_kind}: {self.release_reason}): {self.inserted} new, "
+                f"{self.changed} changed, {self.withdrawn} withdrawn, {self.unchanged} unchanged")
 
 
 def candidate_checksum(conn: psycopg.Connection, candidate: str = CANDIDATE) -> dict[str, Any]:
@@ -169,12 +183,26 @@ def _exists(cur: psycopg.Cursor, relation: str) -> bool:
     return cur.fetchone()[0]
 
 
-def _input_checksums(cur: psycopg.Cursor, catalog: str, candidate: dict[str, Any]) -> dict[str, Any]:
+def _table_md5(cur: psycopg.Cursor, relation: str) -> str:
+    cur.execute(sql.SQL("select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {} r")
+                .format(sql.Identifier(*relation.split("."))))
+    return cur.fetchone()[0]
+
+
+# what a release publishes besides the values: when none of these moved and no value did, no release
+PUBLISHED_INPUTS = ("catalog_md5", "targets_md5", "areas_md5")
+
+
+def _input_checksums(cur: psycopg.Cursor, candidate: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
     checksums: dict[str, Any] = {"candidate": candidate}
-    if _exists(cur, catalog):
-        cur.execute(sql.SQL("select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {} r")
-                    .format(sql.Identifier(*catalog.split("."))))
-        checksums["catalog_md5"] = cur.fetchone()[0]
+    for key, relation in sources.items():
+        if _exists(cur, relation):
+            checksums[key] = _table_md5(cur, relation)
+    # every reference table (seeds: rules, calendars, schemes): the release notes attribute a revision
+    # to the reference table that changed between two releases
+    cur.execute("""select table_schema || '.' || table_name from information_schema.tables
+                   where table_schema = 'reference' and table_type = 'BASE TABLE' order by 1""")
+    checksums["reference_md5"] = {rel.split(".", 1)[1]: _table_md5(cur, rel) for (rel,) in cur.fetchall()}
     if _exists(cur, METHODOLOGY):
         # the method the candidate was built with: the next build marks the values that a newer change
         # of method moves as revisions with its reason (dbt macro last_release_methodology_version)
@@ -197,8 +225,12 @@ def _refresh(cur: psycopg.Cursor, source: str, table: str, insert_sql: str, rele
 
 def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, audit_result: Any, *,
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
-            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area") -> PublishResult:
+            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area",
+            calendar_rules: str = RULES, workdays: str = WORKDAYS, reason: str | None = None) -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
+
+    No release is cut when nothing changed (see the module docstring); `reason` (optional) is the
+    operator's reason of the release, recorded in release_log.release_reason.
 
     `conn` is a psycopg 3 connection of the owner role with no transaction open (autocommit or
     idle); the release is committed when this returns. Raises PublicationRefused, writing
@@ -221,15 +253,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
         if audited and audited != checksum:
             raise PublicationRefused(f"candidate changed since it was audited (audited {audited}, now {checksum})")
 
-        cur.execute(
-            """insert into published.release_log (as_of_date, dag_run_id, data_checksums, validation_summary)
-               values (%s, %s, %s, %s) returning release_id""",
-            (as_of_date, dag_run_id, json.dumps(_input_checksums(cur, catalog, checksum), default=str),
-             json.dumps(_audit_summary(audit_result), default=str, ensure_ascii=False)))
-        release_id = cur.fetchone()[0]
-
         columns = _candidate_columns(cur, candidate)
-        reason = sql.SQL("nullif(trim(c.revision_reason), '')" if "revision_reason" in columns else "null::text")
+        reason_col = sql.SQL("nullif(trim(c.revision_reason), '')" if "revision_reason" in columns else "null::text")
         brk = sql.SQL("coalesce(c.break_in_series, false)" if "break_in_series" in columns else "false")
         cur.execute(sql.SQL("""
             create temp table _publish_candidate on commit drop as
@@ -237,15 +262,35 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
                    c.period_end, c.breakdown_type, c.breakdown_code, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
                    c.target::numeric, c.deadline, c.target_met, coalesce(c.is_provisional, false) as is_provisional,
                    {reason} as revision_reason, {brk} as break_in_series
-            from {tbl} c""").format(reason=reason, brk=brk, tbl=sql.Identifier(*candidate.split("."))))
+            from {tbl} c""").format(reason=reason_col, brk=brk, tbl=sql.Identifier(*candidate.split("."))))
         cur.execute(DIFF_SQL)
+        cur.execute("select change, count(*) from _publish_diff group by change")
+        counts = dict(cur.fetchall())
+
+        inputs = _input_checksums(cur, checksum, {"catalog_md5": catalog, "targets_md5": targets, "areas_md5": areas})
+        cur.execute("""select release_id, data_checksums from published.release_log
+                       where status = 'published' order by release_id desc limit 1""")
+        last = cur.fetchone()
+        previous_id, previous = (last[0], last[1]) if last else (None, None)
+        cur.execute("select (now() at time zone 'Asia/Shanghai')::date")
+        today = cur.fetchone()[0]
+        refresh_calendar(cur, today, rules=calendar_rules, workdays=workdays)
+        moved = sum(counts.get(c, 0) for c in ("new", "changed", "withdrawn"))
+        if previous is not None and moved == 0 and all(previous.get(k) == inputs.get(k) for k in PUBLISHED_INPUTS):
+            return PublishResult(release_id=previous_id, inserted=0, changed=0, withdrawn=0,
+                                 unchanged=counts.get("unchanged", 0), released=False)
+
+        cur.execute(
+            """insert into published.release_log (as_of_date, dag_run_id, data_checksums, validation_summary)
+               values (%s, %s, %s, %s) returning release_id""",
+            (as_of_date, dag_run_id, json.dumps(inputs, default=str),
+             json.dumps(_audit_summary(audit_result), default=str, ensure_ascii=False)))
+        release_id = cur.fetchone()[0]
         cur.execute("""update published.indicator_values v set valid_to_release = %(r)s
                        from _publish_diff d
                        where d.value_id = v.value_id and d.change in ('changed', 'withdrawn')""",
                     {"r": release_id})
         cur.execute(INSERT_SQL, {"release_id": release_id})
-        cur.execute("select change, count(*) from _publish_diff group by change")
-        counts = dict(cur.fetchall())
 
         if _exists(cur, catalog):
             cur.execute("delete from published.indicator_catalog")
@@ -256,7 +301,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             cur.execute(sql.SQL(TARGETS_SQL).format(targets=sql.Identifier(*targets.split("."))),
                         {"release_id": release_id})
         _refresh(cur, areas, "published.dim_area", AREAS_SQL, release_id)
+        kind, why = mark_release(cur, release_id, today, previous, inputs, reason)
 
     return PublishResult(release_id=release_id, inserted=counts.get("new", 0),
                          changed=counts.get("changed", 0), withdrawn=counts.get("withdrawn", 0),
-                         unchanged=counts.get("unchanged", 0))
+                         unchanged=counts.get("unchanged", 0), release_kind=kind, release_reason=why)
