@@ -131,7 +131,7 @@ def release(wh, audit, _audits):
     from shumei.publish import publish
     from shumei.publish.release import candidate_checksum
 
-    def run(as_of="2024-06-15", dag_run_id="test"):
+    def run(as_of="2024-06-15", dag_run_id="test", **kwargs):
         first = (wh.execute("select to_regclass('published.release_log') is null").fetchone()[0]
                  or not wh.execute("select exists (select from published.release_log)").fetchone()[0])
         key = (first, candidate_checksum(wh)["md5"])
@@ -141,5 +141,5 @@ def release(wh, audit, _audits):
             if first:
                 _audits[key] = result
         assert result.passed, result.summary()
-        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS)
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS, **kwargs)
     return run

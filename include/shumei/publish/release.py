@@ -193,7 +193,8 @@ def _table_md5(cur: psycopg.Cursor, relation: str) -> str:
 PUBLISHED_INPUTS = ("catalog_md5", "targets_md5", "areas_md5")
 
 
-def _input_checksums(cur: psycopg.Cursor, candidate: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
+def _input_checksums(cur: psycopg.Cursor, candidate: dict[str, Any], sources: dict[str, str], *,
+                     references: str = "reference", batch_log: str = "raw.batch_log") -> dict[str, Any]:
     checksums: dict[str, Any] = {"candidate": candidate}
     for key, relation in sources.items():
         if _exists(cur, relation):
@@ -201,16 +202,17 @@ def _input_checksums(cur: psycopg.Cursor, candidate: dict[str, Any], sources: di
     # every reference table (seeds: rules, calendars, schemes): the release notes attribute a revision
     # to the reference table that changed between two releases
     cur.execute("""select table_schema || '.' || table_name from information_schema.tables
-                   where table_schema = 'reference' and table_type = 'BASE TABLE' order by 1""")
+                   where table_schema = %s and table_type = 'BASE TABLE' order by 1""", (references,))
     checksums["reference_md5"] = {rel.split(".", 1)[1]: _table_md5(cur, rel) for (rel,) in cur.fetchall()}
     if _exists(cur, METHODOLOGY):
         # the method the candidate was built with: the next build marks the values that a newer change
         # of method moves as revisions with its reason (dbt macro last_release_methodology_version)
         cur.execute(sql.SQL("select max(methodology_version) from {}").format(sql.Identifier(*METHODOLOGY.split("."))))
         checksums["methodology_version"] = cur.fetchone()[0]
-    if _exists(cur, "raw.batch_log"):
+    if _exists(cur, batch_log):
         # the newest source batch of each feed the warehouse had loaded when the release was cut
-        cur.execute("select feed, max(batch_id) from raw.batch_log group by feed order by feed")
+        cur.execute(sql.SQL("select feed, max(batch_id) from {} group by feed order by feed")
+                    .format(sql.Identifier(*batch_log.split("."))))
         checksums["last_batch_per_feed"] = {feed: batch for feed, batch in cur.fetchall()}
     return checksums
 
@@ -226,7 +228,8 @@ def _refresh(cur: psycopg.Cursor, source: str, table: str, insert_sql: str, rele
 def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, audit_result: Any, *,
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
             targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area",
-            calendar_rules: str = RULES, workdays: str = WORKDAYS, reason: str | None = None) -> PublishResult:
+            calendar_rules: str = RULES, workdays: str = WORKDAYS, references: str = "reference",
+            batch_log: str = "raw.batch_log", reason: str | None = None) -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
 
     No release is cut when nothing changed (see the module docstring); `reason` (optional) is the
@@ -267,7 +270,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
         cur.execute("select change, count(*) from _publish_diff group by change")
         counts = dict(cur.fetchall())
 
-        inputs = _input_checksums(cur, checksum, {"catalog_md5": catalog, "targets_md5": targets, "areas_md5": areas})
+        inputs = _input_checksums(cur, checksum, {"catalog_md5": catalog, "targets_md5": targets, "areas_md5": areas},
+                                  references=references, batch_log=batch_log)
         cur.execute("""select release_id, data_checksums from published.release_log
                        where status = 'published' order by release_id desc limit 1""")
         last = cur.fetchone()
