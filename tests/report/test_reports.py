@@ -7,14 +7,13 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import openpyxl
 import psycopg
 import pytest
 from publish.conftest import BASE_ROWS, COUNTY, TARGETS, TOWN1, insert_candidate
-from shumei.report import produce_reports, release_changes
 from shumei.report import data as report_data
+from shumei.report import produce_reports, release_changes
 from shumei.report.workbook import HEADER_ROWS
 
 pytestmark = pytest.mark.integration
