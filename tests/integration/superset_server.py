@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -167,3 +168,4 @@ def render_dashboard(page_url: str, cookie: str, out_png: Path, expected_charts:
     finally:
         browser.terminate()
         browser.wait(10)
+        shutil.rmtree(profile, ignore_errors=True)
