@@ -160,9 +160,21 @@ def render_dashboard(page_url: str, cookie: str, out_png: Path, expected_charts:
                 time.sleep(1)
             else:
                 raise RuntimeError(f"the dashboard did not finish loading in {timeout:.0f} s: {state}")
-            time.sleep(2)  # the ECharts entry animations
+            # grow the window to the whole page first (a capture beyond the viewport re-lays the page
+            # out and catches the charts while they redraw), then wait for the charts again
+            height = call("Runtime.evaluate", expression="document.documentElement.scrollHeight",
+                          returnByValue=True)["result"]["value"]
+            call("Emulation.setDeviceMetricsOverride", width=1600, height=int(height), deviceScaleFactor=1,
+                 mobile=False)
+            time.sleep(3)
+            while time.monotonic() < deadline:
+                state = json.loads(call("Runtime.evaluate", expression=_READY, returnByValue=True)["result"]["value"])
+                if state["loading"] == 0:
+                    break
+                time.sleep(1)
+            time.sleep(3)  # the ECharts entry animations
             charts = json.loads(call("Runtime.evaluate", expression=_CHARTS, returnByValue=True)["result"]["value"])
-            shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            shot = call("Page.captureScreenshot", format="png")
             out_png.write_bytes(base64.b64decode(shot["data"]))
             return charts
     finally:
