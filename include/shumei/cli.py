@@ -7,6 +7,7 @@
     shumei airflow ...  run an airflow command with the local settings (e.g. `shumei airflow standalone`)
     shumei dbt-parse    write the dbt manifest the warehouse DAG is rendered from
     shumei dbt-docs     generate the dbt documentation site (dbt docs generate)
+    shumei data-dictionary  write docs/data_dictionary.md from the dbt descriptions of `published`
 
 Every command reads `.env` (written on first use) into the environment first.
 """
@@ -151,6 +152,14 @@ def cmd_dbt_parse(_args: argparse.Namespace) -> None:
     dbt_parse()
 
 
+def cmd_data_dictionary(_args: argparse.Namespace) -> None:
+    from shumei.dbt_support import dbt_parse
+    from shumei.publish.dictionary import write_dictionary
+
+    dbt_parse()
+    say(f"data dictionary written to {write_dictionary()}")
+
+
 def cmd_dbt_docs(_args: argparse.Namespace) -> None:
     from shumei.dbt_support import dbt_docs
 
@@ -172,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("warehouse", help="start the embedded warehouse").set_defaults(func=cmd_warehouse)
     sub.add_parser("dbt-parse", help="write dbt_project/target/manifest.json").set_defaults(func=cmd_dbt_parse)
     sub.add_parser("dbt-docs", help="generate the dbt docs site").set_defaults(func=cmd_dbt_docs)
+    sub.add_parser("data-dictionary", help="write docs/data_dictionary.md from the dbt descriptions"
+                   ).set_defaults(func=cmd_data_dictionary)
     af = sub.add_parser("airflow", help="an airflow command with the local settings")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)

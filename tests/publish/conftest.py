@@ -88,6 +88,15 @@ def insert_candidate(conn: psycopg.Connection, rows=BASE_ROWS) -> None:
              "2023-12-31" if target else None, (value >= target) if target else None, month == 6))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """The dbt manifest of this tree: the published comments and the data dictionary are read from it."""
+    from shumei.dbt_support import dbt_manifest_path, dbt_parse
+
+    dbt_parse()
+    return dbt_manifest_path()
+
+
 @pytest.fixture(scope="session")
 def gx_home(tmp_path_factory):
     return tmp_path_factory.mktemp("gx")
