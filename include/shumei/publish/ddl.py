@@ -135,6 +135,10 @@ alter table published.indicator_targets
     add column if not exists breakdown_code text not null default '_T';
 -- 2026-12-01 (issue 12): area targets (a figure of an area) apart from unit norms (each compound or enterprise)
 alter table published.indicator_targets add column if not exists measure_scope text;
+-- 2026-12-01 (issue 12): the target in the unit of the value (from the dbt model indicator_targets, its one home)
+alter table published.indicator_targets
+    add column if not exists target numeric,
+    add column if not exists target_unit text;
 
 -- 2026-12-01 (issue 12): area names, refreshed with each release like the catalogue
 create table if not exists published.dim_area (
@@ -290,14 +294,14 @@ where l.period_type = '{frequency}';
 _COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
          when '<=' then {a} <= {b} when '<' then {a} < {b} when '=' then {a} = {b} end"""
 
-# Targets in the unit of the value, with the latest figure of the target's area at its deadline.
+# Targets in the unit of the value (converted once, in the dbt model indicator_targets), with the latest
+# figure of the target's area at its deadline; a baseline (no comparator) has no target_met.
 TARGETS_VIEW_SQL = f"""
 create or replace view published.v_indicator_targets as
 select t.target_id, t.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
        t.area_code, a.area_name_zh, a.area_name_en, t.breakdown_type, t.breakdown_code, t.measure_scope,
        t.target_kind, t.deadline, t.comparator,
-       case when t.unit = 'ratio' and c.unit = 'percent' then 100 * t.threshold else t.threshold end as target,
-       case when t.unit = 'ratio' and c.unit = 'percent' then 'percent' else t.unit end as unit,
+       t.target, t.target_unit as unit,
        v.period_type, v.period_start, v.period_end, v.numerator, v.denominator, v.value, v.status,
        case
            when v.indicator_code is null then null
