@@ -240,6 +240,16 @@ as $$
       and published.check_release(p_release_id)
 $$;
 
+-- A BI tool's month or quarter grain is date_trunc('month', <date column>) (Superset's PostgreSQL engine
+-- spec: DATE_TRUNC('month', col)); pg_catalog casts the date to timestamptz, midnight of the session's
+-- time zone, which a tool reading UTC puts in the previous period under Asia/Shanghai. An exact match
+-- for a date argument wins over pg_catalog's casts wherever published is on the search path (the
+-- readers' role setting): the period's first instant as a zone-free timestamp, right under any zone.
+create or replace function published.date_trunc(p_field text, p_date date)
+returns timestamp without time zone
+language sql immutable parallel safe
+as $$ select pg_catalog.date_trunc(p_field, p_date::timestamp) $$;
+
 -- one SQL statement, the release as a join (not a function call over a sub-select, which the
 -- planner cannot inline); a date before the first release gives no rows
 create or replace function published.indicator_values_as_of(p_as_of date)
