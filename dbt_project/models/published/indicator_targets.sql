@@ -151,21 +151,21 @@ final as (
         all_targets.comparator::text as comparator,
         all_targets.threshold::numeric as threshold,
         all_targets.unit::text as unit,
-        (case
-            when all_targets.unit = 'ratio' and catalog.unit = 'percent' then 100 * all_targets.threshold
-            else all_targets.threshold
-        end)::numeric as target,
-        (case
-            when all_targets.unit = 'ratio' and catalog.unit = 'percent' then 'percent'
-            else all_targets.unit
-        end)::text as target_unit,
         all_targets.measure_scope::text as measure_scope,
         all_targets.target_kind::text as target_kind,
         all_targets.clause_section::text as clause_section,
         all_targets.clause_zh::text as clause_zh,
         all_targets.note_en::text as note_en,
         all_targets.valid_from::date as valid_from,
-        all_targets.valid_to::date as valid_to
+        all_targets.valid_to::date as valid_to,
+        (case
+            when all_targets.unit = 'ratio' and catalog.unit = 'percent' then 100 * all_targets.threshold
+            else all_targets.threshold
+        end)::numeric as target,  -- noqa: RF04
+        (case
+            when all_targets.unit = 'ratio' and catalog.unit = 'percent' then 'percent'
+            else all_targets.unit
+        end)::text as target_unit
     from all_targets
     left join catalog
         on

@@ -316,7 +316,7 @@ final as (
         round(exact_value::numeric, decimals::integer) as value,  -- noqa: RF04
         unit::text as unit,
         deadline::date as deadline,
-        target::numeric as target,
+        target::numeric as target,  -- noqa: RF04
         -- targets compare the exact ratio or value, never the rounded one (DOMAIN §8)
         case
             when target_id is null or exact_value is null then null
