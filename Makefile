@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject
 SUPERSET_VENV := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cat requirements/superset.lock | sha1sum | cut -c1-12)
 
-.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve
+.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve data-dictionary
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -22,6 +22,7 @@ help:
 	@echo "make status      what is running, and the connection URLs"
 	@echo "make airflow-ui  Airflow standalone (UI + scheduler) on the same DAGs and warehouse"
 	@echo "make dbt-docs    generate the dbt documentation (dbt_project/target/index.html); dbt-docs-serve serves it"
+	@echo "make data-dictionary  regenerate docs/data_dictionary.md from the dbt descriptions of schema published"
 	@echo "make lock        regenerate requirements/requirements.lock from requirements/requirements.in"
 	@echo "make superset-venv  Apache Superset in .venv-superset (requirements/superset.lock; make test needs it)"
 
@@ -81,6 +82,9 @@ airflow-ui: venv dbt-parse
 
 dbt-docs: venv
 	$(PY) -m shumei dbt-docs
+
+data-dictionary: venv
+	$(PY) -m shumei data-dictionary
 
 dbt-docs-serve: dbt-docs
 	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --port 8081

@@ -8,6 +8,7 @@
     shumei dbt-parse    write the dbt manifest the warehouse DAG is rendered from
     shumei dbt-docs     generate the dbt documentation site (dbt docs generate)
     shumei report       the statistics office's files of a release (`--release N`, default: the current one)
+    shumei data-dictionary  write docs/data_dictionary.md from the dbt descriptions of `published`
 
 Every command reads `.env` (written on first use) into the environment first.
 """
@@ -180,6 +181,14 @@ def cmd_dbt_parse(_args: argparse.Namespace) -> None:
     dbt_parse()
 
 
+def cmd_data_dictionary(_args: argparse.Namespace) -> None:
+    from shumei.dbt_support import dbt_parse
+    from shumei.publish.dictionary import write_dictionary
+
+    dbt_parse()
+    say(f"data dictionary written to {write_dictionary()}")
+
+
 def cmd_dbt_docs(_args: argparse.Namespace) -> None:
     from shumei.dbt_support import dbt_docs
 
@@ -205,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     rp.add_argument("--release", type=int, help="release id (default: the current release)")
     rp.add_argument("--out", help="output folder (default: $SHUMEI_REPORTS_DIR/release-N)")
     rp.set_defaults(func=cmd_report)
+    sub.add_parser("data-dictionary", help="write docs/data_dictionary.md from the dbt descriptions"
+                   ).set_defaults(func=cmd_data_dictionary)
     af = sub.add_parser("airflow", help="an airflow command with the local settings")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 CATALOG = "qa_ref.ref_indicator_catalog"
-TARGETS = "qa_ref.ref_indicator_targets"
+TARGETS = "qa_ref.ref_indicator_targets"  # the shape of the dbt model indicator_targets
 AREAS = "qa_ref.dim_area"
 COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
 
@@ -41,10 +41,10 @@ insert into qa_ref.ref_indicator_catalog values
 create table qa_ref.ref_indicator_targets (
     target_id text, indicator_code text, area_code text, deadline_date date, comparator text,
     threshold numeric, unit text, target_kind text, clause_section text, clause_zh text, note_en text,
-    valid_from date, valid_to date);
+    valid_from date, valid_to date, target numeric, target_unit text);
 insert into qa_ref.ref_indicator_targets values
  ('WY_FG-2023-12-31', 'WY_FG', '341523000000', '2023-12-31', '>=', 1, 'ratio', 'firm', '二、', '全覆盖',
-  'full coverage', '2023-03-06', null);
+  'full coverage', '2023-03-06', null, 100, 'percent');
 create table qa_ref.dim_area (
     area_code text, area_name_zh text, area_name_en text, area_level text, area_type text,
     parent_area_code text, county_code text, valid_from date, valid_to date, is_current boolean);
@@ -86,6 +86,15 @@ def insert_candidate(conn: psycopg.Connection, rows=BASE_ROWS) -> None:
                 'total', '_T', %s, %s, %s, %s, %s, %s, %s, %s)""",
             (code, area, level, month, month, num, den, value, unit, target,
              "2023-12-31" if target else None, (value >= target) if target else None, month == 6))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """The dbt manifest of this tree: the published comments and the data dictionary are read from it."""
+    from shumei.dbt_support import dbt_manifest_path, dbt_parse
+
+    dbt_parse()
+    return dbt_manifest_path()
 
 
 @pytest.fixture(scope="session")

@@ -149,14 +149,15 @@ TARGETS_SQL = """
 insert into published.indicator_targets (
     target_id, indicator_code, area_code, breakdown_type, breakdown_code, deadline, comparator, threshold,
     unit, target_kind, clause_section, clause_zh, note_en, valid_from, valid_to, refreshed_in_release,
-    measure_scope)
+    measure_scope, target, target_unit)
 select coalesce(j->>'target_id', concat_ws('-', j->>'indicator_code', j->>'area_code',
                 coalesce(j->>'deadline_date', j->>'deadline'))),
        j->>'indicator_code', j->>'area_code', coalesce(j->>'breakdown_type', 'total'),
        coalesce(j->>'breakdown_code', '_T'), coalesce(j->>'deadline_date', j->>'deadline')::date,
        j->>'comparator', (j->>'threshold')::numeric, j->>'unit', j->>'target_kind',
        j->>'clause_section', coalesce(j->>'clause_zh', j->>'clause'), j->>'note_en',
-       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s, coalesce(j->>'measure_scope', 'area')
+       (j->>'valid_from')::date, (j->>'valid_to')::date, %(release_id)s, coalesce(j->>'measure_scope', 'area'),
+       (j->>'target')::numeric, j->>'target_unit'
 from (select to_jsonb(r) as j from {targets} r) s
 """
 
@@ -227,7 +228,7 @@ def _refresh(cur: psycopg.Cursor, source: str, table: str, insert_sql: str, rele
 
 def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, audit_result: Any, *,
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
-            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area",
+            targets: str = "published_candidate.indicator_targets", areas: str = "marts.dim_area",
             calendar_rules: str = RULES, workdays: str = WORKDAYS, references: str = "reference",
             batch_log: str = "raw.batch_log", reason: str | None = None) -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
