@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import openpyxl
 import psycopg
 import pytest
-from publish.conftest import BASE_ROWS, COUNTY, TARGETS, TOWN1, insert_candidate
+from publish.conftest import BASE_ROWS, COUNTY, TARGETS, TOWN1, TOWN2, insert_candidate
 from shumei.report import data as report_data
 from shumei.report import produce_reports, release_changes
 from shumei.report.workbook import HEADER_ROWS
@@ -31,8 +31,11 @@ def two_releases(wh, cut, feeds):
     """Release 1 from the base candidate (with a target due 2024-06-30); release 2: a TS_SC_MED value
     revised after new hotline batches, the WY_FG May figures revised after a registry correction, a
     new month of TS_SL, and a withdrawn TS_SC_MED June value."""
-    wh.execute(f"""insert into {TARGETS} values ('WY_FG-2024-06-30', 'WY_FG', %s, '2024-06-30', '>=', 0.95,
-                   'ratio', 'firm', '二、', '覆盖率达95%%', 'coverage 95 %%', '2023-03-06', null)""", (COUNTY,))
+    # a county target and, as the dbt model writes it for a clause about every town, one row per town
+    for target_id, area in (("WY_FG-2024-06-30", COUNTY), (f"WY_FG-2024-06-30-{TOWN1}", TOWN1),
+                            (f"WY_FG-2024-06-30-{TOWN2}", TOWN2)):
+        wh.execute(f"""insert into {TARGETS} values (%s, 'WY_FG', %s, '2024-06-30', '>=', 0.95, 'ratio', 'firm',
+                       '二、', '覆盖率达95%%', 'coverage 95 %%', '2023-03-06', null, 95, 'percent')""", (target_id, area))
     first = cut()
     wh.execute("update published.release_log set published_at = published_at - interval '1 day'")
     rows = _revise(BASE_ROWS, "TS_SC_MED", COUNTY, 5, None, 50, 3.5)
@@ -53,7 +56,8 @@ def _published(stats_url, release_id):
                                       value from published.indicator_values_in_release(%s)
                                where breakdown_type = 'total'""", (release_id,)).fetchall()
         decimals = dict(conn.execute("select indicator_code, decimals from published.indicator_catalog").fetchall())
-        targets = dict(conn.execute("select target_id, target from published.v_indicator_targets").fetchall())
+        targets = {(c, d, a): t for c, d, a, t in conn.execute(
+            "select indicator_code, deadline, area_code, target from published.v_indicator_targets").fetchall()}
     values = {(c, a, p, s): {"numerator": n, "denominator": d, "value": v} for c, a, p, s, n, d, v in rows}
     return values, decimals, targets
 
@@ -91,8 +95,8 @@ def test_every_number_of_the_workbook_is_the_published_value(two_releases, tmp_p
                     continue
                 code, field = (cells["indicator_code"].value, key) if name == "目标进度" else key.split(".")
                 if field == "target":
-                    target_id = f"{code}-{cells['deadline'].value.date()}"
-                    assert _at(cell.value, decimals[code]) == _at(targets[target_id], decimals[code])
+                    target = targets[(code, cells["deadline"].value.date(), area)]
+                    assert _at(cell.value, decimals[code]) == _at(target, decimals[code])
                 else:
                     period = ((cells["period_type"].value, cells["period_start"].value.date()) if name == "目标进度"
                               else ("month", cells["period_start"].value.date()))
@@ -113,12 +117,12 @@ def test_every_number_of_the_workbook_is_the_published_value(two_releases, tmp_p
     catalog = wb["指标口径"]
     rows = {r[0].value: r[7].value for r in catalog.iter_rows(min_row=HEADER_ROWS + 3) if r[0].value}
     assert rows == decimals
-    # target progress: county met, the two towns against the county's 95 %
+    # target progress: the county and the two towns, each against its own row (95 %)
     progress = wb["目标进度"]
     verdicts = {(r[4].value, r[2].value.date() if hasattr(r[2].value, "date") else r[2].value): r[15].value
                 for r in progress.iter_rows(min_row=HEADER_ROWS + 3) if r[4].value}
     june = {area: v for (area, deadline), v in verdicts.items() if str(deadline) == "2024-06-30"}
-    assert june == {COUNTY: "达标", TOWN1: "达标*", "341523400000": "未达标*"}
+    assert june == {COUNTY: "达标", TOWN1: "达标", TOWN2: "未达标"}
 
 
 def test_libreoffice_opens_and_converts_the_workbook(two_releases, tmp_path, test_env):

@@ -104,8 +104,8 @@ def monthly_values(conn: psycopg.Connection, release_id: int, codes: tuple[str, 
                         {"r": release_id, "codes": list(codes)}).fetchall()
 
 
-# Each area target at its deadline, for the target's area and, for a county target, every town
-# (measured against the county's threshold); the figure as in the release, met on the exact ratio.
+# Each area target at its deadline, for the target's own area (town targets are rows of their own, where
+# the programme sets them: dbt model indicator_targets); the figure as in the release, met on the exact ratio.
 TARGET_PROGRESS_SQL = f"""
 with t as (
     select it.target_id, it.indicator_code, it.area_code as target_area_code, it.breakdown_type,
@@ -119,9 +119,7 @@ with t as (
 target_areas as (
     select t.target_id, a.area_code, a.area_name_zh, a.area_level
     from t
-    join published.dim_area a
-      on a.area_code = t.target_area_code
-      or (a.area_level = 'town' and a.parent_area_code = t.target_area_code)
+    join published.dim_area a on a.area_code = t.target_area_code
 )
 select t.target_id, t.indicator_code, t.indicator_name_zh, t.target_area_code, t.deadline, t.comparator,
        t.target_kind, t.target_value, t.target_unit, t.clause_section, t.breakdown_type, t.breakdown_code,

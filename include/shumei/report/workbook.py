@@ -166,12 +166,12 @@ def _targets_sheet(wb: Workbook, release: data.Release, rows: list[dict], norms:
         due = r["deadline"] is None or r["deadline"] <= release.as_of_date
         if r["period_type"] is None:
             verdict = "未到期" if not due else "无数值"
+        elif r["target_kind"] == "baseline":
+            verdict = "基数"
         elif r["target_met"] is None:
             verdict = "–"
         else:
             verdict = "达标" if r["target_met"] else "未达标"
-            if r["area_code"] != r["target_area_code"]:
-                verdict += "*"
         status = r["status"]
         sheet.row([r["indicator_code"], r["indicator_name_zh"], r["deadline"] or "常态 standing",
                    KIND_ZH.get(r["target_kind"], r["target_kind"]), r["area_code"], r["area_name_zh"],
@@ -181,8 +181,9 @@ def _targets_sheet(wb: Workbook, release: data.Release, rows: list[dict], norms:
                    STATUS_ZH.get(status, status) if status else ""],
                   {11: number_format(decimals, status), 12: number_format(decimals), 14: "#,##0.##", 15: "#,##0.##"})
     sheet.note("目标按方案条款（published.indicator_targets）；实际值为目标期限日的数值（年、季、月中最长的期间），达标按精确比率判断。"
-               "* 乡镇对照全县目标。Targets as published; the actual is the figure at the deadline (the longest period "
-               "ending on it); met (达标) is judged on the exact ratio. * a town measured against the county's target.")
+               "基数为方案基数（非目标）。Targets as published (town rows where the programme sets a target for "
+               "every town); the actual is the figure at the deadline (the longest period ending on it); met (达标) is "
+               "judged on the exact ratio; 基数 is the programme's baseline, not a target.")
     for n in norms:
         sheet.note(f"单位规范 norm per unit: {n['indicator_code']} {n['name_zh'] or ''} {n['comparator']} "
                    f"{_num(n['threshold'])} ({n['unit']}) — {n['clause_zh'] or ''}")
