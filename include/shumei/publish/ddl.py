@@ -16,6 +16,8 @@ import psycopg
 from psycopg import sql
 
 from shumei.local.bootstrap import READER_GROUP
+from shumei.publish.tables import (COMPOUND_STATUS_LIST, DISCLOSURE_TABLES, ENTERPRISE_CREDIT_LIST, WORK_ORDERS,
+                                   VersionedTable)
 
 SCHEMA = "published"
 
@@ -249,6 +251,116 @@ as $$
 $$;
 """
 
+_AS_OF_RELEASE = """(select max(rl.release_id) as release_id from published.release_log rl
+          where rl.status = 'published'
+            and (rl.published_at at time zone 'Asia/Shanghai')::date <= p_as_of)"""
+
+
+def disclosure_table_sql(t: VersionedTable) -> str:
+    """Storage, indexes and the two inlinable reader functions of a disclosure table, from its declaration.
+
+    Like indicator_values: a row per key and version; `<name>_in_release(bigint)` (an unknown release
+    is an error, via check_release) and `<name>_as_of(date)` are single SQL statements the planner
+    inlines, so a caller's filter reaches the indexes. Columns are only ever appended; a function
+    whose result columns changed is dropped and recreated.
+    """
+    columns = ",\n    ".join(f"{c} {typ}{' not null' if c in t.key else ''}" for c, typ in t.columns)
+    key = ", ".join(t.key)
+    result = ", ".join(f"{c} {typ}" for c, typ in t.columns) + ", valid_from_release bigint, release_id bigint"
+    selected = ", ".join(f"t.{c}" for c in t.column_names)
+    arg_names = {"in_release": "p_release_id", "as_of": "p_as_of"}
+    drops = "".join(f"""
+do $$
+begin
+    if exists (select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+               where n.nspname = 'published' and p.proname = '{t.name}_{suffix}'
+                 and p.proargnames is distinct from array['{arg}', {", ".join(f"'{c}'" for c in t.column_names)},
+                                                          'valid_from_release', 'release_id']) then
+        drop function published.{t.name}_{suffix}({'bigint' if suffix == 'in_release' else 'date'});
+    end if;
+end $$;""" for suffix, arg in arg_names.items())
+    reader_indexes = "".join(f"\ncreate index if not exists {t.name}_{suffix} on {t.table} ({cols});"
+                             for suffix, cols in t.reader_indexes)
+    return f"""
+create table if not exists {t.table} (
+    {t.row_id} bigint generated always as identity primary key,
+    {columns},
+    valid_from_release bigint not null references published.release_log (release_id),
+    valid_to_release bigint references published.release_log (release_id),
+    check (valid_to_release is null or valid_to_release > valid_from_release)
+);
+alter table {t.table} {", ".join(f"add column if not exists {c} {typ}" for c, typ in t.columns)};
+-- at most one current row per key: the diff of a release relies on it
+create unique index if not exists {t.name}_current_key on {t.table} ({key}) where valid_to_release is null;
+create index if not exists {t.name}_key_release on {t.table} ({key}, valid_from_release);{reader_indexes}
+{drops}
+create or replace function published.{t.name}_in_release(p_release_id bigint)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, p_release_id
+    from {t.table} t
+    where t.valid_from_release <= p_release_id
+      and (t.valid_to_release is null or t.valid_to_release > p_release_id)
+      and published.check_release(p_release_id)
+$$;
+
+create or replace function published.{t.name}_as_of(p_as_of date)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, r.release_id
+    from {_AS_OF_RELEASE} r
+    join {t.table} t
+      on t.valid_from_release <= r.release_id
+     and (t.valid_to_release is null or t.valid_to_release > r.release_id)
+$$;
+"""
+
+
+DISCLOSURE_SQL = "".join(disclosure_table_sql(t) for t in DISCLOSURE_TABLES)
+
+# Latest rows of the disclosure tables, with area names; the Open311 GeoReport v2 view of the orders.
+# Open311 wants ISO 8601 with the offset: Asia/Shanghai is +08:00 all year (no daylight saving).
+_ISO = """to_char({col} at time zone 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"')"""
+_AREA_NAMES = """c.area_name_zh as community_name_zh, c.area_name_en as community_name_en,
+       w.area_name_zh as town_name_zh, w.area_name_en as town_name_en"""
+_AREA_JOINS = """left join published.dim_area c on c.area_code = t.community_code
+left join published.dim_area w on w.area_code = t.town_code"""
+
+
+def _latest_view(t: VersionedTable, view: str, names: bool) -> str:
+    """The current rows of a disclosure table, with the names of their community and town."""
+    return f"""
+create or replace view published.{view} as
+select {", ".join("t." + c for c in t.column_names)},{" " + _AREA_NAMES + "," if names else ""} t.valid_from_release
+from {t.table} t
+{_AREA_JOINS if names else ""}
+where t.valid_to_release is null;
+"""
+
+
+DISCLOSURE_VIEWS_SQL = _latest_view(ENTERPRISE_CREDIT_LIST, "v_enterprise_credit_list", names=False) + \
+    _latest_view(COMPOUND_STATUS_LIST, "v_compound_status_list", names=True) + \
+    _latest_view(WORK_ORDERS, "v_work_orders", names=True) + f"""
+-- Open311 GeoReport v2 (service requests) over the current work orders. No description, status
+-- notes or media (free text), no lat/long (the registry has no coordinates), no caller field.
+create or replace view published.v_open311_requests as
+select t.work_order_id as service_request_id,
+       t.open311_status as status,
+       t.category_code as service_code,
+       t.category_name_zh as service_name,
+       w.area_name_zh as agency_responsible,
+       {_ISO.format(col="t.received_at")} as requested_datetime,
+       {_ISO.format(col="t.updated_at")} as updated_datetime,
+       {_ISO.format(col="t.due_at")} as expected_datetime,
+       concat_ws(' ', w.area_name_zh, c.area_name_zh, t.compound_name) as address,
+       t.compound_id as address_id
+from published.work_orders t
+{_AREA_JOINS}
+where t.valid_to_release is null;
+"""
+
 # Statistical disclosure: a rate whose denominator is below this is flagged `is_small_count` in the
 # value views. Kept here only; written to published.disclosure_rules so readers see it too.
 SMALL_COUNT_MIN_DENOMINATOR = 5
@@ -341,6 +453,20 @@ TABLE_COMMENTS = {
                            "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
                            "the target's area at the deadline and whether it is met",
     "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
+    "enterprise_credit_list": "物业服务企业信用名单（全部版本）：每个企业每月末的信用分、等级与守信/失信记录，按发布版本存储 "
+                              "Enterprise credit list, all vintages: score, grade and good/bad records of each enterprise "
+                              "at each month end, versioned by release",
+    "compound_status_list": "小区状态名单（全部版本）：每个小区每月末的物业服务、服务企业、业委会、党组织状态，按发布版本存储 "
+                            "Compound status list, all vintages: property service, serving enterprise, owners' committee and "
+                            "party organisation of each compound at each month end, versioned by release",
+    "work_orders": "工单结构化信息（全部版本）：编号、小区、分类、渠道、时间、状态；不含来电人信息和文字内容，按发布版本存储 "
+                   "Work orders, all vintages: id, compound, category, channel, dates and status only (no caller data, no "
+                   "free text), versioned by release",
+    "v_enterprise_credit_list": "最新发布的物业服务企业信用名单 Latest published enterprise credit list",
+    "v_compound_status_list": "最新发布的小区状态名单，含社区与乡镇名称 Latest published compound status list, with community and town names",
+    "v_work_orders": "最新发布的工单结构化信息，含社区与乡镇名称 Latest published work orders (structured fields), with community and town names",
+    "v_open311_requests": "Open311 GeoReport v2 格式的工单（最新发布版本；时间为 ISO 8601 含时区） "
+                          "Work orders of the latest release in the Open311 GeoReport v2 shape (ISO 8601 datetimes with offset)",
     **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
                            "求和只取同一地区层级（如 area_level = town）与同一分组 "
                            f"Latest {f}ly values with indicator and area names; the figure is breakdown_type = total; "
@@ -352,6 +478,16 @@ FUNCTION_COMMENTS = {
                                     "Indicator values as known on a date (Asia/Shanghai): the last release published on or before that date",
     "indicator_values_in_release(bigint)": "某一发布版本中的指标数值（版本号不存在时报错） "
                                            "Indicator values as they stood in a given release (an unknown release id is an error)",
+    **{f"{t.name}_in_release(bigint)": f"某一发布版本中的{zh}（版本号不存在时报错） "
+                                       f"The {en} as it stood in a given release (an unknown release id is an error)"
+       for t, zh, en in ((ENTERPRISE_CREDIT_LIST, "企业信用名单", "enterprise credit list"),
+                         (COMPOUND_STATUS_LIST, "小区状态名单", "compound status list"),
+                         (WORK_ORDERS, "工单", "work orders"))},
+    **{f"{t.name}_as_of(date)": f"截至某日（北京时间）已发布的{zh} "
+                                f"The {en} as known on a date (Asia/Shanghai): the last release published on or before it"
+       for t, zh, en in ((ENTERPRISE_CREDIT_LIST, "企业信用名单", "enterprise credit list"),
+                         (COMPOUND_STATUS_LIST, "小区状态名单", "compound status list"),
+                         (WORK_ORDERS, "工单", "work orders"))},
     "check_release(bigint)": "检查发布版本号是否存在，不存在则报错（供 indicator_values_in_release 使用） "
                              "Raises an error for a release id not in release_log (used by indicator_values_in_release)",
 }
@@ -363,8 +499,10 @@ COLUMN_COMMENTS = {
     "dag_run_id": "生成该版本的流水线运行编号 Pipeline (Airflow DAG) run that produced the release",
     "data_checksums": "发布数据的校验和 Checksums of the published data and inputs",
     "validation_summary": "发布前质量校验摘要 Summary of the quality audit that cleared the release",
-    "status": "状态：provisional 初步数/final 最终数/revised 修订数/break_in_series 序列中断（发布记录表中为 published/withdrawn） "
-              "Status: provisional, final, revised, break_in_series (release_log: published/withdrawn)",
+    "status": "状态：provisional 初步数/final 最终数/revised 修订数/break_in_series 序列中断（发布记录表中为 published/withdrawn；"
+              "v_open311_requests 中为 open/closed） "
+              "Status: provisional, final, revised, break_in_series (release_log: published/withdrawn; "
+              "v_open311_requests: open/closed)",
     "value_id": "数值记录编号 Surrogate id of the stored value",
     "indicator_code": "指标代码 Indicator code",
     "area_code": "统计用区划代码（12位） Area code (12-digit statistical division code)",
@@ -429,6 +567,79 @@ COLUMN_COMMENTS = {
     "min_denominator": "最小分母（低于此值标记为小样本） Minimum denominator (below it a rate is flagged small count)",
     "rule_zh": "规则说明（中文） Rule (Chinese)",
     "rule_en": "规则说明（英文） Rule (English)",
+    # disclosure tables
+    "credit_row_id": "信用名单记录编号 Surrogate id of the stored row",
+    "compound_row_id": "小区名单记录编号 Surrogate id of the stored row",
+    "work_order_row_id": "工单记录编号 Surrogate id of the stored row",
+    "enterprise_uscc": "统一社会信用代码（18位） Unified social credit code of the enterprise (18 characters)",
+    "enterprise_name": "企业名称 Enterprise name",
+    "month_end_date": "月末日期（名单所指时点） Month end the row refers to",
+    "credit_score": "信用分：基础分＋守信加分（封顶）－失信扣分，不低于0 Credit score: base + good points (capped) - bad points, never below 0",
+    "credit_grade": "信用等级：AAA/AA/A/B/C，一票否决为C Credit grade: AAA, AA, A, B or C (a veto item forces C)",
+    "score_grade": "按分数的等级（未计一票否决） Grade by score alone, before any veto",
+    "has_veto": "月末有有效的一票否决事项 A one-vote veto item is valid at the month end",
+    "scheme_version": "信用评价办法版本 Version of the credit scheme in force",
+    "good_points": "守信加分（封顶后） Good-conduct points counted, after the cap",
+    "bad_points": "失信扣分（投诉查实扣分每12个月封顶） Bad-conduct points counted (complaint deductions capped per 12 months)",
+    "valid_records": "月末有效信用记录数 Credit records valid at the month end",
+    "good_records": "月末有效守信记录数 Good-conduct records valid at the month end",
+    "bad_records": "月末有效失信记录数 Bad-conduct records valid at the month end",
+    "records_by_kind": "分类信用记录：规则代码:条数，|分隔，如 award_city:1|complaint_substantiated:2 "
+                       "Records valid at the month end by kind: rule code:count, |-separated",
+    "previous_credit_grade": "上月信用等级 Grade at the previous month end",
+    "served_town_codes": "月末服务城市住宅小区所在乡镇代码（|分隔） Towns where the enterprise serves urban compounds at the month end (|-separated)",
+    "served_compounds": "月末服务的城市住宅小区数 Urban residential compounds served at the month end",
+    "is_serving_county": "月末在县服务城市住宅小区（XY_* 指标统计的企业） Serves an urban compound of the county at the month end "
+                         "(the enterprises the XY_* indicators count)",
+    "is_provisional": "暂定：月份未结束，可能变动 Provisional: the month was not finished at the as-of date and may change",
+    "compound_id": "小区编号 Compound id",
+    "compound_name": "小区名称 Compound name",
+    "community_code": "社区代码（12位） Community code (12 digits)",
+    "town_code": "乡镇代码（12位） Town or development-zone code (12 digits)",
+    "community_name_zh": "社区中文名称 Community name (Chinese)",
+    "community_name_en": "社区英文名称 Community name (English)",
+    "town_name_zh": "乡镇中文名称 Town name (Chinese)",
+    "town_name_en": "乡镇英文名称（拼音） Town name (English, pinyin)",
+    "is_urban_residential": "城市住宅小区（小区类指标的统计范围） Urban residential compound (the population of the compound indicators)",
+    "service_mode_code": "物业服务模式：professional 专业化物业服务/state_fallback 国有物业兜底/community_managed 社区托管/"
+                         "self_managed 业主自治管理/none 无物业管理 Property service mode",
+    "has_property_service": "有物业服务（WY_FG 分子） Under property service (numerator of WY_FG)",
+    "has_owners_committee": "有业主委员会或物业管理委员会（YWH_FG） Has an owners' committee or property management committee",
+    "committee_type_code": "委员会类型 Kind of committee",
+    "is_committee_party_share_met": "业委会党员比例达标（≥60%，YWH_DY） The committee's party-member share meets the norm (at least 60 %)",
+    "has_party_branch": "有小区党支部或联合/网格党支部（DZB_ZJ） Covered by its own or a joint/grid party branch",
+    "has_party_work_group": "仅有党的工作小组 Covered by a party work group only",
+    "party_branch_type": "党组织形式：compound_branch/joint_grid_branch/work_group/none Strongest party organisation form",
+    "is_alliance_covered": "所在社区建立党建联盟和联席会议（LM_FG） Its community has the alliance and the joint meeting",
+    "is_city_demonstration": "市级示范小区（SFD_XQ） Holds a city-level demonstration title",
+    "work_order_id": "工单编号（12319 副本并入 12345 原件） Order id (a 12319 copy is merged into its original)",
+    "channel": "受理渠道：12345/12319/smart_platform Channel of the original order",
+    "request_type_code": "诉求类型代码 Request type code",
+    "category_code": "问题分类代码（Open311 service_code） Complaint category code",
+    "category_name_zh": "问题分类名称（Open311 service_name） Category name (Chinese)",
+    "category_name_en": "问题分类英文名称 Category name (English)",
+    "urgency_code": "紧急程度 Urgency",
+    "received_at": "受理时间 Time received",
+    "received_date": "受理日期（北京时间，决定所属统计期） Receipt date (Asia/Shanghai), the date that places the order in a period",
+    "dispatched_at": "首次派单时间 First dispatch",
+    "closed_at": "最终办结时间（重办中为空） Final closure (null while open or reopened)",
+    "due_at": "现行办理时限（热线系统延期后的时限，否则按时限表计算） Due time in force (the hotline's own after extensions, else the SLA's)",
+    "due_source": "时限来源：source 热线系统/sla 按时限表计算 Where the due time comes from",
+    "updated_at": "最新更新时间 Latest record time of the order's events",
+    "status_code": "当前状态代码（最新事件） Canonical status of the latest event",
+    "open311_status": "Open311 状态：closed 已办结或终止/open 办理中 Open311 status: closed (final closure or terminal) or open",
+    "highest_escalation_level": "吹哨报到最高层级：1 小区/2 社区/3 乡镇 Highest escalation level reached",
+    "is_counted": "计入统计（非副本、非不予受理、非并案） Counts in the hotline indicators",
+    "is_closed_on_time": "按时办结 Closed by the due time in force",
+    "service_request_id": "Open311 service_request_id：工单编号 Order id",
+    "service_code": "Open311 service_code：问题分类代码 Category code",
+    "service_name": "Open311 service_name：问题分类名称 Category name",
+    "agency_responsible": "Open311 agency_responsible：属地责任乡镇（开发区） The town or development zone responsible for the order's area",
+    "requested_datetime": "Open311 requested_datetime：受理时间（ISO 8601，+08:00） Time received",
+    "updated_datetime": "Open311 updated_datetime：最新更新时间（ISO 8601，+08:00） Latest update",
+    "expected_datetime": "Open311 expected_datetime：现行办理时限（ISO 8601，+08:00） Due time in force",
+    "address": "Open311 address：乡镇 社区 小区名称（无住户地址） Town, community and compound name (no resident's address)",
+    "address_id": "Open311 address_id：小区编号 Compound id",
 }
 
 
@@ -486,8 +697,10 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
+        cur.execute(DISCLOSURE_SQL)
         cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
         cur.execute(FREQUENCY_VIEWS_SQL)
         cur.execute(TARGETS_VIEW_SQL)
+        cur.execute(DISCLOSURE_VIEWS_SQL)
         _apply_comments(cur)
         _apply_grants(cur)

@@ -12,6 +12,12 @@ current in `published.indicator_values`:
   `break_in_series` when the candidate flags it (optional boolean column `break_in_series`);
 - a published value missing from the candidate is closed (withdrawn in the new release).
 
+The disclosure tables (`shumei.publish.tables.DISCLOSURE_TABLES`: enterprise credit list, compound
+status list, work orders) are versioned in the same release by the same code path (`_version`): new
+keys inserted, unchanged rows carried, changed rows closed and reinserted, missing keys withdrawn.
+Their candidates are checked by their dbt contracts and tests before this step; a missing candidate
+refuses the publication.
+
 Everything happens in ONE transaction, so readers (who only see views over these tables) see the
 previous release until the commit and the new one after, never a mixture. A failed audit never
 reaches this function: `publish` refuses an AuditResult whose blocking expectations did not all
@@ -21,7 +27,7 @@ pass, and one that audited a different candidate than the one now in the table.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -30,12 +36,12 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from shumei.publish.ddl import ensure_published_schema
+from shumei.publish.tables import DISCLOSURE_TABLES, INDICATOR_VALUES, VersionedTable
 
-CANDIDATE = "published_candidate.indicator_values"
+CANDIDATE = INDICATOR_VALUES.candidate
 METHODOLOGY = "reference.ref_methodology_changes"
-KEY = ("indicator_code", "area_code", "period_type", "period_start", "breakdown_type", "breakdown_code")
-COMPARED = ("area_level", "period_end", "numerator", "denominator", "value", "unit", "target",
-            "deadline", "target_met")
+KEY = INDICATOR_VALUES.key
+COMPARED = INDICATOR_VALUES.compared_columns
 
 
 class PublicationRefused(RuntimeError):
@@ -49,20 +55,42 @@ class PublishResult:
     changed: int       # keys whose value changed: old row closed, new row inserted
     withdrawn: int     # keys no longer in the candidate: old row closed
     unchanged: int     # keys carried over untouched
+    # the same counts for each disclosure table: {name: {"new": n, "changed": n, "withdrawn": n, "unchanged": n}}
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __str__(self) -> str:
+        lists = "".join(f"; {name}: {c['new']} new, {c['changed']} changed, {c['withdrawn']} withdrawn, "
+                        f"{c['unchanged']} unchanged" for name, c in self.tables.items())
         return (f"release {self.release_id}: {self.inserted} new, {self.changed} changed, "
-                f"{self.withdrawn} withdrawn, {self.unchanged} unchanged")
+                f"{self.withdrawn} withdrawn, {self.unchanged} unchanged{lists}")
 
 
-def candidate_checksum(conn: psycopg.Connection, candidate: str = CANDIDATE) -> dict[str, Any]:
+def candidate_checksum(conn: psycopg.Connection, candidate: str = CANDIDATE,
+                       key: tuple[str, ...] = KEY) -> dict[str, Any]:
     """Row count and md5 of the candidate's rows in key order: ties an audit to the data it saw."""
     query = sql.SQL(
         "select count(*), md5(coalesce(string_agg(t::text, '|' order by {key}), '')) from {tbl} t"
-    ).format(key=sql.SQL(", ").join(sql.Identifier(k) for k in KEY),
+    ).format(key=sql.SQL(", ").join(sql.Identifier(k) for k in key),
              tbl=sql.Identifier(*candidate.split(".")))
     rows, digest = conn.execute(query).fetchone()
     return {"rows": rows, "md5": digest}
+
+
+def _disclosure_checksums(conn: psycopg.Connection) -> dict[str, Any]:
+    """Row count and md5 of each disclosure candidate (recorded in release_log.data_checksums)."""
+    return {t.name: candidate_checksum(conn, t.candidate, t.key) for t in DISCLOSURE_TABLES}
+
+
+def _missing_candidates(cur: psycopg.Cursor) -> list[str]:
+    """What the disclosure candidates lack: a table, or a declared column."""
+    missing = []
+    for t in DISCLOSURE_TABLES:
+        if not _exists(cur, t.candidate):
+            missing.append(t.candidate)
+            continue
+        absent = [c for c in t.column_names if c not in _candidate_columns(cur, t.candidate)]
+        missing += [f"{t.candidate}.{c}" for c in absent]
+    return missing
 
 
 def _candidate_columns(cur: psycopg.Cursor, candidate: str) -> set[str]:
@@ -78,43 +106,109 @@ _REASON_PARTS = " , ".join(
     for c in ("value", "numerator", "denominator", "target", "deadline", "target_met", "unit", "period_end")
 )
 
-DIFF_SQL = f"""
-create temp table _publish_diff on commit drop as
-select p.value_id, p.status as old_status, c.*,
-       case when c.indicator_code is null then 'withdrawn'
-            when p.value_id is null then 'new'
-            when ({", ".join("p." + c for c in COMPARED)}) is not distinct from
-                 ({", ".join("c." + c for c in COMPARED)})
-                 and (p.status = 'provisional') = c.is_provisional
-                 and not (c.break_in_series and p.status <> 'break_in_series') then 'unchanged'
-            else 'changed' end as change,
-       concat_ws('; ', {_REASON_PARTS}) as change_description
-from (select * from published.indicator_values where valid_to_release is null) p
-full join _publish_candidate c
-  on (c.indicator_code, c.area_code, c.period_type, c.period_start, c.breakdown_type, c.breakdown_code)
-   = (p.indicator_code, p.area_code, p.period_type, p.period_start, p.breakdown_type, p.breakdown_code)
+
+@dataclass(frozen=True)
+class _Versioning:
+    """How one table is versioned in a release (the generic part is `_version`).
+
+    `candidate_select` reads the candidate (alias c) into the shape the diff compares; the other
+    fields are the table's own additions, all empty for the disclosure tables: an extra condition
+    for "unchanged" (p = current row, c = candidate), extra columns of the diff row, and published
+    columns computed at insert from the diff row d (with an optional join).
+    """
+
+    table: VersionedTable
+    candidate_select: sql.Composable
+    unchanged_also: str = ""
+    diff_extra: str = ""
+    derived: tuple[tuple[str, str], ...] = ()
+    insert_join: str = ""
+
+
+def _diff_sql(v: _Versioning) -> str:
+    t = v.table
+    compared = t.compared_columns
+    return f"""
+create temp table _publish_diff_{t.name} on commit drop as
+select p.{t.row_id} as published_row_id{v.diff_extra}, c.*,
+       case when c.{t.key[0]} is null then 'withdrawn'
+            when p.{t.row_id} is null then 'new'
+            when ({", ".join("p." + c for c in compared)}) is not distinct from
+                 ({", ".join("c." + c for c in compared)}){" and " + v.unchanged_also if v.unchanged_also else ""}
+                 then 'unchanged'
+            else 'changed' end as change
+from (select * from {t.table} where valid_to_release is null) p
+full join _publish_candidate_{t.name} c
+  on ({", ".join("c." + k for k in t.key)}) = ({", ".join("p." + k for k in t.key)})
 """
 
-INSERT_SQL = """
-insert into published.indicator_values (
-    indicator_code, area_code, area_level, period_type, period_start, period_end, breakdown_type,
-    breakdown_code, numerator, denominator, value, unit, target, deadline, target_met, status,
-    revision_reason, valid_from_release)
-select d.indicator_code, d.area_code, d.area_level, d.period_type, d.period_start, d.period_end,
-       d.breakdown_type, d.breakdown_code, d.numerator, d.denominator, d.value, d.unit, d.target, d.deadline, d.target_met, s.status,
-       case s.status
+
+def _insert_sql(v: _Versioning) -> str:
+    t = v.table
+    columns = [*t.column_names, *(c for c, _ in v.derived), "valid_from_release"]
+    values = [*("d." + c for c in t.column_names), *(e for _, e in v.derived), "%(release_id)s"]
+    return f"""
+insert into {t.table} ({", ".join(columns)})
+select {", ".join(values)}
+from _publish_diff_{t.name} d
+{v.insert_join}
+where d.change in ('new', 'changed')
+"""
+
+
+def _version(cur: psycopg.Cursor, v: _Versioning, release_id: int) -> dict[str, int]:
+    """Version one table in the release: insert new keys, close and reinsert changed rows, close
+    withdrawn ones, leave unchanged rows as they are. Returns the count of each kind of change."""
+    t = v.table
+    cur.execute(sql.SQL("create temp table {} on commit drop as ").format(
+        sql.Identifier(f"_publish_candidate_{t.name}")) + v.candidate_select)
+    cur.execute(_diff_sql(v))
+    cur.execute(sql.SQL("""update {tbl} v set valid_to_release = %(r)s from {diff} d
+                           where d.published_row_id = v.{row_id} and d.change in ('changed', 'withdrawn')""").format(
+        tbl=sql.Identifier("published", t.name), diff=sql.Identifier(f"_publish_diff_{t.name}"),
+        row_id=sql.Identifier(t.row_id)), {"r": release_id})
+    cur.execute(_insert_sql(v), {"release_id": release_id})
+    cur.execute(sql.SQL("select change, count(*) from {} group by change").format(
+        sql.Identifier(f"_publish_diff_{t.name}")))
+    counts = dict(cur.fetchall())
+    return {change: counts.get(change, 0) for change in ("new", "changed", "withdrawn", "unchanged")}
+
+
+def _values_versioning(candidate: str, columns: set[str]) -> _Versioning:
+    """indicator_values: a status (provisional, final, revised, break in series) and a revision reason."""
+    reason = sql.SQL("nullif(trim(c.revision_reason), '')" if "revision_reason" in columns else "null::text")
+    brk = sql.SQL("coalesce(c.break_in_series, false)" if "break_in_series" in columns else "false")
+    select = sql.SQL("""
+            select c.indicator_code, c.area_code, c.area_level, c.period_type, c.period_start,
+                   c.period_end, c.breakdown_type, c.breakdown_code, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
+                   c.target::numeric, c.deadline, c.target_met, coalesce(c.is_provisional, false) as is_provisional,
+                   {reason} as revision_reason, {brk} as break_in_series
+            from {tbl} c""").format(reason=reason, brk=brk, tbl=sql.Identifier(*candidate.split(".")))
+    return _Versioning(
+        table=INDICATOR_VALUES,
+        candidate_select=select,
+        unchanged_also=("(p.status = 'provisional') = c.is_provisional"
+                        " and not (c.break_in_series and p.status <> 'break_in_series')"),
+        diff_extra=f", p.status as old_status, concat_ws('; ', {_REASON_PARTS}) as change_description",
+        derived=(("status", "s.status"),
+                 ("revision_reason", """case s.status
            when 'revised' then coalesce(d.revision_reason, '修订 revised: ' || d.change_description)
            when 'break_in_series' then coalesce(d.revision_reason, '序列中断 break in series')
-       end,
-       %(release_id)s
-from _publish_diff d
-cross join lateral (select case
+       end""")),
+        insert_join="""cross join lateral (select case
     when d.break_in_series then 'break_in_series'
     when d.is_provisional then 'provisional'
     when d.change = 'new' or d.old_status = 'provisional' then 'final'
-    else 'revised' end as status) s
-where d.change in ('new', 'changed')
-"""
+    else 'revised' end as status) s""",
+    )
+
+
+def _list_versioning(table: VersionedTable) -> _Versioning:
+    """A disclosure table: its declared columns, as the candidate has them."""
+    return _Versioning(table=table, candidate_select=sql.SQL("select {} from {} c").format(
+        sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in table.column_names),
+        sql.Identifier(*table.candidate.split("."))))
+
 
 CATALOG_SQL = """
 insert into published.indicator_catalog (
@@ -200,9 +294,11 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area") -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
 
+    The indicator values and the disclosure tables are versioned in the same transaction.
     `conn` is a psycopg 3 connection of the owner role with no transaction open (autocommit or
     idle); the release is committed when this returns. Raises PublicationRefused, writing
-    nothing, when the audit failed or audited other data than the candidate now holds.
+    nothing, when the audit failed or audited other data than the candidate now holds, or a
+    disclosure candidate is missing.
     """
     if audit_result is None or not getattr(audit_result, "passed", False):
         raise PublicationRefused("the audit did not pass: the previous publication stays as it is")
@@ -215,37 +311,26 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
     with conn.transaction(), conn.cursor() as cur:
         # one publisher at a time; readers (ACCESS SHARE) are not blocked by this lock
         cur.execute("lock table published.release_log in exclusive mode")
-        cur.execute(sql.SQL("lock table {} in share mode").format(sql.Identifier(*candidate.split("."))))
+        missing = _missing_candidates(cur)
+        if missing:
+            raise PublicationRefused(f"disclosure candidates missing (build them with dbt): {', '.join(missing)}")
+        for table in (candidate, *(t.candidate for t in DISCLOSURE_TABLES)):
+            cur.execute(sql.SQL("lock table {} in share mode").format(sql.Identifier(*table.split("."))))
         checksum = candidate_checksum(conn, candidate)
         audited = getattr(audit_result, "candidate_checksum", None)
         if audited and audited != checksum:
             raise PublicationRefused(f"candidate changed since it was audited (audited {audited}, now {checksum})")
 
+        checksums = {**_input_checksums(cur, catalog, checksum), "disclosure_candidates": _disclosure_checksums(conn)}
         cur.execute(
             """insert into published.release_log (as_of_date, dag_run_id, data_checksums, validation_summary)
                values (%s, %s, %s, %s) returning release_id""",
-            (as_of_date, dag_run_id, json.dumps(_input_checksums(cur, catalog, checksum), default=str),
+            (as_of_date, dag_run_id, json.dumps(checksums, default=str),
              json.dumps(_audit_summary(audit_result), default=str, ensure_ascii=False)))
         release_id = cur.fetchone()[0]
 
-        columns = _candidate_columns(cur, candidate)
-        reason = sql.SQL("nullif(trim(c.revision_reason), '')" if "revision_reason" in columns else "null::text")
-        brk = sql.SQL("coalesce(c.break_in_series, false)" if "break_in_series" in columns else "false")
-        cur.execute(sql.SQL("""
-            create temp table _publish_candidate on commit drop as
-            select c.indicator_code, c.area_code, c.area_level, c.period_type, c.period_start,
-                   c.period_end, c.breakdown_type, c.breakdown_code, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
-                   c.target::numeric, c.deadline, c.target_met, coalesce(c.is_provisional, false) as is_provisional,
-                   {reason} as revision_reason, {brk} as break_in_series
-            from {tbl} c""").format(reason=reason, brk=brk, tbl=sql.Identifier(*candidate.split("."))))
-        cur.execute(DIFF_SQL)
-        cur.execute("""update published.indicator_values v set valid_to_release = %(r)s
-                       from _publish_diff d
-                       where d.value_id = v.value_id and d.change in ('changed', 'withdrawn')""",
-                    {"r": release_id})
-        cur.execute(INSERT_SQL, {"release_id": release_id})
-        cur.execute("select change, count(*) from _publish_diff group by change")
-        counts = dict(cur.fetchall())
+        counts = _version(cur, _values_versioning(candidate, _candidate_columns(cur, candidate)), release_id)
+        tables = {t.name: _version(cur, _list_versioning(t), release_id) for t in DISCLOSURE_TABLES}
 
         if _exists(cur, catalog):
             cur.execute("delete from published.indicator_catalog")
@@ -257,6 +342,5 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
                         {"release_id": release_id})
         _refresh(cur, areas, "published.dim_area", AREAS_SQL, release_id)
 
-    return PublishResult(release_id=release_id, inserted=counts.get("new", 0),
-                         changed=counts.get("changed", 0), withdrawn=counts.get("withdrawn", 0),
-                         unchanged=counts.get("unchanged", 0))
+    return PublishResult(release_id=release_id, inserted=counts["new"], changed=counts["changed"],
+                         withdrawn=counts["withdrawn"], unchanged=counts["unchanged"], tables=tables)
