@@ -19,6 +19,7 @@ import secrets
 import shutil
 import statistics
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -145,18 +146,22 @@ def main() -> None:
             for t in DISCLOSURE_TABLES:
                 conn.execute(f"create table {t.candidate} ({', '.join(f'{c} {ty}' for c, ty in t.columns)})")
             ensure_published_schema(conn)
+            publish_seconds = []
             for month in month_ends(args.releases):
                 cut = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
                 params = {"last_month": month, "towns": TOWNS, "orders": args.orders, "cut": f"{cut} 00:00+08"}
                 for statement in filter(str.strip, CANDIDATES_SQL.split(";\n")):
                     conn.execute(statement, params if "%(" in statement else None)
+                started = time.perf_counter()
                 result = publish(conn, cut, "bench", audit)
+                publish_seconds.append(time.perf_counter() - started)
                 conn.execute("update published.release_log set published_at = %s::timestamptz + interval '9 hours'"
                              " where release_id = %s", (cut, result.release_id))
             conn.execute("vacuum analyze")
             sizes = {t.name: conn.execute(f"select count(*), count(*) filter (where valid_to_release is null)"
                                           f" from {t.table}").fetchone() for t in DISCLOSURE_TABLES}
         print("stored rows (all versions, current):", sizes, flush=True)
+        print(f"publish(): median {statistics.median(publish_seconds):.2f} s, last {publish_seconds[-1]:.2f} s", flush=True)
         timings = {}
         mid = {"r": max(1, args.releases * 5 // 8)}
         with psycopg.connect(env["SHUMEI_STATS_URL"], autocommit=True) as conn:
@@ -173,7 +178,9 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
     stored = ", ".join(f"{name} {total:,} ({current:,} current)" for name, (total, current) in sizes.items())
     lines = [f"\n## Disclosure reader queries (bench/disclosure_queries.py), {date.today()}, {machine}\n",
-             f"{args.releases} monthly releases; stored rows: {stored}. Median of {args.runs} EXPLAIN ANALYZE runs"
+             f"{args.releases} monthly releases; stored rows: {stored}. `publish()` (values candidate empty, the"
+             f" three lists versioned): median {statistics.median(publish_seconds):.2f} s, last release"
+             f" {publish_seconds[-1]:.2f} s. Reader queries: median of {args.runs} EXPLAIN ANALYZE runs"
              " as the shumei_stats role.\n", "| query | ms |", "| --- | --- |"]
     lines += [f"| {label} | {ms:.3f} |" for label, ms in timings.items()]
     with RESULTS.open("a", encoding="utf-8") as fh:

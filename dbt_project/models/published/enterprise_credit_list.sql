@@ -36,9 +36,9 @@ final as (
         credit.records_by_kind,
         credit.previous_credit_grade,
         enterprise_status.served_town_codes,
+        credit.is_provisional,
         coalesce(enterprise_status.served_compounds, 0) as served_compounds,
-        enterprise_status.enterprise_uscc is not null as is_serving_county,
-        credit.is_provisional
+        enterprise_status.enterprise_uscc is not null as is_serving_county
     from credit
     left join enterprise_status
         on

@@ -36,7 +36,7 @@ compound_names as (
         compound_id,
         compound_name
     from compounds
-    order by compound_id, valid_from desc
+    order by compound_id asc, valid_from desc
 
 ),
 
@@ -62,13 +62,13 @@ final as (
         work_orders.due_source,
         work_orders.last_updated_at as updated_at,
         work_orders.current_status_code as status_code,
+        work_orders.highest_escalation_level,
+        work_orders.is_counted,
+        work_orders.is_closed_on_time,
         -- Open311: closed once the order has its final closure (a visit after it is not a reopening)
         -- or a terminal status (不予受理, 并案); open otherwise, e.g. while reopened (重办)
         case when work_orders.closed_at is not null then 'closed' else status_codes.open311_status end
-            as open311_status,
-        work_orders.highest_escalation_level,
-        work_orders.is_counted,
-        work_orders.is_closed_on_time
+            as open311_status
     from work_orders
     left join compound_names on work_orders.compound_id = compound_names.compound_id
     left join categories

@@ -16,8 +16,13 @@ import psycopg
 from psycopg import sql
 
 from shumei.local.bootstrap import READER_GROUP
-from shumei.publish.tables import (COMPOUND_STATUS_LIST, DISCLOSURE_TABLES, ENTERPRISE_CREDIT_LIST, WORK_ORDERS,
-                                   VersionedTable)
+from shumei.publish.tables import (
+    COMPOUND_STATUS_LIST,
+    DISCLOSURE_TABLES,
+    ENTERPRISE_CREDIT_LIST,
+    WORK_ORDERS,
+    VersionedTable,
+)
 
 SCHEMA = "published"
 
