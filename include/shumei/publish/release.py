@@ -88,8 +88,8 @@ def _missing_candidates(cur: psycopg.Cursor) -> list[str]:
         if not _exists(cur, t.candidate):
             missing.append(t.candidate)
             continue
-        absent = [c for c in t.column_names if c not in _candidate_columns(cur, t.candidate)]
-        missing += [f"{t.candidate}.{c}" for c in absent]
+        present = _candidate_columns(cur, t.candidate)
+        missing += [f"{t.candidate}.{c}" for c in t.column_names if c not in present]
     return missing
 
 
