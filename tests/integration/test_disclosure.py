@@ -20,8 +20,9 @@ PHONE_LIKE = r"(^|[^0-9])(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})([^0-9]|$)"
 # column names that would mean caller data or free text reached the published layer
 RESTRICTED_NAME = re.compile(r"phone|caller|mobile|hash|summary|operator|handler|remark|content|description"
                              r"|satisfaction|resolved_rating|(^|_)note($|_)|(^|_)text($|_)|id_card|idcard")
-# the programme's own reference texts (target notes), not a record's free text
-ALLOWED_NAMES = {("indicator_targets", "note_en"), ("v_indicator_targets", "note_en")}
+# the programme's own reference texts (target notes) and the audit's summary of a release, not a record's free text
+ALLOWED_NAMES = {("indicator_targets", "note_en"), ("v_indicator_targets", "note_en"),
+                 ("release_log", "validation_summary")}
 ALLOWED_TYPES = {"text", "date", "numeric", "integer", "bigint", "boolean", "timestamp with time zone", "jsonb"}
 
 
