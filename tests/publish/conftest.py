@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from shumei.publish.tables import DISCLOSURE_TABLES
 
 CATALOG = "qa_ref.ref_indicator_catalog"
 TARGETS = "qa_ref.ref_indicator_targets"  # the shape of the dbt model indicator_targets
@@ -21,7 +22,8 @@ create table published_candidate.indicator_values (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
     period_end date, breakdown_type text, breakdown_code text, numerator numeric, denominator numeric,
     value numeric, unit text, target numeric, deadline date, target_met boolean, is_provisional boolean);
-"""
+""" + "".join(f"create table {t.candidate} ({', '.join(f'{c} {typ}' for c, typ in t.columns)});\n"
+              for t in DISCLOSURE_TABLES)
 
 CATALOG_DDL = """
 create schema qa_ref;

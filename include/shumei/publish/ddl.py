@@ -25,6 +25,13 @@ from shumei.publish.dictionary import (
     missing_descriptions,
     require_descriptions,
 )
+from shumei.publish.tables import (
+    COMPOUND_STATUS_LIST,
+    DISCLOSURE_TABLES,
+    ENTERPRISE_CREDIT_LIST,
+    WORK_ORDERS,
+    VersionedTable,
+)
 
 SCHEMA = "published"
 
@@ -292,6 +299,116 @@ as $$
 $$;
 """
 
+_AS_OF_RELEASE = """(select max(rl.release_id) as release_id from published.release_log rl
+          where rl.status = 'published'
+            and (rl.published_at at time zone 'Asia/Shanghai')::date <= p_as_of)"""
+
+
+def disclosure_table_sql(t: VersionedTable) -> str:
+    """Storage, indexes and the two inlinable reader functions of a disclosure table, from its declaration.
+
+    Like indicator_values: a row per key and version; `<name>_in_release(bigint)` (an unknown release
+    is an error, via check_release) and `<name>_as_of(date)` are single SQL statements the planner
+    inlines, so a caller's filter reaches the indexes. Columns are only ever appended; a function
+    whose result columns changed is dropped and recreated.
+    """
+    columns = ",\n    ".join(f"{c} {typ}{' not null' if c in t.key else ''}" for c, typ in t.columns)
+    key = ", ".join(t.key)
+    result = ", ".join(f"{c} {typ}" for c, typ in t.columns) + ", valid_from_release bigint, release_id bigint"
+    selected = ", ".join(f"t.{c}" for c in t.column_names)
+    arg_names = {"in_release": "p_release_id", "as_of": "p_as_of"}
+    drops = "".join(f"""
+do $$
+begin
+    if exists (select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+               where n.nspname = 'published' and p.proname = '{t.name}_{suffix}'
+                 and p.proargnames is distinct from array['{arg}', {", ".join(f"'{c}'" for c in t.column_names)},
+                                                          'valid_from_release', 'release_id']) then
+        drop function published.{t.name}_{suffix}({'bigint' if suffix == 'in_release' else 'date'});
+    end if;
+end $$;""" for suffix, arg in arg_names.items())
+    reader_indexes = "".join(f"\ncreate index if not exists {t.name}_{suffix} on {t.table} ({cols});"
+                             for suffix, cols in t.reader_indexes)
+    return f"""
+create table if not exists {t.table} (
+    {t.row_id} bigint generated always as identity primary key,
+    {columns},
+    valid_from_release bigint not null references published.release_log (release_id),
+    valid_to_release bigint references published.release_log (release_id),
+    check (valid_to_release is null or valid_to_release > valid_from_release)
+);
+alter table {t.table} {", ".join(f"add column if not exists {c} {typ}" for c, typ in t.columns)};
+-- at most one current row per key: the diff of a release relies on it
+create unique index if not exists {t.name}_current_key on {t.table} ({key}) where valid_to_release is null;
+create index if not exists {t.name}_key_release on {t.table} ({key}, valid_from_release);{reader_indexes}
+{drops}
+create or replace function published.{t.name}_in_release(p_release_id bigint)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, p_release_id
+    from {t.table} t
+    where t.valid_from_release <= p_release_id
+      and (t.valid_to_release is null or t.valid_to_release > p_release_id)
+      and published.check_release(p_release_id)
+$$;
+
+create or replace function published.{t.name}_as_of(p_as_of date)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, r.release_id
+    from {_AS_OF_RELEASE} r
+    join {t.table} t
+      on t.valid_from_release <= r.release_id
+     and (t.valid_to_release is null or t.valid_to_release > r.release_id)
+$$;
+"""
+
+
+DISCLOSURE_SQL = "".join(disclosure_table_sql(t) for t in DISCLOSURE_TABLES)
+
+# Latest rows of the disclosure tables, with area names; the Open311 GeoReport v2 view of the orders.
+# Open311 wants ISO 8601 with the offset: Asia/Shanghai is +08:00 all year (no daylight saving).
+_ISO = """to_char({col} at time zone 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"')"""
+_AREA_NAMES = """c.area_name_zh as community_name_zh, c.area_name_en as community_name_en,
+       w.area_name_zh as town_name_zh, w.area_name_en as town_name_en"""
+_AREA_JOINS = """left join published.dim_area c on c.area_code = t.community_code
+left join published.dim_area w on w.area_code = t.town_code"""
+
+
+def _latest_view(t: VersionedTable, view: str, names: bool) -> str:
+    """The current rows of a disclosure table, with the names of their community and town."""
+    return f"""
+create or replace view published.{view} as
+select {", ".join("t." + c for c in t.column_names)},{" " + _AREA_NAMES + "," if names else ""} t.valid_from_release
+from {t.table} t
+{_AREA_JOINS if names else ""}
+where t.valid_to_release is null;
+"""
+
+
+DISCLOSURE_VIEWS_SQL = _latest_view(ENTERPRISE_CREDIT_LIST, "v_enterprise_credit_list", names=False) + \
+    _latest_view(COMPOUND_STATUS_LIST, "v_compound_status_list", names=True) + \
+    _latest_view(WORK_ORDERS, "v_work_orders", names=True) + f"""
+-- Open311 GeoReport v2 (service requests) over the current work orders. No description, status
+-- notes or media (free text), no lat/long (the registry has no coordinates), no caller field.
+create or replace view published.v_open311_requests as
+select t.work_order_id as service_request_id,
+       t.open311_status as status,
+       t.category_code as service_code,
+       t.category_name_zh as service_name,
+       w.area_name_zh as agency_responsible,
+       {_ISO.format(col="t.received_at")} as requested_datetime,
+       {_ISO.format(col="t.updated_at")} as updated_datetime,
+       {_ISO.format(col="t.due_at")} as expected_datetime,
+       concat_ws(' ', w.area_name_zh, c.area_name_zh, t.compound_name) as address,
+       t.compound_id as address_id
+from published.work_orders t
+{_AREA_JOINS}
+where t.valid_to_release is null;
+"""
+
 # Statistical disclosure: a rate whose denominator is below this is flagged `is_small_count` in the
 # value views. Kept here only; written to published.disclosure_rules so readers see it too.
 SMALL_COUNT_MIN_DENOMINATOR = 5
@@ -439,8 +556,10 @@ def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
+        cur.execute(DISCLOSURE_SQL)
         cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
         cur.execute(FREQUENCY_VIEWS_SQL)
         cur.execute(TARGETS_VIEW_SQL)
+        cur.execute(DISCLOSURE_VIEWS_SQL)
         _apply_comments(cur, objects)
         _apply_grants(cur)

@@ -156,19 +156,21 @@ def unit_norms(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 
 def credit_public_list(conn: psycopg.Connection, release_id: int) -> list[dict[str, Any]] | None:
-    """The public enterprise credit list (依法公开信用信息) of the release, or None while the warehouse
-    does not publish it (the disclosure tables of issue 12). Switch: this is the one place that
-    reads it; the credit sheet shows the list whenever this returns rows."""
+    """The public enterprise credit list (依法公开信用信息) of the release: the enterprises serving the
+    county at the latest month end of the release, by score; None when the warehouse does not publish
+    the list (a warehouse from before issue 12). The one place that reads it."""
     present = conn.execute("select to_regclass(%s) is not null as present", (CREDIT_LIST_RELATION,)).fetchone()
     if not present["present"]:
         return None
-    return conn.execute(f"""
-        select * from {CREDIT_LIST_RELATION} l
-        where l.valid_from_release <= %(r)s and (l.valid_to_release is null or l.valid_to_release > %(r)s)
-          and l.month_start = (select max(m.month_start) from {CREDIT_LIST_RELATION} m
-                               where m.valid_from_release <= %(r)s
-                                 and (m.valid_to_release is null or m.valid_to_release > %(r)s))
-        order by l.grade, l.uscc""", {"r": release_id}).fetchall()
+    return conn.execute("""
+        with l as (select * from published.enterprise_credit_list_in_release(%(r)s) where is_serving_county)
+        select l.enterprise_uscc as "统一社会信用代码 USCC", l.enterprise_name as "企业名称 Enterprise",
+               l.month_end_date as "月末 Month end", l.credit_grade as "信用等级 Grade",
+               l.credit_score as "信用分 Score", l.good_records as "守信记录 Good records",
+               l.bad_records as "失信记录 Bad records", l.records_by_kind as "分类记录 Records by kind"
+        from l
+        where l.month_end_date = (select max(month_end_date) from l)
+        order by l.credit_score desc, l.enterprise_uscc""", {"r": release_id}).fetchall()
 
 
 def value_history(conn: psycopg.Connection, release_id: int, previous_id: int) -> list[dict[str, Any]]:
