@@ -13,6 +13,9 @@ import pytest
 CATALOG = "qa_ref.ref_indicator_catalog"
 TARGETS = "qa_ref.ref_indicator_targets"
 AREAS = "qa_ref.dim_area"
+# the member marts of the drill-through: absent unless a test creates them (tests/publish/test_members.py)
+STOCK_MEMBERS = "qa_ref.fct_indicator_stock_members"
+FLOW_MEMBERS = "qa_ref.fct_indicator_flow_members"
 COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
 
 CANDIDATE_DDL = """
@@ -141,5 +144,6 @@ def release(wh, audit, _audits):
             if first:
                 _audits[key] = result
         assert result.passed, result.summary()
-        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS)
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS,
+                       stock_members=STOCK_MEMBERS, flow_members=FLOW_MEMBERS)
     return run

@@ -140,6 +140,50 @@ create table if not exists published.dim_area (
     refreshed_in_release bigint references published.release_log (release_id)
 );
 
+-- 2026-12-01 (issue 12): the member units of the current release, for the drill-through view
+-- published.indicator_members (a dbt model: models/published/interface). Copies of
+-- marts.fct_indicator_stock_members / fct_indicator_flow_members written by the publication in its
+-- transaction and replaced with each release; dbt places them in cells with the macros the values
+-- are built with. Indexes serve a reader's query for one cell: a stock cell by indicator and area,
+-- a flow cell by indicator and a date range (its period), the period series by the date bounds.
+create table if not exists published.indicator_stock_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    month_end_date date not null,
+    area_code text not null,
+    area_level text not null,
+    unit_type text not null,
+    unit_id text not null,
+    numerator numeric,
+    denominator numeric
+);
+create index if not exists indicator_stock_member_units_cell
+    on published.indicator_stock_member_units (indicator_code, area_code, month_end_date);
+create index if not exists indicator_stock_member_units_month
+    on published.indicator_stock_member_units (month_end_date);
+create table if not exists published.indicator_flow_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    observation_date date not null,
+    community_code text,
+    town_code text,
+    served_town_codes text,
+    unit_type text not null,
+    unit_id text not null,
+    channel text,
+    request_type_code text,
+    category_code text,
+    rule_code text,
+    enterprise_uscc text,
+    numerator numeric,
+    denominator numeric,
+    measure numeric
+);
+create index if not exists indicator_flow_member_units_period
+    on published.indicator_flow_member_units (indicator_code, observation_date);
+create index if not exists indicator_flow_member_units_date
+    on published.indicator_flow_member_units (observation_date);
+
 -- disclosure rules (one row each, written from the constants of ddl.py on every run)
 create table if not exists published.disclosure_rules (
     rule_code text primary key,
@@ -341,6 +385,15 @@ TABLE_COMMENTS = {
                            "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
                            "the target's area at the deadline and whether it is met",
     "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
+    "indicator_stock_member_units": "存量指标成员存储表（当前发布版本，每次发布整体替换）；查询请用 indicator_members "
+                                    "Stock member units of the current release (replaced with each release); query indicator_members",
+    "indicator_flow_member_units": "流量指标成员存储表（当前发布版本，每次发布整体替换）；查询请用 indicator_members "
+                                   "Flow member units of the current release (replaced with each release); query indicator_members",
+    "indicator_members": "指标穿透明细：当前发布版本每个数值（指标×地区×期间×分组）计入的成员（小区、业委会、社区、企业、工单编号、预警），"
+                         "按单元列出分子分母贡献，其和等于发布的分子分母；只含结构化字段，不含来电人信息和自由文本 "
+                         "Drill-through: the members (compounds, owners' committees, communities, enterprises, work order ids, "
+                         "early warnings) counted in every figure of the current release, with their numerator and denominator "
+                         "contributions, which sum to the published ones; structured fields only, no caller data or free text",
     **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
                            "求和只取同一地区层级（如 area_level = town）与同一分组 "
                            f"Latest {f}ly values with indicator and area names; the figure is breakdown_type = total; "
@@ -417,6 +470,22 @@ COLUMN_COMMENTS = {
     "note_en": "英文说明 Note (English)",
     "measure_scope": "目标范围：area 地区数值/unit 每个单位（小区、企业）须达到的规范 "
                      "Target scope: area (a figure of the area) or unit (a norm each compound or enterprise must meet)",
+    "unit_type": "成员类型：compound 小区/owners_committee 业委会/community 社区/enterprise 企业/work_order 工单/"
+                 "early_warning 预警/none（SFD_QY 的零值行） "
+                 "Member type: compound, owners_committee, community, enterprise, work_order, early_warning, none (zero row of SFD_QY)",
+    "unit_id": "成员编号：小区编号、业委会编号、社区代码、统一社会信用代码、工单编号或预警编号（不含来电人信息） "
+               "Member id: compound id, committee id, community code, USCC, work order id or early-warning id (never caller data)",
+    "measure": "成员的办理时长（办理时长指标：工作日或小时），其余为空 The member's duration (closure-time indicators: working days or hours)",
+    "observation_date": "观测日期：存量为月末时点，流量为计入期间的事件日期（受理、首次派单、回访、到期、办结、预警开始；北京时间） "
+                        "Date that places the member in its period: a stock's month end, a flow's event date (Asia/Shanghai)",
+    "month_end_date": "月末日期（存量的观测时点） Month end the stock is measured at",
+    "community_code": "社区代码 Community code",
+    "town_code": "乡镇代码 Town code",
+    "served_town_codes": "企业当月服务的乡镇（|分隔；企业预警计入这些乡镇） Towns the enterprise served that month (|-separated; an enterprise warning counts in each)",
+    "channel": "受理渠道 Intake channel",
+    "request_type_code": "诉求类型代码 Request type code",
+    "category_code": "问题分类代码 Category code",
+    "enterprise_uscc": "企业统一社会信用代码（企业预警） USCC of the enterprise of an enterprise warning",
     "area_name_zh": "地区中文名称 Area name (Chinese)",
     "area_name_en": "地区英文名称（乡镇为拼音） Area name (English; pinyin for towns)",
     "area_type": "地区类型：county 县/town 镇/township 乡/development_zone 开发区/community 社区 Area type",
@@ -461,6 +530,9 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
     cur.execute("revoke all on all functions in schema published from public")
     # functions are executable by PUBLIC by default: take that away for future ones too
     cur.execute("alter default privileges in schema published revoke execute on functions from public")
+    # views dbt (re)creates in published (models/published/interface) are readable at once, so a
+    # rebuild, even one whose audit then fails, never takes a reader's grant away
+    cur.execute(sql.SQL("alter default privileges in schema published grant select on tables to {}").format(reader))
     cur.execute(sql.SQL("revoke all on all tables in schema published from {}").format(reader))
     cur.execute(sql.SQL("grant usage on schema published to {}").format(reader))
     cur.execute(sql.SQL("grant select on all tables in schema published to {}").format(reader))

@@ -10,7 +10,10 @@ current in `published.indicator_values`:
   provisional value is updated, otherwise `revised` with a reason (the candidate's
   `revision_reason` column when dbt provides one, else a generated description of the change);
   `break_in_series` when the candidate flags it (optional boolean column `break_in_series`);
-- a published value missing from the candidate is closed (withdrawn in the new release).
+- a published value missing from the candidate is closed (withdrawn in the new release);
+- the member units of the figures (marts.fct_indicator_{stock,flow}_members) replace those of the
+  previous release in published.indicator_{stock,flow}_member_units, for the drill-through view
+  published.indicator_members.
 
 Everything happens in ONE transaction, so readers (who only see views over these tables) see the
 previous release until the commit and the new one after, never a mixture. A failed audit never
@@ -158,6 +161,38 @@ where j->>'area_level' in ('county', 'town', 'community')
 """
 
 
+# The member units of the released figures (drill-through): the rows of the marts the candidate was
+# built from, unplaced; the view published.indicator_members places them in cells with the dbt macros
+# the values are aggregated with. Replaced with each release (delete, not truncate: readers keep the
+# previous release's members until the commit, unblocked).
+MEMBER_UNITS = {
+    "published.indicator_stock_member_units": (
+        "indicator_code", "month_end_date", "area_code", "area_level", "unit_type", "unit_id", "numerator",
+        "denominator"),
+    "published.indicator_flow_member_units": (
+        "indicator_code", "observation_date", "community_code", "town_code", "served_town_codes", "unit_type",
+        "unit_id", "channel", "request_type_code", "category_code", "rule_code", "enterprise_uscc", "numerator",
+        "denominator", "measure"),
+}
+
+
+def _refresh_members(cur: psycopg.Cursor, sources: dict[str, str], release_id: int) -> None:
+    """Replace the member units by those of `sources` (published table -> mart), stamped with the release.
+
+    A mart that does not exist leaves its table empty: members of an older release never stand
+    beside the figures of a newer one.
+    """
+    for table, columns in MEMBER_UNITS.items():
+        target = sql.Identifier(*table.split("."))
+        cur.execute(sql.SQL("delete from {}").format(target))
+        source = sources[table]
+        if _exists(cur, source):
+            names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            cur.execute(sql.SQL("insert into {} (release_id, {}) select %(release_id)s, {} from {}").format(
+                target, names, names, sql.Identifier(*source.split("."))), {"release_id": release_id})
+        cur.execute(sql.SQL("analyze {}").format(target))
+
+
 def _audit_summary(audit_result: Any) -> dict[str, Any]:
     if hasattr(audit_result, "as_summary"):
         return audit_result.as_summary()
@@ -197,7 +232,9 @@ def _refresh(cur: psycopg.Cursor, source: str, table: str, insert_sql: str, rele
 
 def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, audit_result: Any, *,
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
-            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area") -> PublishResult:
+            targets: str = "reference.ref_indicator_targets", areas: str = "marts.dim_area",
+            stock_members: str = "marts.fct_indicator_stock_members",
+            flow_members: str = "marts.fct_indicator_flow_members") -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
 
     `conn` is a psycopg 3 connection of the owner role with no transaction open (autocommit or
@@ -256,6 +293,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             cur.execute(sql.SQL(TARGETS_SQL).format(targets=sql.Identifier(*targets.split("."))),
                         {"release_id": release_id})
         _refresh(cur, areas, "published.dim_area", AREAS_SQL, release_id)
+        _refresh_members(cur, {"published.indicator_stock_member_units": stock_members,
+                               "published.indicator_flow_member_units": flow_members}, release_id)
 
     return PublishResult(release_id=release_id, inserted=counts.get("new", 0),
                          changed=counts.get("changed", 0), withdrawn=counts.get("withdrawn", 0),
