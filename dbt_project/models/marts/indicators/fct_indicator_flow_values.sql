@@ -8,7 +8,7 @@
 -- (continuous) of working days or hours in measure_value, with the number of closed orders as
 -- denominator and no numerator.
 {%- set closure_times = "('TS_SC_MED', 'TS_SCH_MED', 'TS_SC_P90', 'TS_SCH_P90')" %}
-{%- set medians = "('TS_SC_MED', 'TS_SCH_MED')" %}
+{%- set fraction = "case when indicator_code in ('TS_SC_MED', 'TS_SCH_MED') then 0.5 else 0.9 end" %}
 
 with placed as (
 
@@ -46,8 +46,7 @@ percentiles as (
         period_start,
         breakdown_type,
         breakdown_code,
-        percentile_cont(case when indicator_code in {{ medians }} then 0.5 else 0.9 end)
-            within group (order by measure)::numeric as measure_value
+        (percentile_cont({{ fraction }}) within group (order by measure))::numeric as measure_value
     from placed
     where indicator_code in {{ closure_times }}
     group by indicator_code, area_code, period_type, period_start, breakdown_type, breakdown_code
