@@ -65,10 +65,14 @@ def _batches_to_gate(conn: psycopg.Connection) -> list[tuple[str, int]]:
 
 
 def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
+    from shumei.publish import ensure_published_schema
     from shumei.quality import run_checkpoint
 
     settings = get_settings()
     with psycopg.connect(settings.warehouse_url) as conn:
+        # before dbt: the reader views dbt defines in `published` (the drill-through) read storage
+        # tables of the published schema, which must exist on a first run on an empty warehouse
+        ensure_published_schema(conn)
         todo = _batches_to_gate(conn)
         as_of = as_of_date(conn)
     summaries, blocked = [], []

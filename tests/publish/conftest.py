@@ -14,6 +14,9 @@ from shumei.publish.tables import DISCLOSURE_TABLES
 CATALOG = "qa_ref.ref_indicator_catalog"
 TARGETS = "qa_ref.ref_indicator_targets"  # the shape of the dbt model indicator_targets
 AREAS = "qa_ref.dim_area"
+# the member marts of the drill-through: absent unless a test creates them (tests/publish/test_members.py)
+STOCK_MEMBERS = "qa_ref.fct_indicator_stock_members"
+FLOW_MEMBERS = "qa_ref.fct_indicator_flow_members"
 COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
 
 CANDIDATE_DDL = """
@@ -152,5 +155,6 @@ def release(wh, audit, _audits):
             if first:
                 _audits[key] = result
         assert result.passed, result.summary()
-        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS, **kwargs)
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS,
+                       stock_members=STOCK_MEMBERS, flow_members=FLOW_MEMBERS, **kwargs)
     return run

@@ -41,9 +41,11 @@ def test_every_published_object_and_column_is_described_and_commented(wh, releas
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'published'""").fetchall())
     described = {o.signature: o.description for o in objects.values() if o.kind == "function"}
     assert functions == described
-    # nothing described that is not published: the dictionary lists only what readers find
+    # nothing described that is not published: the dictionary lists only what readers find (the dbt
+    # views of models/published/interface exist once dbt has built them, which this warehouse has not)
     live_columns = {(r, c) for r, _, c, _, _ in live}
-    described_columns = {(o.name, c) for o in objects.values() if o.kind != "function" for c in o.columns}
+    described_columns = {(o.name, c) for o in objects.values() if o.kind != "function" and not o.dbt_model
+                         for c in o.columns}
     assert described_columns == live_columns
 
 

@@ -180,6 +180,50 @@ create table if not exists published.release_calendar (
     release_id bigint references published.release_log (release_id)
 );
 
+-- 2026-12-01 (issue 12): the member units of the current release, for the drill-through view
+-- published.indicator_members (a dbt model: models/published/interface). Copies of
+-- marts.fct_indicator_stock_members / fct_indicator_flow_members written by the publication in its
+-- transaction and replaced with each release; dbt places them in cells with the macros the values
+-- are built with. Indexes serve a reader's query for one cell: a stock cell by indicator and area,
+-- a flow cell by indicator and a date range (its period), the period series by the date bounds.
+create table if not exists published.indicator_stock_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    month_end_date date not null,
+    area_code text not null,
+    area_level text not null,
+    unit_type text not null,
+    unit_id text not null,
+    numerator numeric,
+    denominator numeric
+);
+create index if not exists indicator_stock_member_units_cell
+    on published.indicator_stock_member_units (indicator_code, area_code, month_end_date);
+create index if not exists indicator_stock_member_units_month
+    on published.indicator_stock_member_units (month_end_date);
+create table if not exists published.indicator_flow_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    observation_date date not null,
+    community_code text,
+    town_code text,
+    served_town_codes text,
+    unit_type text not null,
+    unit_id text not null,
+    channel text,
+    request_type_code text,
+    category_code text,
+    rule_code text,
+    enterprise_uscc text,
+    numerator numeric,
+    denominator numeric,
+    measure numeric
+);
+create index if not exists indicator_flow_member_units_period
+    on published.indicator_flow_member_units (indicator_code, observation_date);
+create index if not exists indicator_flow_member_units_date
+    on published.indicator_flow_member_units (observation_date);
+
 -- disclosure rules (one row each, written from the constants of ddl.py on every run)
 create table if not exists published.disclosure_rules (
     rule_code text primary key,
@@ -529,6 +573,9 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
     cur.execute("revoke all on all functions in schema published from public")
     # functions are executable by PUBLIC by default: take that away for future ones too
     cur.execute("alter default privileges in schema published revoke execute on functions from public")
+    # views dbt (re)creates in published (models/published/interface) are readable at once, so a
+    # rebuild, even one whose audit then fails, never takes a reader's grant away
+    cur.execute(sql.SQL("alter default privileges in schema published grant select on tables to {}").format(reader))
     cur.execute(sql.SQL("revoke all on all tables in schema published from {}").format(reader))
     cur.execute(sql.SQL("grant usage on schema published to {}").format(reader))
     cur.execute(sql.SQL("grant select on all tables in schema published to {}").format(reader))

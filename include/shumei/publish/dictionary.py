@@ -39,6 +39,7 @@ class PublishedObject:
     description: str
     columns: dict[str, str]     # column -> description, in the order of the YAML
     signature: str | None = None  # functions: name(argument types), as COMMENT ON FUNCTION takes it
+    dbt_model: bool = False     # built by dbt (a reader view of models/published/interface), not by ddl.py
 
 
 def load_published_objects(manifest_path: Path | None = None) -> dict[str, PublishedObject]:
@@ -60,6 +61,19 @@ def load_published_objects(manifest_path: Path | None = None) -> dict[str, Publi
             name=name, kind=kind, description=(node.get("description") or "").strip(),
             columns={c: (col.get("description") or "").strip() for c, col in node["columns"].items()},
             signature=meta.get("signature") if kind == "function" else None)
+    # dbt models built into schema published (reader views defined in dbt, e.g. indicator_members):
+    # their model descriptions are the same one source
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["schema"] != SCHEMA:
+            continue
+        name = node.get("alias") or node["name"]
+        if name in objects:
+            raise ValueError(f"published object {name} is described twice ({node['original_file_path']})")
+        kind = "view" if node["config"].get("materialized") == "view" else "table"
+        objects[name] = PublishedObject(
+            name=name, kind=kind, description=(node.get("description") or "").strip(),
+            columns={c: (col.get("description") or "").strip() for c, col in node["columns"].items()},
+            dbt_model=True)
     return objects
 
 

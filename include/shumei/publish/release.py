@@ -10,7 +10,10 @@ current in `published.indicator_values`:
   provisional value is updated, otherwise `revised` with a reason (the candidate's
   `revision_reason` column when dbt provides one, else a generated description of the change);
   `break_in_series` when the candidate flags it (optional boolean column `break_in_series`);
-- a published value missing from the candidate is closed (withdrawn in the new release).
+- a published value missing from the candidate is closed (withdrawn in the new release);
+- the member units of the figures (marts.fct_indicator_{stock,flow}_members) replace those of the
+  previous release in published.indicator_{stock,flow}_member_units, for the drill-through view
+  published.indicator_members.
 
 The disclosure tables (`shumei.publish.tables.DISCLOSURE_TABLES`: enterprise credit list, compound
 status list, work orders) are versioned in the same release by the same code path (`_version`): new
@@ -273,6 +276,38 @@ where j->>'area_level' in ('county', 'town', 'community')
 """
 
 
+# The member units of the released figures (drill-through): the rows of the marts the candidate was
+# built from, unplaced; the view published.indicator_members places them in cells with the dbt macros
+# the values are aggregated with. Replaced with each release (delete, not truncate: readers keep the
+# previous release's members until the commit, unblocked).
+MEMBER_UNITS = {
+    "published.indicator_stock_member_units": (
+        "indicator_code", "month_end_date", "area_code", "area_level", "unit_type", "unit_id", "numerator",
+        "denominator"),
+    "published.indicator_flow_member_units": (
+        "indicator_code", "observation_date", "community_code", "town_code", "served_town_codes", "unit_type",
+        "unit_id", "channel", "request_type_code", "category_code", "rule_code", "enterprise_uscc", "numerator",
+        "denominator", "measure"),
+}
+
+
+def _refresh_members(cur: psycopg.Cursor, sources: dict[str, str], release_id: int) -> None:
+    """Replace the member units by those of `sources` (published table -> mart), stamped with the release.
+
+    A mart that does not exist leaves its table empty: members of an older release never stand
+    beside the figures of a newer one.
+    """
+    for table, columns in MEMBER_UNITS.items():
+        target = sql.Identifier(*table.split("."))
+        cur.execute(sql.SQL("delete from {}").format(target))
+        source = sources[table]
+        if _exists(cur, source):
+            names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            cur.execute(sql.SQL("insert into {} (release_id, {}) select %(release_id)s, {} from {}").format(
+                target, names, names, sql.Identifier(*source.split("."))), {"release_id": release_id})
+        cur.execute(sql.SQL("analyze {}").format(target))
+
+
 def _audit_summary(audit_result: Any) -> dict[str, Any]:
     if hasattr(audit_result, "as_summary"):
         return audit_result.as_summary()
@@ -291,7 +326,20 @@ def _table_md5(cur: psycopg.Cursor, relation: str) -> str:
 
 
 # what a release publishes besides the values: when none of these moved and no value did, no release
-PUBLISHED_INPUTS = ("catalog_md5", "targets_md5", "areas_md5")
+PUBLISHED_INPUTS = ("catalog_md5", "targets_md5", "areas_md5", "members_digest")
+
+
+def _members_digest(cur: psycopg.Cursor, marts: tuple[str, ...]) -> dict[str, Any]:
+    """Row count and an order-free digest of each member mart (no sort of a million rows): a release
+    whose figures are unchanged but whose members moved is still cut, so the drill-through never
+    shows the members of an older build."""
+    digest: dict[str, Any] = {}
+    for mart in marts:
+        if _exists(cur, mart):
+            cur.execute(sql.SQL("select count(*), coalesce(sum(hashtextextended(r::text, 0)), 0)::text from {} r")
+                        .format(sql.Identifier(*mart.split("."))))
+            digest[mart] = list(cur.fetchone())
+    return digest
 
 
 def _input_checksums(cur: psycopg.Cursor, candidate: dict[str, Any], sources: dict[str, str], *,
@@ -330,7 +378,9 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             candidate: str = CANDIDATE, catalog: str = "reference.ref_indicator_catalog",
             targets: str = "published_candidate.indicator_targets", areas: str = "marts.dim_area",
             calendar_rules: str = RULES, workdays: str = WORKDAYS, references: str = "reference",
-            batch_log: str = "raw.batch_log", reason: str | None = None) -> PublishResult:
+            batch_log: str = "raw.batch_log", reason: str | None = None,
+            stock_members: str = "marts.fct_indicator_stock_members",
+            flow_members: str = "marts.fct_indicator_flow_members") -> PublishResult:
     """Publish the audited candidate as a new release, atomically. Returns what changed.
 
     The indicator values and the disclosure tables are versioned in the same transaction. No
@@ -371,7 +421,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
         inputs = {**_input_checksums(cur, checksum, {"catalog_md5": catalog, "targets_md5": targets,
                                                      "areas_md5": areas},
                                      references=references, batch_log=batch_log),
-                  "disclosure_candidates": _disclosure_checksums(conn)}
+                  "disclosure_candidates": _disclosure_checksums(conn),
+                  "members_digest": _members_digest(cur, (stock_members, flow_members))}
         cur.execute("""select release_id, data_checksums from published.release_log
                        where status = 'published' order by release_id desc limit 1""")
         last = cur.fetchone()
@@ -402,6 +453,8 @@ def publish(conn: psycopg.Connection, as_of_date: date, dag_run_id: str | None, 
             cur.execute(sql.SQL(TARGETS_SQL).format(targets=sql.Identifier(*targets.split("."))),
                         {"release_id": release_id})
         _refresh(cur, areas, "published.dim_area", AREAS_SQL, release_id)
+        _refresh_members(cur, {"published.indicator_stock_member_units": stock_members,
+                               "published.indicator_flow_member_units": flow_members}, release_id)
         kind, why = mark_release(cur, release_id, today, previous, inputs, reason)
 
     return PublishResult(release_id=release_id, inserted=counts["new"], changed=counts["changed"],
