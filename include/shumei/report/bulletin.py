@@ -179,48 +179,50 @@ def _release(conn: psycopg.Connection, release_id: int) -> dict:
     return dict(zip(("release_id", "as_of_date", "published_at", "status", "previous_release_id"), row, strict=True))
 
 
-def _targets(conn: psycopg.Connection, data: ReleaseData) -> tuple[list[dict], list[charts.TargetPanel]]:
-    """Each area target with the release's figure at its deadline, and a chart panel per indicator."""
+def _targets(conn: psycopg.Connection, data: ReleaseData,
+             as_of: date) -> tuple[list[dict], list[charts.TargetPanel]]:
+    """Each area target with the release's figure at its deadline, and a chart panel per indicator.
+
+    The targets and their thresholds in the unit of the value come from `v_indicator_targets`; the
+    figure, and whether it met the target, from the release's own value at the deadline (the longest
+    period ending on it); a target not due yet shows the latest figure.
+    """
     targets = conn.execute(
-        """select t.target_id, t.indicator_code, t.area_code, t.breakdown_type, t.breakdown_code, t.deadline,
-                  t.comparator, t.target_kind, t.clause_section
-           from published.indicator_targets t
-           where coalesce(t.measure_scope, 'area') = 'area'
-           order by t.deadline nulls last, t.target_id""").fetchall()
+        """select target_id, indicator_code, area_code, breakdown_type, breakdown_code, deadline, comparator,
+                  target, unit, target_kind
+           from published.v_indicator_targets
+           where coalesce(measure_scope, 'area') = 'area'
+           order by deadline nulls last, target_id""").fetchall()
     lines, panels = [], {}
-    for target_id, code, area, bt, bc, deadline, comparator, kind, clause in targets:
-        rows = [v for v in data.select(indicator_code=code, area_code=area, breakdown_type=bt, breakdown_code=bc)
-                if v.target is not None and (v.period_end == deadline if deadline else v.deadline is None)]
-        if deadline is None:  # a standing norm: the latest month (or the latest year of a yearly indicator)
-            rows.sort(key=lambda v: (v.period_type != "month", -v.period_end.toordinal()))
-        else:
-            rows.sort(key=lambda v: PERIOD_RANK[v.period_type])
+    for target_id, code, area, bt, bc, deadline, comparator, target, unit, kind in targets:
+        series_rows = data.select(indicator_code=code, area_code=area, breakdown_type=bt, breakdown_code=bc)
+        due = deadline is not None and deadline <= as_of
+        if due:
+            rows = sorted((v for v in series_rows if v.period_end == deadline),
+                          key=lambda v: PERIOD_RANK[v.period_type])
+        else:  # a standing norm or a target not due yet: the latest month (or year of a yearly indicator)
+            rows = sorted(series_rows, key=lambda v: (v.period_type != "month", -v.period_end.toordinal()))
         figure = rows[0] if rows else None
+        met = figure.target_met if figure is not None and (due or deadline is None) else None
         name = data.names.get(code, code) + ("（智慧物业平台渠道）" if bc == "smart_platform" else "")
         decimals = data.decimals.get(code, 0)
-        lines.append({
-            "target_id": target_id, "indicator": name, "area": data.area_names.get(area, area),
-            "deadline": deadline, "kind": TARGET_KIND_ZH.get(kind, kind or ""), "comparator": comparator,
-            "clause": clause or "",
-            "target": fmt(figure.target, decimals) if figure else "–",
-            "value": figure.text if figure else "–", "marks": figure.marks if figure else [],
-            "period": _period_label(figure.period_type, figure.period_start) if figure else "",
-            "met": None if figure is None else figure.target_met,
-            "unit": UNIT_LABEL.get(figure.unit, figure.unit) if figure else "",
-        })
-        panel = panels.setdefault(code + bc, charts.TargetPanel(
-            title=name, unit_label=UNIT_LABEL.get(figure.unit, "") if figure else "", series={}))
+        unit_label = UNIT_LABEL.get(unit, unit or "")
         area_name = data.area_names.get(area, area)
+        lines.append({
+            "target_id": target_id, "indicator": name, "area": area_name, "deadline": deadline,
+            "kind": TARGET_KIND_ZH.get(kind, kind or ""), "comparator": comparator, "unit": unit_label,
+            "target": fmt(target, decimals), "v": figure,
+            "period": _period_label(figure.period_type, figure.period_start) if figure else "",
+            "met": met, "due": due or deadline is None,
+        })
+        panel = panels.setdefault(code + bc, charts.TargetPanel(title=name, unit_label=unit_label, series={}))
         if area_name not in panel.series:
             frequency = "month" if data.months(code, area, bt, bc) else "year"
-            series = sorted(data.select(indicator_code=code, area_code=area, breakdown_type=bt,
-                                        breakdown_code=bc, period_type=frequency), key=lambda v: v.period_end)
+            series = sorted((v for v in series_rows if v.period_type == frequency), key=lambda v: v.period_end)
             panel.series[area_name] = [(v.period_end, float(v.value) if v.value is not None else None,
                                         v.status == "provisional") for v in series]
-            if panel.series[area_name] and not panel.unit_label:
-                panel.unit_label = UNIT_LABEL.get(series[0].unit, "")
-        if figure is not None and deadline is not None:
-            panel.targets.append((deadline, float(figure.target), figure.target_met, area_name))
+        if deadline is not None and target is not None:
+            panel.targets.append((deadline, float(target), met, area_name))
     return lines, [p for p in panels.values() if any(p.series.values())]
 
 
@@ -245,11 +247,11 @@ def _ranking(data: ReleaseData, month: date, level: str) -> tuple[list[dict], di
         for position, v in enumerate(ranked, start=1):
             if v.text != previous:  # competition ranking on the printed value: 1, 2, 2, 4
                 rank, previous = position, v.text
-            entries.append({"rank": rank, "area": v.area_name_zh, "value": v.text, "marks": v.marks,
-                            "numerator": fmt(v.numerator, 0), "denominator": fmt(v.denominator, 0)})
+            entries.append({"rank": rank, "area": v.area_name_zh, "v": v,
+                            "fraction": f"{fmt(v.numerator, 0)}/{fmt(v.denominator, 0)}"})
         for v in unranked:
-            entries.append({"rank": None, "area": v.area_name_zh, "value": v.text, "marks": v.marks,
-                            "numerator": fmt(v.numerator, 0), "denominator": fmt(v.denominator, 0)})
+            entries.append({"rank": None, "area": v.area_name_zh, "v": v,
+                            "fraction": f"{fmt(v.numerator, 0)}/{fmt(v.denominator, 0)}"})
         columns[code] = entries
         bars[data.names.get(code, code)] = [
             charts.RankedBar(v.area_name_zh, float(v.value) if v.value is not None else None, v.text,
@@ -259,9 +261,117 @@ def _ranking(data: ReleaseData, month: date, level: str) -> tuple[list[dict], di
     return rows, bars
 
 
-def _monthly(data: ReleaseData, codes: Sequence[str], months: Sequence[date]) -> list[dict]:
-    return [{"month": m, "label": f"{m:%Y-%m}",
-             "cells": [data.get(code, period_start=m) for code in codes]} for m in months]
+def _series(data: ReleaseData, code: str, months: Sequence[date], **key) -> list[float | None]:
+    return [float(v.value) if (v := data.get(code, period_start=m, **key)) and v.value is not None else None
+            for m in months]
+
+
+def _provisional(data: ReleaseData, code: str, months: Sequence[date]) -> list[bool]:
+    return [bool((v := data.get(code, period_start=m)) and v.status == "provisional") for m in months]
+
+
+def _complaints(data: ReleaseData, svgs: dict[str, str]) -> dict:
+    codes = ("TS_SL", *COMPLAINT_RATES)
+    months = data.months("TS_SL")
+    if not months:
+        return {"complaint_codes": codes, "complaint_rows": []}
+    trend = months[-TREND_MONTHS:]
+    provisional = _provisional(data, "TS_SL", trend)
+    svgs["complaints_received"] = charts.monthly_bars(
+        trend, _series(data, "TS_SL", trend), provisional, label=lambda x: fmt(x, data.decimals["TS_SL"]),
+        ylabel="件", name="complaints_received")
+    svgs["complaint_rates"] = charts.monthly_lines(
+        trend, {data.names.get(c, c): _series(data, c, trend) for c in COMPLAINT_RATES}, provisional,
+        ylabel="%", name="complaint_rates")
+    rows = [{"label": f"{m:%Y-%m}", "cells": [data.get(code, period_start=m) for code in codes]}
+            for m in reversed(months[-TABLE_MONTHS:])]
+    return {"complaint_codes": codes, "complaint_rows": rows}
+
+
+def _rankings(data: ReleaseData, svgs: dict[str, str]) -> dict:
+    months = data.months(RATES[0])
+    if not months:
+        return {"rank_month_label": "", "town_rows": [], "community_rows": []}
+    month = months[-1]
+    part = {"rank_month_label": _period_label("month", month)}
+    for level in ("town", "community"):
+        rows, bars = _ranking(data, month, level)
+        part[f"{level}_rows"] = rows
+        if rows:
+            svgs[f"ranking_{level}s"] = charts.ranking_panels(bars, name=f"ranking_{level}s")
+    return part
+
+
+def _credit(data: ReleaseData, svgs: dict[str, str]) -> dict:
+    months = data.months("XY_PJ")[-TREND_MONTHS:]
+    if not months:
+        return {"credit_month_label": "", "credit_county": []}
+    latest = months[-1]
+    svgs["credit_shares"] = charts.monthly_lines(
+        months, {data.names.get(c, c): _series(data, c, months) for c in CREDIT_SHARES},
+        _provisional(data, "XY_PJ", months), ylabel="%", name="credit_shares", height=1.9)
+    towns = sorted((v for v in data.select(indicator_code="XY_PJ", area_level="town", period_type="month",
+                                           period_start=latest, breakdown_type="total") if v.value is not None),
+                   key=lambda v: (-float(v.value), v.area_code))
+    if towns:
+        svgs["credit_scores_towns"] = charts.horizontal_bars(
+            [v.area_name_zh for v in towns], [float(v.value) for v in towns], [v.text for v in towns],
+            xlabel="分", name="credit_scores_towns")
+    return {"credit_month_label": _period_label("month", latest),
+            "credit_county": [data.get(c, period_start=latest) for c in ("XY_PJ", "XY_AUP", "XY_C")]}
+
+
+def _warnings(data: ReleaseData, svgs: dict[str, str]) -> dict:
+    months = data.months("YJ_SL")[-TREND_MONTHS:]
+    if not months:
+        return {"warning_rows": [], "warning_month_label": "", "warning_window_label": ""}
+    names = warning_rule_names()
+    rules = sorted({v.breakdown_code for v in data.select(indicator_code="YJ_SL", breakdown_type="rule",
+                                                          area_code=COUNTY)})
+    stacks = {names.get(r, r): [x or 0.0 for x in _series(data, "YJ_SL", months, bt="rule", bc=r)] for r in rules}
+    svgs["warnings_by_rule"] = charts.stacked_monthly_bars(months, stacks, ylabel="次", name="warnings_by_rule")
+    window = months[-TABLE_MONTHS:]
+    rows = [{"code": r, "name": names.get(r, r), "latest": data.get("YJ_SL", period_start=months[-1], bt="rule", bc=r),
+             "total": fmt(sum(x or 0 for x in _series(data, "YJ_SL", window, bt="rule", bc=r)),
+                          data.decimals["YJ_SL"])} for r in rules]
+    return {"warning_rows": rows, "warning_month_label": _period_label("month", months[-1]),
+            "warning_window_label": f"{window[0]:%Y-%m} 至 {window[-1]:%Y-%m}"}
+
+
+def _changes(data: ReleaseData, changes: Sequence[ReleaseChange], svgs: dict[str, str]) -> dict:
+    by_indicator: dict[str, dict[str, int]] = defaultdict(dict)
+    notes: dict[str, list[str]] = defaultdict(list)
+    totals: dict[str, int] = dict.fromkeys(CHANGE_KIND_ZH, 0)
+    for c in changes:
+        by_indicator[c.indicator_code][c.kind] = by_indicator[c.indicator_code].get(c.kind, 0) + c.values
+        totals[c.kind] = totals.get(c.kind, 0) + c.values
+        if c.note:
+            notes[c.indicator_code].append(c.note)
+    kinds = [k for k, n in totals.items() if n]
+    rows = [{"indicator": data.names.get(code, code), "code": code,
+             "counts": [fmt(counts.get(k, 0), 0) for k in kinds], "note": "；".join(notes[code])}
+            for code, counts in sorted(by_indicator.items())]
+    if kinds:
+        svgs["changes"] = charts.horizontal_bars(
+            [CHANGE_KIND_ZH.get(k, k) for k in kinds], [totals[k] for k in kinds], [fmt(totals[k], 0) for k in kinds],
+            xlabel="个数值", name="changes", colour=charts.COLOURS[0])
+    return {"change_rows": rows, "change_kinds": [CHANGE_KIND_ZH.get(k, k) for k in kinds],
+            "change_totals": {CHANGE_KIND_ZH.get(k, k): totals[k] for k in kinds}}
+
+
+def _headline(data: ReleaseData) -> list[dict]:
+    """The latest county figure of the programme's headline indicators, complaints and credit."""
+    lines = []
+    for code in (*HEADLINE, "TS_SL", *COMPLAINT_RATES, "TS_SC_MED", "XY_PJ", "XY_C", "YJ_SL"):
+        frequency = "month" if data.months(code) else "year"
+        periods = sorted(v.period_start for v in data.select(indicator_code=code, area_code=COUNTY,
+                                                             period_type=frequency, breakdown_type="total"))
+        if periods:
+            v = data.get(code, period_start=periods[-1], period_type=frequency)
+            lines.append({"name": data.names[code], "period": _period_label(frequency, periods[-1]), "value": v,
+                          "unit": UNIT_LABEL.get(v.unit, v.unit),
+                          "fraction": f"{fmt(v.numerator, 0)}/{fmt(v.denominator, 0)}" if v.unit == "percent" else ""})
+    return lines
 
 
 def build_context(conn: psycopg.Connection, release_id: int,
@@ -274,114 +384,22 @@ def build_context(conn: psycopg.Connection, release_id: int,
         raise ValueError(f"release {release_id} has no values")
     min_denominator = conn.execute(
         "select min_denominator from published.disclosure_rules where rule_code = 'small_count'").fetchone()[0]
-    svgs: dict[str, str] = {}
-
-    target_lines, panels = _targets(conn, data)
-    svgs["targets"] = charts.target_progress(panels)
-
-    months_all = data.months("TS_SL")
-    latest_month = months_all[-1]
-    trend = months_all[-TREND_MONTHS:]
-    provisional = [(data.get("TS_SL", period_start=m) or Value({"status": ""})).status == "provisional"
-                   for m in trend]
-    counts = [data.get("TS_SL", period_start=m) for m in trend]
-    svgs["complaints_received"] = charts.monthly_bars(
-        trend, [float(v.value) if v else None for v in counts], provisional,
-        label=lambda x: fmt(x, data.decimals["TS_SL"]), ylabel="件", name="complaints_received")
-    svgs["complaint_rates"] = charts.monthly_lines(
-        trend, {data.names[c]: [float(v.value) if (v := data.get(c, period_start=m)) and v.value is not None
-                                else None for m in trend] for c in COMPLAINT_RATES},
-        provisional, ylabel="%", name="complaint_rates")
-
-    rate_months = data.months(RATES[0])
-    rank_month = rate_months[-1] if rate_months else latest_month
-    town_rows, town_bars = _ranking(data, rank_month, "town")
-    community_rows, community_bars = _ranking(data, rank_month, "community")
-    svgs["ranking_towns"] = charts.ranking_panels(town_bars, name="ranking_towns")
-    svgs["ranking_communities"] = charts.ranking_panels(community_bars, name="ranking_communities")
-
-    credit_months = data.months("XY_PJ")[-TREND_MONTHS:]
-    credit_latest = credit_months[-1]
-    svgs["credit_shares"] = charts.monthly_lines(
-        credit_months, {data.names[c]: [float(v.value) if (v := data.get(c, period_start=m)) and v.value is not None
-                                        else None for m in credit_months] for c in CREDIT_SHARES},
-        [(data.get("XY_PJ", period_start=m)).status == "provisional" for m in credit_months],
-        ylabel="%", name="credit_shares", height=1.9)
-    town_scores = sorted(
-        (v for v in data.select(indicator_code="XY_PJ", area_level="town", period_type="month",
-                                period_start=credit_latest, breakdown_type="total") if v.value is not None),
-        key=lambda v: (-float(v.value), v.area_code))
-    svgs["credit_scores_towns"] = charts.horizontal_bars(
-        [v.area_name_zh for v in town_scores], [float(v.value) for v in town_scores],
-        [v.text for v in town_scores], xlabel="分", name="credit_scores_towns")
-
-    rule_names = warning_rule_names()
-    rule_codes = sorted({v.breakdown_code for v in data.select(indicator_code="YJ_SL", breakdown_type="rule",
-                                                                area_code=COUNTY)})
-    warn_months = data.months("YJ_SL")[-TREND_MONTHS:]
-    stacks = {rule_names.get(r, r): [float((data.get("YJ_SL", period_start=m, bt="rule", bc=r) or
-                                           Value({"value": 0})).value or 0) for m in warn_months]
-              for r in rule_codes}
-    svgs["warnings_by_rule"] = charts.stacked_monthly_bars(warn_months, stacks, ylabel="次", name="warnings_by_rule")
-    year_months = warn_months[-TABLE_MONTHS:]
-    warning_rows = []
-    for r in rule_codes:
-        latest = data.get("YJ_SL", period_start=warn_months[-1], bt="rule", bc=r)
-        total = sum((v.value or 0) for m in year_months if (v := data.get("YJ_SL", period_start=m, bt="rule", bc=r)))
-        warning_rows.append({"code": r, "name": rule_names.get(r, r), "latest": latest,
-                             "total": fmt(total, data.decimals["YJ_SL"])})
-
     if changes is None and release["previous_release_id"] is not None:
         changes = compare_with_previous(conn, release_id)
-    by_indicator: dict[str, dict[str, int]] = defaultdict(dict)
-    notes: dict[str, list[str]] = defaultdict(list)
-    totals: dict[str, int] = {kind: 0 for kind in CHANGE_KIND_ZH}
-    for c in changes or []:
-        by_indicator[c.indicator_code][c.kind] = by_indicator[c.indicator_code].get(c.kind, 0) + c.values
-        totals[c.kind] = totals.get(c.kind, 0) + c.values
-        if c.note:
-            notes[c.indicator_code].append(c.note)
-    change_kinds = [k for k, n in totals.items() if n]
-    change_rows = [{"indicator": data.names.get(code, code), "code": code,
-                    "counts": [fmt(counts.get(k, 0), 0) for k in change_kinds], "note": "；".join(notes[code])}
-                   for code, counts in sorted(by_indicator.items())]
-    if change_kinds:
-        svgs["changes"] = charts.horizontal_bars(
-            [CHANGE_KIND_ZH.get(k, k) for k in change_kinds], [totals[k] for k in change_kinds],
-            [fmt(totals[k], 0) for k in change_kinds], xlabel="个数值", name="changes", colour=charts.COLOURS[0])
-
-    headline = []
-    for code in (*HEADLINE, "TS_SL", *COMPLAINT_RATES, "TS_SC_MED", "XY_PJ", "XY_C", "YJ_SL"):
-        months = data.months(code)
-        frequency = "month" if months else "year"
-        periods = months or sorted(v.period_start for v in data.select(indicator_code=code, area_code=COUNTY,
-                                                                       period_type="year", breakdown_type="total"))
-        if periods:
-            v = data.get(code, period_start=periods[-1], period_type=frequency)
-            headline.append({"name": data.names[code], "period": _period_label(frequency, periods[-1]),
-                             "value": v, "unit": UNIT_LABEL.get(v.unit, v.unit),
-                             "fraction": f"{fmt(v.numerator, 0)}/{fmt(v.denominator, 0)}"
-                             if v.unit == "percent" else ""})
-
+    svgs: dict[str, str] = {}
+    target_lines, panels = _targets(conn, data, release["as_of_date"])
+    if panels:
+        svgs["targets"] = charts.target_progress(panels)
     published_at = release["published_at"].astimezone(SHANGHAI)
     context = {
         "title": TITLE, "release": release, "published_date": f"{published_at:%Y年%-m月%-d日}",
-        "published_time": f"{published_at:%Y-%m-%d %H:%M}", "as_of": release["as_of_date"],
-        "as_of_label": f"{release['as_of_date']:%Y年%-m月%-d日}",
-        "min_denominator": min_denominator, "names": data.names,
-        "target_lines": target_lines, "targets_met": sum(1 for t in target_lines if t["met"]),
-        "targets_due": sum(1 for t in target_lines if t["met"] is not None),
-        "latest_month_label": _period_label("month", latest_month),
-        "complaint_codes": ("TS_SL", *COMPLAINT_RATES), "complaint_rows": _monthly(
-            data, ("TS_SL", *COMPLAINT_RATES), months_all[-TABLE_MONTHS:])[::-1],
-        "rank_month_label": _period_label("month", rank_month), "rate_codes": RATES,
-        "town_rows": town_rows, "community_rows": community_rows,
-        "credit_month_label": _period_label("month", credit_latest),
-        "credit_county": [data.get(c, period_start=credit_latest) for c in ("XY_PJ", "XY_AUP", "XY_C")],
-        "warning_rows": warning_rows, "warning_month_label": _period_label("month", warn_months[-1]),
-        "warning_window_label": f"{year_months[0]:%Y-%m} 至 {year_months[-1]:%Y-%m}",
-        "change_rows": change_rows, "change_kinds": [CHANGE_KIND_ZH.get(k, k) for k in change_kinds],
-        "change_totals": {CHANGE_KIND_ZH.get(k, k): totals[k] for k in change_kinds}, "headline": headline,
+        "published_time": f"{published_at:%Y-%m-%d %H:%M}",
+        "as_of_label": f"{release['as_of_date']:%Y年%-m月%-d日}", "min_denominator": min_denominator,
+        "names": data.names, "rate_codes": RATES, "headline": _headline(data),
+        "target_lines": target_lines, "targets_met": sum(1 for t in target_lines if t["due"] and t["met"]),
+        "targets_due": sum(1 for t in target_lines if t["due"] and t["met"] is not None),
+        **_complaints(data, svgs), **_rankings(data, svgs), **_credit(data, svgs), **_warnings(data, svgs),
+        **_changes(data, changes or [], svgs),
         "charts": svgs,
     }
     return context, svgs
@@ -409,11 +427,13 @@ def chromium() -> str:
     raise RuntimeError("chromium not found: run `make sysdeps` (Debian package chromium)")
 
 
-# Chromium started so that nothing can leave the machine: every request goes to a closed local port,
-# except file:// (which needs no proxy).
-OFFLINE_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+def offline_flags(proxy: str = "127.0.0.1:9") -> list[str]:
+    """Headless Chromium that cannot reach anything: every request (loopback included) goes to `proxy`,
+    by default a closed local port; file:// needs no proxy. Background services are off."""
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--no-default-browser-check", "--disable-breakpad",
+            f"--proxy-server={proxy}", "--proxy-bypass-list=<-loopback>"]
 
 
 def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
@@ -425,7 +445,7 @@ def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
     """
     with tempfile.TemporaryDirectory(prefix="shumei-chromium-") as profile:
         result = subprocess.run(
-            [chromium(), *OFFLINE_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+            [chromium(), *offline_flags(), f"--user-data-dir={profile}", "--no-pdf-header-footer",
              f"--print-to-pdf={pdf}", html.resolve().as_uri()],
             capture_output=True, text=True, timeout=180, check=False)
     if result.returncode != 0 or not pdf.exists():

@@ -85,7 +85,6 @@ def font_face_css(text: str) -> str:
     options = subset.Options()
     options.flavor = "woff"
     options.name_IDs = [0, 1, 2, 3, 4, 5, 6]  # keep the licence-relevant names
-    options.layout_features = ["*"]
     subsetter = subset.Subsetter(options)
     chars = {c for c in text if ord(c) >= 32} | {chr(c) for c in range(32, 127)}
     subsetter.populate(unicodes=sorted(ord(c) for c in chars))
@@ -144,7 +143,8 @@ def target_progress(panels: Sequence[TargetPanel], name: str = "targets") -> str
             for deadline, target, met, _area in panel.targets:
                 colour = NEUTRAL if met is None else (MET if met else NOT_MET)
                 ax.axvline(deadline, color=colour, linestyle=":", linewidth=0.8)
-                ax.plot([deadline], [target], marker="D" if met else "X", color=colour, markersize=5,
+                ax.plot([deadline], [target], marker="o" if met is None else ("D" if met else "X"), color=colour,
+                        markersize=5,
                         linestyle="none")
             ax.set_title(panel.title, loc="left")
             ax.set_ylabel(panel.unit_label)
