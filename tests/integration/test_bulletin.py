@@ -17,6 +17,7 @@ import threading
 from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -104,6 +105,8 @@ def _cjk(text: str) -> set[str]:
 
 
 def test_html_opens_with_no_request_leaving_the_machine(bulletin, tmp_path):
+    """Every request of Chromium goes to a local recording proxy (in production: a closed port), so
+    nothing leaves; the page adds no request to those Chromium makes for an empty page."""
     html = bulletin["html"].read_text(encoding="utf-8")
     # nothing in the page points anywhere but itself (fonts and images are data: URLs, charts inline)
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", html)
@@ -111,19 +114,33 @@ def test_html_opens_with_no_request_leaving_the_machine(bulletin, tmp_path):
         link for link in links if not link.startswith(("#", "data:"))}
     assert re.findall(r"url\((?!data:|#)", html) == []
     recorder = RequestRecorder()
+    proxy = f"127.0.0.1:{recorder.port}"
     try:
-        _open(bulletin["html"], tmp_path / "page.png", proxy=f"127.0.0.1:{recorder.port}")
-        # the recorder sees a request when a page makes one (so the check above can fail)
+        # what Chromium itself tries on start, for an empty page (its component updater, accounts.google.com)
+        blank = tmp_path / "blank.html"
+        blank.write_text("<html><body></body></html>")
+        _open(blank, tmp_path / "blank.png", proxy=proxy, height=200)
+        own = {_target(r) for r in recorder.requests}
+        recorder.requests.clear()
+        _open(bulletin["html"], tmp_path / "page.png", proxy=proxy)
+        of_page = [r for r in recorder.requests if _target(r) not in own]
+        recorder.requests.clear()
+        # the recorder sees a page's request (so the check above can fail)
         control = tmp_path / "control.html"
         control.write_text('<html><body><img src="http://bulletin.invalid/x.png">'
                            '<link rel="stylesheet" href="https://cdn.invalid/x.css"></body></html>')
-        requests_of_page = list(recorder.requests)
-        _open(control, tmp_path / "control.png", proxy=f"127.0.0.1:{recorder.port}", height=200)
+        _open(control, tmp_path / "control.png", proxy=proxy, height=200)
     finally:
         recorder.close()
-    assert requests_of_page == []
-    assert any("bulletin.invalid" in r for r in recorder.requests), recorder.requests
-    assert any("cdn.invalid" in r for r in recorder.requests), recorder.requests
+    assert of_page == []
+    assert {"bulletin.invalid", "cdn.invalid"} <= {_target(r)[1] for r in recorder.requests}, recorder.requests
+
+
+def _target(request_line: str) -> tuple[str, str]:
+    """(method, host) of a request line through a proxy: `GET http://host/...` or `CONNECT host:443`."""
+    method, _, rest = request_line.partition(" ")
+    url = rest.split(" ", 1)[0]
+    return method, (urlsplit(url).hostname if "://" in url else url.rsplit(":", 1)[0])
 
 
 def test_every_chart_is_drawn(bulletin):
@@ -173,9 +190,10 @@ def test_pdf_embeds_its_fonts_and_its_text_is_the_chinese_source(bulletin, tmp_p
     fonts = subprocess.run(["pdffonts", str(bulletin["pdf"])], capture_output=True, text=True, check=True).stdout
     rows = fonts.splitlines()[2:]
     assert rows, fonts
-    for row in rows:
-        emb, _sub, uni = row.split()[-5:-2]
-        assert (emb, uni) == ("yes", "yes"), row
+    for row in rows:  # only the page's own font, as an embedded TrueType subset (charts have no text)
+        emb, sub, uni = row.split()[-5:-2]
+        assert (emb, sub, uni) == ("yes", "yes", "yes"), row
+        assert "+NotoSansCJKsc-Regular" in row and "CID TrueType" in row, row
     pdf_text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(bulletin["pdf"]), "-"],
                               capture_output=True, text=True, check=True).stdout
     flat = re.sub(r"\s+", "", pdf_text)
@@ -194,9 +212,8 @@ def test_pdf_pages_render_to_png(bulletin, tmp_path):
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == pages >= 5
     for png in pngs:
-        image = Image.open(png).convert("L")
-        dark = sum(image.histogram()[:128])
-        assert dark > 500, f"{png.name} is blank"
+        inked = sum(Image.open(png).convert("L").histogram()[:200])
+        assert inked > 100, f"{png.name} is blank"
 
 
 def test_numbers_equal_the_published_values(bulletin, test_env):

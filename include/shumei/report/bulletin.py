@@ -294,11 +294,11 @@ def _rankings(data: ReleaseData, svgs: dict[str, str]) -> dict:
         return {"rank_month_label": "", "town_rows": [], "community_rows": []}
     month = months[-1]
     part = {"rank_month_label": _period_label("month", month)}
-    for level in ("town", "community"):
+    for level, chart in (("town", "ranking_towns"), ("community", "ranking_communities")):
         rows, bars = _ranking(data, month, level)
         part[f"{level}_rows"] = rows
         if rows:
-            svgs[f"ranking_{level}s"] = charts.ranking_panels(bars, name=f"ranking_{level}s")
+            svgs[chart] = charts.ranking_panels(bars, name=chart)
     return part
 
 
@@ -429,18 +429,24 @@ def chromium() -> str:
 
 def offline_flags(proxy: str = "127.0.0.1:9") -> list[str]:
     """Headless Chromium that cannot reach anything: every request (loopback included) goes to `proxy`,
-    by default a closed local port; file:// needs no proxy. Background services are off."""
+    by default a closed local port; file:// needs no proxy. Background services are off as far as
+    flags allow (Chromium 156 still tries its component updater and accounts.google.com on start:
+    those go to the proxy too, and fail)."""
     return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--no-default-browser-check", "--disable-breakpad",
+            "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+            "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
             f"--proxy-server={proxy}", "--proxy-bypass-list=<-loopback>"]
 
 
 def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
     """Print the page to an A4 PDF with headless Chromium; the PDF dates are set to `fixed_date`.
 
-    Chromium writes the time of printing as /CreationDate and /ModDate; they are the only bytes that
-    differ between two prints of the same page. They are overwritten in place with a string of the
+    Two prints of the same page differ in the time of printing (/CreationDate, /ModDate) and in the
+    ids of the tagged PDF's structure elements (`(node00000026)`: Blink's DOM node ids, which depend on
+    what the renderer created before). The dates are overwritten with `fixed_date` and the ids
+    renumbered 1, 2, ... in their order (so the /IDTree stays sorted), in place and with strings of the
     same length, so the cross-reference offsets stay valid.
     """
     with tempfile.TemporaryDirectory(prefix="shumei-chromium-") as profile:
@@ -453,6 +459,8 @@ def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
     stamp = fixed_date.astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'").encode("ascii")
     content = pdf.read_bytes()
     fixed = re.sub(rb"D:\d{14}[+-]\d\d'\d\d'", stamp, content)
+    node_ids = {old: new for new, old in enumerate(sorted(set(re.findall(rb"\(node(\d{8})\)", fixed))), start=1)}
+    fixed = re.sub(rb"\(node(\d{8})\)", lambda m: b"(node%08d)" % node_ids[m.group(1)], fixed)
     if len(fixed) != len(content):
         raise RuntimeError("the PDF date stamp changed length")
     pdf.write_bytes(fixed)

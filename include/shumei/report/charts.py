@@ -76,7 +76,8 @@ def _style() -> dict:
 
 
 def font_face_css(text: str) -> str:
-    """A @font-face rule with the Noto Sans CJK SC glyphs of `text`, as a base64 WOFF (no network, no system font)."""
+    """A @font-face rule with the Noto Sans CJK SC glyphs of `text`, as a base64 WOFF (TrueType outlines),
+    so the page needs no network and no system font."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -89,12 +90,47 @@ def font_face_css(text: str) -> str:
     chars = {c for c in text if ord(c) >= 32} | {chr(c) for c in range(32, 127)}
     subsetter.populate(unicodes=sorted(ord(c) for c in chars))
     subsetter.subset(font)
+    _cff_to_truetype(font)
     buffer = io.BytesIO()
     font.flavor = "woff"
     font.save(buffer)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return ("@font-face { font-family: 'Bulletin CJK'; font-style: normal; font-weight: 400; "
             f"src: url(data:font/woff;base64,{data}) format('woff'); }}")
+
+
+def _cff_to_truetype(font) -> None:
+    """Convert the subset's cubic CFF outlines to quadratic TrueType ones (in place).
+
+    Chromium's PDF backend (Skia) embeds a TrueType font as an embedded CID TrueType subset, but a CFF
+    font only as Type 3 glyph procedures (unhinted, poorly rendered by some viewers and printers).
+    """
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
+    order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    glyf = newTable("glyf")
+    glyf.glyphOrder, glyf.glyphs = order, {}
+    for name in order:
+        pen = TTGlyphPen(glyph_set)
+        glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+        glyf[name] = pen.glyph()
+    for tag in ("CFF ", "VORG"):
+        if tag in font:
+            del font[tag]
+    font["loca"], font["glyf"] = newTable("loca"), glyf
+    font["head"].glyphDataFormat = 0
+    maxp = font["maxp"]
+    maxp.tableVersion = 0x00010000
+    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs", "maxStackElements",
+                 "maxSizeOfInstructions", "maxComponentElements"):
+        setattr(maxp, attr, 0)
+    maxp.maxZones = 1
+    post = font["post"]
+    post.formatType, post.extraNames, post.mapping = 2.0, [], {}
+    font.sfntVersion = "\x00\x01\x00\x00"
 
 
 def to_svg(fig: Figure, name: str) -> str:
