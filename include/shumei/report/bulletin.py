@@ -329,7 +329,8 @@ def _warnings(data: ReleaseData, svgs: dict[str, str]) -> dict:
     rules = sorted({v.breakdown_code for v in data.select(indicator_code="YJ_SL", breakdown_type="rule",
                                                           area_code=COUNTY)})
     stacks = {names.get(r, r): [x or 0.0 for x in _series(data, "YJ_SL", months, bt="rule", bc=r)] for r in rules}
-    svgs["warnings_by_rule"] = charts.stacked_monthly_bars(months, stacks, ylabel="次", name="warnings_by_rule")
+    if stacks:
+        svgs["warnings_by_rule"] = charts.stacked_monthly_bars(months, stacks, ylabel="次", name="warnings_by_rule")
     window = months[-TABLE_MONTHS:]
     rows = [{"code": r, "name": names.get(r, r), "latest": data.get("YJ_SL", period_start=months[-1], bt="rule", bc=r),
              "total": fmt(sum(x or 0 for x in _series(data, "YJ_SL", window, bt="rule", bc=r)),
