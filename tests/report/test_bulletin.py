@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from fontTools.ttLib import TTFont
 from publish.conftest import _audits, audit, gx_home, release, wh  # noqa: F401  (fixtures of a small release)
-from shumei.report import charts
-from shumei.report.bulletin import ReleaseChange, ReleaseData, _ranking, compare_with_previous, fmt
+from shumei.report import charts, data
+from shumei.report.bulletin import ReleaseChange, ReleaseData, _ranking, changes_since_previous, fmt
 
 MAY = date(2024, 5, 1)
 
@@ -78,7 +78,11 @@ def test_charts_are_svg_paths_deterministic_and_ids_unique_per_chart():
 
 
 @pytest.mark.integration
-def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release):  # noqa: F811
+def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, test_env):  # noqa: F811
+    def compare_with_previous(_, release_id):
+        with data.connect(test_env["SHUMEI_STATS_URL"]) as conn:
+            return changes_since_previous(conn, release_id)
+
     first = release()
     assert compare_with_previous(wh, first.release_id) == [ReleaseChange("TS_SC_MED", "new", 2),
                                                            ReleaseChange("TS_SL", "new", 6),
@@ -93,6 +97,6 @@ def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release):  #
     wh.execute("delete from published_candidate.indicator_values"
                " where indicator_code = 'TS_SC_MED' and period_start = '2024-06-01'")           # withdrawn
     second = release(as_of="2024-06-16", dag_run_id="run-2")
-    assert compare_with_previous(wh, second.release_id) == [ReleaseChange("TS_SC_MED", "revised", 1),
+    assert compare_with_previous(wh, second.release_id) == [ReleaseChange("TS_SC_MED", "revised", 1, "修订原因：未能归因 1"),
                                                             ReleaseChange("TS_SC_MED", "withdrawn", 1),
                                                             ReleaseChange("TS_SL", "updated", 2)]

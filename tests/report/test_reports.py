@@ -146,13 +146,18 @@ def test_producing_a_release_again_gives_identical_bytes(two_releases, tmp_path,
     stats = test_env["SHUMEI_STATS_URL"]
     once = produce_reports(first.release_id, reader_url=stats, owner_url=warehouse_url, out_dir=tmp_path / "a")
     again = produce_reports(first.release_id, reader_url=stats, owner_url=warehouse_url, out_dir=tmp_path / "b")
-    for path in (once.workbook, once.notes):
-        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+    for path in (once.workbook, once.notes, *once.bulletin):
+        name = path.relative_to(tmp_path / "a")
+        assert path.read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert again.same_as_recorded is True
     with psycopg.connect(warehouse_url) as conn:
         recorded = conn.execute("select artifacts from published.release_log where release_id = %s",
                                 (first.release_id,)).fetchone()[0]
-    assert recorded == once.checksums and set(recorded) == {once.workbook.name, once.notes.name}
+    # the workbook, the notes and the bulletin (HTML, PDF and every chart file)
+    assert recorded == once.checksums
+    assert set(recorded) == {once.workbook.name, once.notes.name,
+                             *(p.relative_to(tmp_path / "a").as_posix() for p in once.bulletin)}
+    assert {f"bulletin-{first.release_id}.html", f"bulletin-{first.release_id}.pdf"} <= set(recorded)
     sums = (tmp_path / "a" / "SHA256SUMS").read_text(encoding="utf-8")
     assert recorded[once.workbook.name]["sha256"] in sums
     # the workbook's dates are the release's publication time

@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,6 +38,8 @@ from psycopg.rows import dict_row
 
 from shumei.publish.summary import HEADLINE
 from shumei.report import charts
+from shumei.report.data import connect as reader_connect
+from shumei.report.notes import CAUSES, release_changes
 from shumei.settings import REPO_ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -69,19 +71,6 @@ where v.breakdown_type = 'total' or v.indicator_code = 'YJ_SL'
        select t.indicator_code, t.area_code, t.breakdown_type, t.breakdown_code from published.indicator_targets t)
 """
 
-CHANGES_SQL = """
-with added as (select * from published.v_indicator_history where valid_from_release = %(release_id)s),
-     closed as (select * from published.v_indicator_history where valid_to_release = %(release_id)s)
-select indicator_code,
-       case when closed.status is null then 'new' when added.status is null then 'withdrawn'
-            when added.status = 'revised' then 'revised' else 'updated' end as kind,
-       count(*) as values
-from added full join closed using (indicator_code, area_code, period_type, period_start, breakdown_type, breakdown_code)
-group by 1, 2
-order by 1, 2
-"""
-
-
 @dataclass(frozen=True)
 class ReleaseChange:
     """A line of "what changed since the previous release": how many values of an indicator are of one kind."""
@@ -92,14 +81,30 @@ class ReleaseChange:
     note: str | None = None
 
 
-def compare_with_previous(conn: psycopg.Connection, release_id: int) -> list[ReleaseChange]:
-    """Counts of new, revised, updated and withdrawn values of release N against release N-1, per indicator.
-
-    A first version for the bulletin; the release notes (report/notes.py) attribute each revision to
-    its cause and can be passed to `render_bulletin(changes=...)` instead.
-    """
-    rows = conn.execute(CHANGES_SQL, {"release_id": release_id}).fetchall()
-    return [ReleaseChange(code, kind, count) for code, kind, count in rows]
+def changes_since_previous(conn: psycopg.Connection, release_id: int) -> list[ReleaseChange]:
+    """What changed since the previous release, per indicator and kind, from the release notes' comparison
+    (report/notes.py, the one comparison of two releases); revisions carry their causes as the note.
+    `conn`: a reader connection of `shumei.report.data.connect` (rows as dicts)."""
+    changes = release_changes(conn, release_id)
+    lines: list[ReleaseChange] = []
+    new: Counter = Counter()
+    for p in changes.new_periods:
+        new[p.indicator_code] += p.values
+    revised: dict[str, Counter] = defaultdict(Counter)
+    for r in changes.revisions:
+        revised[r.indicator_code][r.cause] += 1
+    withdrawn = Counter(w.indicator_code for w in changes.withdrawn)
+    for code in sorted(new.keys() | revised.keys() | withdrawn.keys() | changes.updates_by_indicator.keys()):
+        if new[code]:
+            lines.append(ReleaseChange(code, "new", new[code]))
+        if revised.get(code):
+            note = "、".join(f"{CAUSES[c][0]} {n}" for c, n in sorted(revised[code].items()))
+            lines.append(ReleaseChange(code, "revised", sum(revised[code].values()), f"修订原因：{note}"))
+        if changes.updates_by_indicator[code]:
+            lines.append(ReleaseChange(code, "updated", changes.updates_by_indicator[code]))
+        if withdrawn[code]:
+            lines.append(ReleaseChange(code, "withdrawn", withdrawn[code]))
+    return lines
 
 
 def fmt(value, decimals: int | None) -> str:
@@ -385,8 +390,6 @@ def build_context(conn: psycopg.Connection, release_id: int,
         raise ValueError(f"release {release_id} has no values")
     min_denominator = conn.execute(
         "select min_denominator from published.disclosure_rules where rule_code = 'small_count'").fetchone()[0]
-    if changes is None and release["previous_release_id"] is not None:
-        changes = compare_with_previous(conn, release_id)
     svgs: dict[str, str] = {}
     target_lines, panels = _targets(conn, data, release["as_of_date"])
     if panels:
@@ -471,10 +474,12 @@ def render_bulletin(release_id: int, reader_url: str, out_dir: Path,
                     changes: Sequence[ReleaseChange] | None = None) -> dict[str, Path]:
     """Write the bulletin of release N (HTML, PDF, chart SVGs) into out_dir; returns the paths by name.
 
-    `changes` is what changed since the previous release; by default the counts of
-    `compare_with_previous`.
+    `changes` is what changed since the previous release; by default `changes_since_previous`.
     """
     out_dir = Path(out_dir)
+    if changes is None:
+        with reader_connect(reader_url) as notes_conn:
+            changes = changes_since_previous(notes_conn, release_id)
     (out_dir / "charts").mkdir(parents=True, exist_ok=True)
     with psycopg.connect(reader_url) as conn:
         context, svgs = build_context(conn, release_id, changes)

@@ -99,6 +99,8 @@ class ReleaseChanges:
     finalised: int            # provisional values that became final (their period closed): not revisions
     provisional_updates: int  # provisional values updated (the open period): not revisions
     input_changes: list[str] = field(default_factory=list)  # what changed in the inputs the release records
+    # finalised + provisional updates by indicator (the bulletin's table of changes)
+    updates_by_indicator: Counter = field(default_factory=Counter)
 
     @property
     def cause_counts(self) -> Counter:
@@ -184,6 +186,7 @@ def release_changes(conn: psycopg.Connection, release_id: int) -> ReleaseChanges
     period_end: dict[tuple, date] = {}
     revisions, withdrawn = [], []
     finalised = provisional_updates = 0
+    updates: Counter = Counter()
     for key, new in opened.items():
         old = closed.get(key)
         if old is None:
@@ -192,8 +195,10 @@ def release_changes(conn: psycopg.Connection, release_id: int) -> ReleaseChanges
             period_end[pkey] = new["period_end"]
         elif old["status"] == "provisional" and new["status"] == "final":
             finalised += 1
+            updates[new["indicator_code"]] += 1
         elif new["status"] == "provisional":
             provisional_updates += 1
+            updates[new["indicator_code"]] += 1
         else:
             source = (cat.get(new["indicator_code"]) or {}).get("source") or ""
             cause, detail = _attribute({**new, "valid_from_release": prev_id}, source, references, systems)
@@ -209,7 +214,8 @@ def release_changes(conn: psycopg.Connection, release_id: int) -> ReleaseChanges
         new_periods=[NewPeriod(code, ptype, start, period_end[(code, ptype, start)], n)
                      for (code, ptype, start), n in sorted(new_periods.items())],
         revisions=revisions, withdrawn=withdrawn, finalised=finalised, provisional_updates=provisional_updates,
-        input_changes=_input_changes(previous, current, references, systems) if previous else [])
+        input_changes=_input_changes(previous, current, references, systems) if previous else [],
+        updates_by_indicator=updates)
 
 
 def _change(new: dict | None, old: dict, cause: str, detail: str) -> ValueChange:

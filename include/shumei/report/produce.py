@@ -17,7 +17,6 @@ again for the same release gives the same bytes (while the catalogue and names a
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from shumei.report import data
+from shumei.report.bulletin import render_bulletin
 from shumei.report.notes import notes_markdown, release_changes
 from shumei.report.workbook import write_workbook
 from shumei.settings import get_settings
@@ -60,17 +60,6 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _bulletin(release_id: int, reader_url: str, out_dir: Path) -> list[Path]:
-    """The bulletin's files when its module is installed (shumei.report.bulletin)."""
-    try:
-        module = importlib.import_module("shumei.report.bulletin")
-    except ModuleNotFoundError as exc:
-        if exc.name != "shumei.report.bulletin":
-            raise
-        return []
-    return [Path(p) for p in module.render_bulletin(release_id, reader_url, out_dir)]
-
-
 def produce_reports(release_id: int, *, reader_url: str, owner_url: str | None = None,
                     out_dir: Path | None = None) -> ReportArtifacts:
     directory = out_dir or get_settings().reports_dir / f"release-{release_id}"
@@ -83,7 +72,7 @@ def produce_reports(release_id: int, *, reader_url: str, owner_url: str | None =
                          encoding="utf-8")
         recorded = conn.execute("select to_jsonb(r)->'artifacts' as a from published.release_log r"
                                 " where release_id = %s", (release_id,)).fetchone()["a"] or {}
-    bulletin = _bulletin(release_id, reader_url, directory)
+    bulletin = sorted(render_bulletin(release_id, reader_url, directory).values())
     files = [workbook, notes, *bulletin]
     checksums = {p.relative_to(directory).as_posix(): {"sha256": sha256_of(p), "bytes": p.stat().st_size}
                  for p in sorted(files)}
