@@ -87,6 +87,8 @@ def changes_since_previous(conn: psycopg.Connection, release_id: int) -> list[Re
     `conn`: a reader connection of `shumei.report.data.connect` (rows as dicts)."""
     changes = release_changes(conn, release_id)
     lines: list[ReleaseChange] = []
+    if changes.previous is None:  # the first release: nothing to compare with (the page says so)
+        return lines
     new: Counter = Counter()
     for p in changes.new_periods:
         new[p.indicator_code] += p.values

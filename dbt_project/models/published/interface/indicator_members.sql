@@ -17,11 +17,32 @@ flow_placed as (
 
 ),
 
-final as (
+placed as (
 
     select * from stock_placed
     union all
     select * from flow_placed
+
+),
+
+final as (
+
+    -- only the cells the release publishes: the candidate leaves out area levels, periods and
+    -- breakdowns the catalogue does not publish (e.g. LM_FG has no community rows)
+    select placed.*
+    from placed
+    where exists (
+        select 1
+        from {{ source('published', 'indicator_values') }} as figures
+        where
+            figures.valid_to_release is null
+            and figures.indicator_code = placed.indicator_code
+            and figures.area_code = placed.area_code
+            and figures.period_type = placed.period_type
+            and figures.period_start = placed.period_start
+            and figures.breakdown_type = placed.breakdown_type
+            and figures.breakdown_code = placed.breakdown_code
+    )
 
 )
 
