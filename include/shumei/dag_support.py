@@ -14,6 +14,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
+from shumei.failures import append_private_jsonl, describe
+
 log = logging.getLogger(__name__)
 
 TZ = "Asia/Shanghai"
@@ -39,16 +41,14 @@ def notify_failure(context) -> None:
         "run_id": context.get("run_id"),
         "logical_date": str(context.get("logical_date")),
         "try_number": getattr(ti, "try_number", None),
-        "exception": repr(context.get("exception"))[:2000],
+        # never a data value: shumei.failures.describe keeps PostgreSQL's DETAIL and CONTEXT out
+        "exception": describe(exc)[:2000] if (exc := context.get("exception")) is not None else None,
     }
     log.error("SHUMEI PIPELINE FAILURE %s", json.dumps(record, ensure_ascii=False))
     from shumei.settings import get_settings
 
-    alert_dir = get_settings().local_dir / "alerts"
     try:
-        alert_dir.mkdir(parents=True, exist_ok=True)
-        with (alert_dir / "failures.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        append_private_jsonl(get_settings().local_dir / "alerts" / "failures.jsonl", record)
     except OSError:
         log.exception("could not write the alert log")
     url = os.environ.get("SHUMEI_ALERT_WEBHOOK")

@@ -380,3 +380,13 @@ def test_airflow_services_build_the_project_image(services):
         build = services[name]["build"]
         assert build["dockerfile"] == "docker/Dockerfile", name
         assert services[name]["image"] == f"{OWN_IMAGE}:latest", name
+
+
+def test_warehouse_logs_no_data_values(services):
+    """The compose warehouse logs as the embedded one does (issue 11 item 3: server.log quoted a
+    caller's phone from a failing COPY's CONTEXT)."""
+    from shumei.local.embedded import SERVER_LOG_OPTIONS
+
+    command = " ".join(strings_in(services["warehouse"]["command"]))
+    for setting in SERVER_LOG_OPTIONS.split(" -c "):
+        assert setting.removeprefix("-c ").strip() in command

@@ -246,3 +246,61 @@ def test_dates_not_in_iso_form_are_rejected_never_guessed(empty_raw, as_json):
     assert rejects == expected
     assert result.rows_received == result.rows_loaded + result.rows_rejected == len(rows)
     conn.rollback()
+
+
+# issue 11 item 3: a U+0000 near the caller fields failed the batch, and the message (batch log, task
+# log, alert, server.log) quoted PostgreSQL's CONTEXT: the raw line with the caller's phone
+PLANTED_PHONE = "13912345678"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800"])
+def test_an_invalid_character_is_a_reject_naming_the_column(conn, as_json, bad):
+    from shumei.ingest.loader import JsonDocs
+
+    rows = [row("A1"), row("N1" + bad, caller_phone=PLANTED_PHONE), row("A2"),
+            row("N2", caller_phone=PLANTED_PHONE + bad)]
+    if as_json:
+        source = JsonDocs([json.dumps({"items": rows, "count": len(rows)}).encode()], items_key="items")
+    elif bad == "\ud800":
+        return  # a lone surrogate cannot be a cell of a workbook or a CSV file read as UTF-8
+    else:
+        source = rows
+    result = load_batch(conn, CONTRACT, source, meta(), pii_key="k", checksum="c")
+    assert result.rows_loaded == 2 and result.rejects_by_reason == {"invalid_character": 2}
+    rejects = conn.execute("select row_number, reason_field, record::text from raw.rejects order by 1").fetchall()
+    assert [r[:2] for r in rejects] == [(2, "order_id"), (4, "caller_phone")]
+    assert not any(PLANTED_PHONE in r[2] for r in rejects)
+    assert conn.execute("select count(*) from raw_restricted.test_orders_pii").fetchone()[0] == 2
+    conn.rollback()
+
+
+def test_a_text_that_is_not_utf8_refuses_the_batch_without_quoting_it(conn):
+    from shumei.ingest.loader import JsonDocs
+
+    lines = [json.dumps(row("A1")).encode() + b"\n",
+             json.dumps(row("N1", caller_phone=PLANTED_PHONE + "舒城"), ensure_ascii=False).encode("gbk") + b"\n"]
+    with pytest.raises(BatchStructureError) as raised:
+        load_batch(conn, CONTRACT, JsonDocs(lines), meta(), pii_key="k", checksum="c")
+    conn.rollback()
+    message = str(raised.value)
+    assert "not UTF-8" in message and "row 2" in message and PLANTED_PHONE not in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_server_log_holds_no_row_of_a_failing_copy(conn, pg_server):
+    """PostgreSQL's own log: a failing COPY of a row with a phone in it leaves the error's primary
+    message only (no DETAIL, CONTEXT or statement), and the file is the server user's alone."""
+    import psycopg
+
+    conn.execute("create temporary table probe (item jsonb)")
+    with pytest.raises(psycopg.errors.UntranslatableCharacter), conn.cursor().copy("copy probe from stdin") as copy:
+        copy.write(f'{{"caller_phone": "{PLANTED_PHONE}\\\\u0000"}}\n')
+    conn.rollback()
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        conn.execute("select %s::jsonb", (f'{{"caller_phone": "{PLANTED_PHONE}\\ud800"}}',))
+    conn.rollback()
+    log = pg_server.logfile.read_text(encoding="utf-8", errors="replace")
+    assert "unsupported Unicode escape sequence" in log  # the error itself is logged ...
+    assert PLANTED_PHONE not in log  # ... but not the row
+    assert pg_server.logfile.stat().st_mode & 0o077 == 0

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from shumei.failures import append_private_jsonl, describe, without_data
 from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
 from shumei.ingest.schema import ensure_feed_tables
@@ -25,6 +26,7 @@ from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+LOCAL_FAILURES = "ingest_failures.jsonl"  # under <local dir>/alerts/: failures the warehouse could not record
 
 
 @dataclass
@@ -106,20 +108,37 @@ def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str
 LOADERS: dict[str, Callable] = {"hotline": _hotline, "registry": _registry, "credit": _credit}
 
 
-def _record_failure(url: str, source: str, day: date, run_id: str | None, error: Exception) -> None:
+def _record_failure(settings: Settings, source: str, day: date, run_id: str | None, message: str) -> None:
+    """The failed attempt in raw.batch_log; when the warehouse cannot take it (it is down), in the local
+    failure file instead (<local dir>/alerts/ingest_failures.jsonl, 0600), with the original cause and
+    why the warehouse could not record it. Never raises: the original error is what the task reports."""
     from shumei.ingest.schema import ensure_base
 
-    with psycopg.connect(url) as conn:
-        ensure_base(conn)
-        conn.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, status, message,
-                            dag_run_id, finished_at)
-                        values (%s, %s, %s, %s, 'failed', %s, %s, now())""",
-                     (source, source, day, day + timedelta(days=1), f"{type(error).__name__}: {error}"[:4000],
-                      run_id))
+    try:
+        with psycopg.connect(settings.warehouse_url, connect_timeout=10) as conn:
+            ensure_base(conn)
+            conn.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, status, message,
+                                dag_run_id, finished_at)
+                            values (%s, %s, %s, %s, 'failed', %s, %s, now())""",
+                         (source, source, day, day + timedelta(days=1), message, run_id))
+        return
+    except Exception as exc:  # noqa: BLE001 (any failure to record goes to the local file)
+        unrecorded = describe(exc)
+    record = {"at": datetime.now(SHANGHAI).isoformat(), "source": source, "day": day.isoformat(), "run_id": run_id,
+              "error": message, "not_in_warehouse_because": unrecorded}
+    try:
+        append_private_jsonl(settings.local_dir / "alerts" / LOCAL_FAILURES, record)
+    except OSError as exc:
+        log.error("could not record the failure of %s %s locally either: %s", source, day, describe(exc))
+    log.error("failure of %s %s recorded in %s only (the warehouse could not take it: %s)", source, day,
+              LOCAL_FAILURES, unrecorded)
 
 
 def load_day(source: str, day: date, run_id: str | None = None, settings: Settings | None = None) -> DayResult:
-    """Loads one day of one source in one transaction; raises (after recording the failure) on error."""
+    """Loads one day of one source in one transaction; raises (after recording the failure) on error.
+
+    What is recorded and raised is built from structured facts (shumei.failures): a PostgreSQL error,
+    whose text quotes the data, is raised as LoadFailed with its SQLSTATE only."""
     settings = settings or get_settings()
     try:
         # a batch is staged in temporary tables: give them memory instead of spilling to disk
@@ -129,8 +148,11 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
             batches = LOADERS[source](conn, day, settings, run_id)
             conn.commit()
     except Exception as exc:
-        _record_failure(settings.warehouse_url, source, day, run_id, exc)
-        raise
+        safe = without_data(exc)
+        _record_failure(settings, source, day, run_id, describe(safe))
+        if safe is exc:
+            raise
+        raise safe from None
     result = DayResult(source, day, batches)
     log.info(result.summary)
     return result

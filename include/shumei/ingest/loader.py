@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -144,8 +145,53 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
         except msgspec.ValidationError as exc:
             raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
         except msgspec.DecodeError as exc:  # (text that is not UTF-8 reaches PostgreSQL, which says so)
-            raise BatchStructureError(f"the source sent malformed JSON: {exc}") from exc
+            items = _items_of_a_page_with_lone_surrogates(doc, source.items_key)
+            if items is None:
+                raise BatchStructureError(f"the source sent malformed JSON: {exc}") from None
+            yield from items
+            continue
         yield from page.items
+
+
+def _items_of_a_page_with_lone_surrogates(doc: bytes, items_key: str) -> list[bytes] | None:
+    """msgspec refuses a page whose text escapes half a UTF-16 pair (\\ud800): such a value is an
+    invalid character of its row (rejected with invalid_character), not a malformed page. Python's
+    json reads it; each item goes on re-encoded, its escapes kept. None: the page is malformed."""
+    if not _SUSPECT_ESCAPE.search(doc):
+        return None
+    try:
+        page = json.loads(doc)
+    except ValueError:
+        return None
+    items = page.get(items_key) if isinstance(page, dict) else None
+    if not isinstance(items, list):
+        return None
+    return [json.dumps(item).encode() for item in items]
+
+
+# U+0000 and unpaired UTF-16 surrogates: characters no PostgreSQL text can hold
+_INVALID_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[bytes, str | None]:
+    """A JSON row whose text escapes a character PostgreSQL cannot store (U+0000, half a surrogate
+    pair), with those characters replaced by U+FFFD, and the name of the first field that held one (in
+    the contract's order; `names`: header -> field name). Other rows come back as they are."""
+    if not _SUSPECT_ESCAPE.search(doc):
+        return doc, None
+    try:
+        value = json.loads(doc)
+    except ValueError:
+        return doc, None  # malformed: PostgreSQL refuses it
+    if not isinstance(value, dict):
+        return doc, None
+    bad = {k for k, v in value.items() if isinstance(v, str) and _INVALID_CHARACTER.search(v)}
+    if not bad:
+        return doc, None
+    clean = {k: _INVALID_CHARACTER.sub("\ufffd", v) if k in bad else v for k, v in value.items()}
+    first = next((name for header, name in names.items() if header in bad), sorted(bad)[0])
+    return json.dumps(clean, ensure_ascii=False).encode(), first
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
@@ -157,6 +203,8 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
     Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
     fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
     n = n_other = 0
+    names = {f.header: f.name for f in contract.fields}
+    other_rows = array("q")  # the row number of each line of `others`
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
 
@@ -166,10 +214,12 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                 copy.write(split.raw)
             restricted.write(split.restricted)
             for row_number, doc in split.others:
+                doc, invalid = _without_invalid_characters(doc, names)
                 for old, new in _DOC_ESCAPES:
                     if old in doc:
                         doc = doc.replace(old, new)
-                others.write(b"%d\t%s\n" % (row_number, doc))
+                others.write(b"%d\t%s\t%s\n" % (row_number, invalid.encode() if invalid else b"\\N", doc))
+                other_rows.append(row_number)
             n_other += len(split.others)
             keys.hashes.extend(split.key_hashes)
             keys.rows.extend(split.key_rows)
@@ -189,16 +239,26 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                 sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
-        cur.execute("create temporary table _src (_row_number integer, item jsonb) on commit drop")
+        cur.execute("create temporary table _src (_row_number integer, _invalid text, item jsonb) on commit drop")
         try:
-            _copy_file(cur, sql.SQL("copy _src (_row_number, item) from stdin"), others)
-        except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter) as exc:
-            raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc.diag.message_primary} "
-                                      f"({exc.diag.context or ''})") from exc
-        except psycopg.errors.InvalidTextRepresentation as exc:
-            raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
-                                      f"({exc.diag.context or ''})") from exc
+            _copy_file(cur, sql.SQL("copy _src (_row_number, _invalid, item) from stdin"), others)
+        except psycopg.errors.DataError as exc:
+            # PostgreSQL's DETAIL and CONTEXT quote the row: the message says only where and what
+            row = _copy_line_row(exc, other_rows)
+            what = ("is not UTF-8 text (another encoding, or corrupt bytes): the source must send UTF-8"
+                    if isinstance(exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter)
+                    else f"is malformed JSON ({type(exc).__name__})")
+            raise BatchStructureError(f"feed {contract.feed}, batch {batch_id}: row {row} {what}") from None
     return n, copied, n_other
+
+
+def _copy_line_row(exc: psycopg.Error, rows: array) -> int | str:
+    """The batch's row number of the COPY line PostgreSQL names in its CONTEXT (only the number is
+    read from it), or '?'."""
+    found = re.match(r"COPY \w+, line (\d+)", (exc.diag.context or "").splitlines()[-1] if exc.diag.context else "")
+    if found and 0 < int(found.group(1)) <= len(rows):
+        return rows[int(found.group(1)) - 1]
+    return "?"
 
 
 @dataclass
@@ -255,15 +315,21 @@ def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Map
     """COPY rows given as {header: value} (workbooks, CSV) into _src_text, a text column a field."""
     headers = [f.header for f in contract.fields]
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.name)) for f in contract.fields)
-    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, {}) on commit drop").format(cols))
+    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
+                        ).format(cols))
     count = 0
     with cur.copy("copy _src_text from stdin") as copy:
         buf: list[str] = []
         for record in records:
             count += 1
-            line = "\t".join("\\N" if v is None else v.translate(_ESCAPES)
-                             for v in (to_text(record.get(h)) for h in headers))
-            buf.append(f"{count}\t{line}\n")
+            values = [to_text(record.get(h)) for h in headers]
+            line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
+            invalid = "\\N"
+            if _INVALID_CHARACTER.search(line):  # a character no PostgreSQL text can hold (U+0000)
+                first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
+                invalid = contract.fields[first].name
+                line = _INVALID_CHARACTER.sub("\ufffd", line)
+            buf.append(f"{count}\t{invalid}\t{line}\n")
             if len(buf) >= COPY_CHUNK_ROWS:
                 copy.write("".join(buf))
                 buf.clear()
@@ -291,8 +357,8 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
         record_cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.header)) for f in contract.fields)
         fields = sql.SQL(", ").join(sql.SQL("nullif(btrim(r.{h}), '') as {n}").format(
             h=sql.Identifier(f.header), n=sql.Identifier(f.name)) for f in contract.fields)
-        source = sql.SQL("select _src._row_number, {} from _src, jsonb_to_record(_src.item) as r({})").format(
-            fields, record_cols)
+        source = sql.SQL("select _src._row_number, _src._invalid, {} from _src, jsonb_to_record(_src.item) as r({})"
+                         ).format(fields, record_cols)
         table = "_src"
     else:
         source = sql.SQL("select * from _src_text")
@@ -359,7 +425,9 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
 def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable) -> list[tuple]:
     """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
     order they are reported."""
-    checks: list[tuple] = []
+    # first: a value that held a character no PostgreSQL text can hold (replaced by U+FFFD on the way in)
+    checks: list[tuple] = [("invalid_character", sql.SQL("_invalid is not null"),
+                            sql.SQL("'invalid_character:' || _invalid"))]
     horizon = sql.Literal(f"{meta.interval_end.isoformat()} 00:00:00+08")
     tolerance = sql.Literal(f"{meta.future_tolerance_days} days")
     for f in contract.fields:
@@ -525,7 +593,7 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, b
     strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(f.name)) for f in contract.pii_fields)
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
-                          to_jsonb(i) - '_reason' - '_row_number'{strip}
+                          to_jsonb(i) - '_reason' - '_row_number' - '_invalid'{strip}
                    from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, meta.feed))
     cur.execute("drop table _incoming")  # several feeds may load in one transaction
     return accepted
