@@ -28,6 +28,7 @@ class F:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    free_text: bool = False  # typed by operators: masked at the door (phones, ID numbers, names), original restricted
     not_future: bool | None = None  # None: dates/timestamps of things that happened (default), False: may lie ahead
 
     def to_dict(self) -> dict:
@@ -39,6 +40,8 @@ class F:
                 d[k] = v
         if self.pii:
             d["pii"] = True
+        if self.free_text:
+            d["free_text"] = True
         if self.type in ("date", "timestamp") and self.not_future is not False:
             d["not_future"] = True
         return d
@@ -209,7 +212,7 @@ HOTLINE_EVENTS = Feed("hotline_events", "hotline", "json", ["event_id"], [
     F("enterprise_uscc", "enterprise_uscc", "string", False, "enterprise serving the compound when received", zh="物业服务企业统一社会信用代码", pattern=USCC_PATTERN, check="uscc"),
     F("caller_name", "caller_name", "string", True, "caller's name", zh="来电人姓名", pii=True),
     F("caller_phone", "caller_phone", "string", True, "caller's phone", zh="来电号码", pii=True),
-    F("summary", "summary", "string", True, "summary of the request", zh="诉求摘要"),
+    F("summary", "summary", "string", True, "summary of the request", zh="诉求摘要", free_text=True),
     F("event_type", "event_type", "string", True, "canonical status code of this event (DOMAIN §4; ESCALATED = 吹哨上报, an extension)", zh="事件类型", allowed=list(EVENT_TYPES)),
     F("raw_status", "raw_status", "string", True, "status as shown by the source system", zh="原始状态", allowed=list(EVENT_TYPES.values())),
     F("event_at", "event_at", "timestamp", True, "when the status change happened", zh="发生时间"),
@@ -221,7 +224,7 @@ HOTLINE_EVENTS = Feed("hotline_events", "hotline", "json", ["event_id"], [
     F("resolved_rating", "resolved_rating", "string", False, "VISITED only: caller's rating of resolution", zh="解决情况", allowed=RESOLVED),
     F("complaint_verified", "complaint_verified", "boolean", False, "REPLIED of a 投诉/举报: complaint found true (查实)", zh="是否查实"),
     F("operator_unit", "operator_unit", "string", True, "unit that recorded the event", zh="操作单位"),
-    F("note", "note", "string", False, "free-text note of the handler", zh="处理意见"),
+    F("note", "note", "string", False, "free-text note of the handler", zh="处理意见", free_text=True),
 ], "Work-order status-change events of 12345, 12319 and the smart property platform (GET /api/v1/work-order-events).",
     extra={"endpoint": "GET /api/v1/work-order-events",
            "ordering": ["updated_at", "event_id"],
@@ -250,7 +253,7 @@ CREDIT_EVENTS = Feed("credit_events", "credit", "jsonl", ["credit_event_id"], [
     F("related_order_id", "related_order_id", "string", False, "COMPLAINT_VERIFIED: the hotline work order", zh="关联工单编号"),
     F("document_no", "document_no", "string", False, "decision document number", zh="文书编号"),
     F("issuing_unit", "issuing_unit", "string", True, "unit that issued the record", zh="发布单位"),
-    F("description", "description", "string", True, "text of the record", zh="记录内容"),
+    F("description", "description", "string", True, "text of the record", zh="记录内容", free_text=True),
 ], "Dated credit records of property enterprises (daily JSON-lines feed).",
     extra={"layout": "<credit_dir>/YYYY-MM-DD/credit_events.jsonl + manifest.json {date, rows, sha256, generated_at}; "
                      "manifest written last; empty day = empty file and rows 0",

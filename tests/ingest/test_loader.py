@@ -304,3 +304,43 @@ def test_server_log_holds_no_row_of_a_failing_copy(conn, pg_server):
     assert "unsupported Unicode escape sequence" in log  # the error itself is logged ...
     assert PLANTED_PHONE not in log  # ... but not the row
     assert pg_server.logfile.stat().st_mode & 0o077 == 0
+
+
+FREE_TEXT_CONTRACT = _contracts_from_doc({
+    "feed": "test_notes", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
+    "fields": [
+        {"name": "id", "type": "string", "required": True},
+        {"name": "score", "type": "integer", "min": 1, "max": 5},
+        {"name": "caller_phone", "type": "string", "pii": True},
+        {"name": "summary", "type": "string", "free_text": True},
+    ],
+})[0]
+TYPED = "联系人王建国，电话13912345678，身份证34152319800101123X"
+
+
+@pytest.mark.parametrize("path", ["records", "json_fast", "json_sql"])
+def test_free_text_is_masked_at_the_door_and_kept_only_restricted(empty_raw, path):
+    """DOMAIN §8: the summary's phone, ID number and name never reach raw.<feed> or raw.rejects; the
+    original is in raw_restricted only. The same masking on every path of the loader."""
+    from shumei.ingest.loader import JsonDocs
+
+    conn = empty_raw(FREE_TEXT_CONTRACT)
+    rows = [{"id": "A1", "score": 3, "caller_phone": "13800000000", "summary": TYPED},
+            {"id": "A2", "score": 3, "caller_phone": "13800000001", "summary": "电梯故障"},
+            {"id": "B1", "score": 9, "caller_phone": "13800000002", "summary": TYPED}]  # out_of_range
+    if path == "records":
+        source = rows
+    else:
+        # a backslash escape sends a row to the SQL validator instead of the fast path
+        text = "\\u8054" if path == "json_sql" else "联"
+        docs = [json.dumps(r, ensure_ascii=False).replace("联", text, 1).encode() + b"\n" for r in rows]
+        source = JsonDocs(docs)
+    result = load_batch(conn, FREE_TEXT_CONTRACT, source, meta(feed="test_notes"), pii_key="k", checksum="c")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    raw = dict(conn.execute("select id, summary from raw.test_notes").fetchall())
+    assert raw == {"A1": "联系人[姓名]，电话[手机号]，身份证[身份证号]", "A2": "电梯故障"}
+    restricted = dict(conn.execute("select id, summary from raw_restricted.test_notes_pii").fetchall())
+    assert restricted == {"A1": TYPED, "A2": "电梯故障"}
+    record = conn.execute("select record::text from raw.rejects").fetchone()[0]
+    assert "13912345678" not in record and "王建国" not in record and "[手机号]" in record
+    conn.rollback()

@@ -39,6 +39,7 @@ class Field:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    free_text: bool = False  # typed by operators: masked at the door, the original kept in raw_restricted only
     not_future: bool = False  # records something that happened: cannot be after the batch's day
 
     @property
@@ -69,6 +70,15 @@ class Contract:
     def pii_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.pii)
 
+    @property
+    def free_text_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.free_text)
+
+    @property
+    def restricted_fields(self) -> tuple[Field, ...]:
+        """What raw_restricted holds in clear: personal fields, and the originals of free text."""
+        return self.pii_fields + self.free_text_fields
+
     def raw_columns(self) -> list[tuple[str, str]]:
         """(name, type) of raw.<feed>: batch metadata, the public fields, keyed hashes of PII fields."""
         cols = [("_batch_id", "bigint"), ("_interval_start", "date"), ("_row_number", "integer")]
@@ -77,11 +87,12 @@ class Contract:
         return cols
 
     def restricted_columns(self) -> list[tuple[str, str]]:
-        """(name, type) of raw_restricted.<feed>_pii: the keys and the PII fields in clear."""
+        """(name, type) of raw_restricted.<feed>_pii: the keys, the PII fields in clear, and the free text
+        as it came (raw.<feed> holds it masked)."""
         key_fields = [f for f in self.fields if f.name in self.primary_key]
         cols = [("_batch_id", "bigint"), ("_row_number", "integer")]
         cols += [(f.name, f.pg_type) for f in key_fields]
-        cols += [(f.name, f.pg_type) for f in self.pii_fields]
+        cols += [(f.name, f.pg_type) for f in self.restricted_fields]
         return cols
 
 
@@ -106,6 +117,7 @@ def _field(raw: dict) -> Field:
         pattern=raw.get("pattern"),
         check=raw.get("check"),
         pii=bool(raw.get("pii", False)),
+        free_text=bool(raw.get("free_text", False)),
         not_future=bool(raw.get("not_future", False)),
     )
 

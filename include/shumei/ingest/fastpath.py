@@ -36,6 +36,7 @@ import msgspec
 import numpy as np
 
 from shumei.ingest.contracts import Contract, Field, valid_uscc
+from shumei.ingest.masking import mask_free_text
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
@@ -99,7 +100,7 @@ class FastPath:
         cols = self.restricted_columns()[2:]
         # (a tuple even for one column: the CSV line is the encoded array without its brackets)
         self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
-            if contract.pii_fields else None
+            if contract.restricted_fields else None
         # the hash of each accepted row's key finds repeated keys without another pass over the batch
         # (the loader uses them where the keys are text: equal text is equal in SQL too)
         self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
@@ -161,6 +162,18 @@ class FastPath:
                      "            if len(hashes) >= CACHE_MAX: hashes.clear()",
                      f"            h = hashes[{v}] = hmac_digest(key, {v}.replace(' ', '').lower().encode(), 'sha256').hex()",
                      f"        r.{f.name} = h"]
+        if contract.free_text_fields:
+            env.update(mask=mask_free_text, masks={})
+        for f in contract.free_text_fields:
+            # free text masked (phones, ID numbers, names), once per distinct text; the original went
+            # to the restricted line before
+            code += [f"    t = r.{f.name}",
+                     "    if t is not None:",
+                     "        m = masks.get(t)",
+                     "        if m is None:",
+                     "            if len(masks) >= CACHE_MAX: masks.clear()",
+                     "            m = masks[t] = mask(t)",
+                     f"        r.{f.name} = m"]
         code.append("    return True")
         exec("\n".join(code), env)  # noqa: S102 (code generated from the contract's field names only)
         return env["check"]

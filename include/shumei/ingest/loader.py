@@ -42,6 +42,7 @@ from psycopg import sql
 from shumei.ingest import schema
 from shumei.ingest.contracts import Contract, Field, valid_uscc
 from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
+from shumei.ingest.masking import mask_free_text
 
 COPY_CHUNK_ROWS = 20_000
 # rows per chunk of the fast path (half a megabyte of CSV): small writes let PostgreSQL take in one
@@ -235,7 +236,7 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                                array("q"), array("q")))
                 n += len(chunk)
         copied = cur.rowcount
-        if contract.pii_fields and n > n_other:
+        if contract.restricted_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                 sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
@@ -376,6 +377,33 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
                         "select s.*{hashes}, {reason} as _reason from ({source}) s")
                 .format(hashes=hashes, reason=reason, source=source))
     cur.execute(sql.SQL("drop table {}").format(sql.Identifier(table)))
+
+
+def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
+    """Free text of the rows the SQL validator saw, masked by the fast path's function
+    (masking.mask_free_text): each original is kept in _incoming._original_<field> for
+    raw_restricted, the masked text is what raw.<feed> and raw.rejects get."""
+    fields = [f.name for f in contract.free_text_fields]
+    if not fields:
+        return
+    cur.execute(sql.SQL("alter table _incoming {}").format(sql.SQL(", ").join(
+        sql.SQL("add column {} text").format(sql.Identifier(f"_original_{n}")) for n in fields)))
+    cur.execute(sql.SQL("update _incoming set {}").format(sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(f"_original_{n}"), sql.Identifier(n)) for n in fields)))
+    rows = cur.execute(sql.SQL("select _row_number, {} from _incoming").format(
+        sql.SQL(", ").join(sql.Identifier(n) for n in fields))).fetchall()
+    masked = ((row[0], row[1:], tuple(mask_free_text(v) for v in row[1:])) for row in rows)
+    changed = [(n, *new) for n, old, new in masked if new != old]
+    if not changed:
+        return
+    cur.execute(sql.SQL("create temporary table _masked (_row_number integer, {}) on commit drop").format(
+        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in fields)))
+    with cur.copy("copy _masked from stdin") as copy:
+        for row in changed:
+            copy.write_row(row)
+    cur.execute(sql.SQL("update _incoming i set {} from _masked m where m._row_number = i._row_number").format(
+        sql.SQL(", ").join(sql.SQL("{n} = m.{n}").format(n=sql.Identifier(n)) for n in fields)))
+    cur.execute("drop table _masked")
 
 
 # Cheap shape checks before pg_input_is_valid (which also accepts words like 'yesterday', 'now' or
@@ -537,7 +565,7 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
             from _candidates c join _duplicates d using (_row_number)
         """, {"b": batch_id, "f": contract.feed})
         cur.execute(sql.SQL("delete from {raw} where ctid = any(array(select _tid from _duplicates))").format(raw=raw))
-        if contract.pii_fields:
+        if contract.restricted_fields:
             cur.execute(sql.SQL("delete from {}.{} r using _duplicates d "
                                 "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
@@ -554,7 +582,7 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
     if old:
         cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
             sql.Identifier(schema.RAW), sql.Identifier(contract.table)), (old,))
-        if contract.pii_fields:
+        if contract.restricted_fields:
             cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), (old,))
         cur.execute("delete from raw.rejects where batch_id = any(%s)", (old,))
@@ -582,15 +610,18 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, b
     if keys is not None:
         for row_number, *key in cur.fetchall():
             keys.add(row_number, tuple(key))
-    if contract.pii_fields:
+    if contract.restricted_fields:
         restricted = [c for c, _ in contract.restricted_columns()]
+        free_text = {f.name for f in contract.free_text_fields}
         exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
-            sql.SQL("{}::{}").format(sql.Identifier(c), sql.SQL(t)) for c, t in contract.restricted_columns()[2:]]
+            sql.SQL("{}::{}").format(sql.Identifier(f"_original_{c}" if c in free_text else c), sql.SQL(t))
+            for c, t in contract.restricted_columns()[2:]]
         cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null")
                     .format(sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                             sql.SQL(", ").join(sql.Identifier(c) for c in restricted), sql.SQL(", ").join(exprs)))
     # a rejected record keeps everything but clear personal data (its keyed hash stays)
-    strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(f.name)) for f in contract.pii_fields)
+    strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(c)) for c in
+                                 [f.name for f in contract.pii_fields] + [f"_original_{f.name}" for f in contract.free_text_fields])
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
                           to_jsonb(i) - '_reason' - '_row_number' - '_invalid'{strip}
@@ -635,6 +666,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
         _build_incoming(cur, contract, meta, pii_key, from_json)
+        _mask_incoming(cur, contract)
         loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
         cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))

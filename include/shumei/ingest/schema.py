@@ -78,6 +78,13 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
     if rows:
         have = [r[0] for r in rows]
         want = [c for c, _ in columns]
+        if schema_name == RESTRICTED and have == want[:len(have)] and len(want) > len(have):
+            # the restricted table gained columns at its end (2026-12: the originals of masked free
+            # text): added, empty for the batches loaded before
+            conn.execute(sql.SQL("alter table {}.{} {}").format(
+                sql.Identifier(schema_name), sql.Identifier(table), sql.SQL(", ").join(
+                    sql.SQL("add column {} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns[len(have):])))
+            have = want
         if have != want:
             raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
                                "the contract changed; write a migration (see docs/operations.md)")
@@ -114,7 +121,7 @@ def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
         if text:
             conn.execute(sql.SQL("comment on column {}.{}.{} is {}").format(
                 sql.Identifier(RAW), sql.Identifier(contract.table), sql.Identifier(f.name), sql.Literal(text)))
-    if contract.pii_fields:
+    if contract.restricted_fields:
         _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
                       f"个人信息 Personal data of feed {contract.feed}, restricted")
     conn.commit()
