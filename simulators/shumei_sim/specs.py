@@ -28,13 +28,14 @@ class F:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    references: str | None = None  # "<feed>.<field>": the value must be a key the same day's drop holds
     free_text: bool = False  # typed by operators: masked at the door (phones, ID numbers, names), original restricted
     not_future: bool | None = None  # None: dates/timestamps of things that happened (default), False: may lie ahead
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "header": self.header, "zh": self.zh or self.header, "type": self.type,
              "required": self.required, "description": self.description}
-        for k in ("allowed", "min", "max", "pattern", "check"):
+        for k in ("allowed", "min", "max", "pattern", "check", "references"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
@@ -102,7 +103,7 @@ REGISTRY_SHEETS: list[Feed] = [
         F("compound_name", "小区名称", "string", True, "compound name"),
         F("town_code", "所属乡镇编码", "string", True, "12-digit division code of the town", pattern=DIV12, check="division_code"),
         F("town_name", "所属乡镇", "string", True, "town name"),
-        F("community_code", "所属社区编码", "string", True, "12-digit division code of the community", pattern=DIV12, check="division_code"),
+        F("community_code", "所属社区编码", "string", True, "12-digit division code of the community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("community_name", "所属社区", "string", True, "community name"),
         F("address", "小区地址", "string", True, "street address"),
         F("is_urban_residential", "是否城市住宅小区", "string", True, "counts in the denominator of the coverage indicators", allowed=YES_NO),
@@ -111,7 +112,7 @@ REGISTRY_SHEETS: list[Feed] = [
         F("built_year", "建成年份", "integer", True, "year built", min=1980, max=2035),
         F("service_mode", "物业服务模式", "string", True, "property-service mode; all but 无物业管理 count as property service (WY_FG numerator)", allowed=SERVICE_MODES),
         F("has_property_service", "是否实施物业管理", "string", True, "是 iff service_mode is not 无物业管理", allowed=YES_NO),
-        F("enterprise_uscc", "物业服务企业统一社会信用代码", "string", False, "serving enterprise (专业化物业服务 and 国有物业兜底 only)", pattern=USCC_PATTERN, check="uscc"),
+        F("enterprise_uscc", "物业服务企业统一社会信用代码", "string", False, "serving enterprise (专业化物业服务 and 国有物业兜底 only)", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
         F("enterprise_name", "物业服务企业名称", "string", False, "serving enterprise name"),
         F("service_start_date", "现服务模式起始日期", "date", False, "since when the current mode / enterprise serves the compound"),
         F("ledger_date", "入账日期", "date", True, "date the compound entered the ledger"),
@@ -131,7 +132,7 @@ REGISTRY_SHEETS: list[Feed] = [
     ], "Property-service enterprises (物业企业) on file with the county.", sheet="物业企业", extra={**REGISTRY_LAYOUT, "expect_rows": True}),
     Feed("registry_owners_committees", "registry", "xlsx", ["committee_id"], [
         F("committee_id", "业委会编号", "string", True, "stable committee id; a re-formed committee gets a new id", pattern=r"^YWH\d{4,7}$"),
-        F("compound_id", "小区编号", "string", True, "compound", pattern=COMPOUND_ID),
+        F("compound_id", "小区编号", "string", True, "compound", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
         F("committee_type", "组织类型", "string", True, "owners' committee or property-management committee (both count for YWH_FG)", allowed=["业主委员会", "物业管理委员会"]),
         F("formed_date", "成立日期", "date", True, "date formed"),
         F("term_no", "届次", "integer", True, "current term number (1 = first)", min=1, max=20),
@@ -146,7 +147,7 @@ REGISTRY_SHEETS: list[Feed] = [
         extra={**REGISTRY_LAYOUT, "ordered": [["formed_date", "term_start_date"], ["formed_date", "dissolved_date"]]}),
     Feed("registry_party_orgs", "registry", "xlsx", ["org_id", "compound_id"], [
         F("org_id", "党组织编号", "string", True, "party organisation id (a joint/grid branch covers several compounds: one row per compound)", pattern=r"^(DZB|GZXZ)\d{4,7}$"),
-        F("compound_id", "覆盖小区编号", "string", True, "compound covered", pattern=COMPOUND_ID),
+        F("compound_id", "覆盖小区编号", "string", True, "compound covered", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
         F("org_form", "组织形式", "string", True, "own branch, joint/grid branch (both count for DZB_ZJ) or party work group (counted separately)", allowed=["小区党支部", "网格联合党支部", "党的工作小组"]),
         F("org_name", "党组织名称", "string", True, "name"),
         F("formed_date", "成立日期", "date", True, "date formed"),
@@ -155,16 +156,16 @@ REGISTRY_SHEETS: list[Feed] = [
     ], "Compound party organisations (小区党组织); a work group row disappears when the branch is formed.", sheet="小区党组织", extra=REGISTRY_LAYOUT),
     Feed("registry_agreements", "registry", "xlsx", ["agreement_id"], [
         F("agreement_id", "协议编号", "string", True, "co-construction agreement id", pattern=r"^LJ\d{5,8}$"),
-        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc"),
+        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
         F("enterprise_name", "企业名称", "string", True, "enterprise name"),
-        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code"),
+        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("community_name", "社区名称", "string", True, "community name"),
         F("signed_date", "签订日期", "date", True, "date signed (QY_LJ)"),
     ], "Party-building co-construction agreements (党建联建协议) between enterprises and communities.", sheet="党建联建协议", extra=REGISTRY_LAYOUT),
     Feed("registry_service_projects", "registry", "xlsx", ["project_id"], [
         F("project_id", "项目编号", "string", True, "claimed party-building service project", pattern=r"^XM\d{10,12}$"),
-        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc"),
-        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code"),
+        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
+        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("project_name", "项目名称", "string", True, "project"),
         F("claim_year", "认领年度", "integer", True, "year claimed (QY_XM: >= 2 a year)", min=2020, max=2100),
         F("claimed_date", "认领日期", "date", True, "date claimed"),

@@ -266,6 +266,7 @@ CREDIT_DAY = date(2022, 12, 28)
     ("registry", "duplicate_key_conflict", "duplicate_key_conflict"),
     ("registry", "excel_date_serial", "invalid_type"),
     ("registry", "out_of_range", "out_of_range"),
+    ("registry", "unknown_compound", "unknown_reference"),  # DOMAIN §8: not loaded (was: loaded, a dbt warning)
     ("credit", "invalid_uscc", "invalid_uscc"),
     ("credit", "closed_before_received", "future_date"),  # event 10 days after its record: future first
     ("credit", "future_date", "future_date"),
@@ -342,3 +343,33 @@ def test_ambiguous_credit_date_is_rejected_never_guessed(env, drops, tmp_path, m
               batch.batch_id) == [("event_date", first["credit_event_id"])]
     assert _q("select count(*) from raw.credit_events where credit_event_id = %s", first["credit_event_id"]) == [(0,)]
     assert batch.rows_received == batch.rows_loaded + batch.rows_rejected
+
+
+def _copy_drop(src: Path, dst_root: Path, day: date) -> Path:
+    folder = dst_root / day.isoformat()
+    folder.mkdir(parents=True)
+    for f in src.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("change", ["sha256", "rows", "no_digest"])
+def test_registry_manifest_is_verified(env, drops, tmp_path, monkeypatch, change):
+    """issue 11 item 5: the registry's manifest (sha256 of each file, rows of each sheet) is checked as
+    the credit feed's is; a drop that differs is refused, nothing of it loaded."""
+    folder = _copy_drop(drops / "registry" / CREDIT_DAY.isoformat(), tmp_path, CREDIT_DAY)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    name = next(iter(manifest["files"]))
+    if change == "sha256":
+        manifest["files"][name] = "0" * 64
+    elif change == "rows":
+        manifest["rows"]["小区"] += 1  # a compound announced, not in the workbook
+    else:
+        del manifest["files"][name]
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("SHUMEI_REGISTRY_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    message = {"sha256": "does not match the manifest", "rows": "manifest says", "no_digest": "no sha256"}[change]
+    with pytest.raises(BatchStructureError, match=message):
+        load_day("registry", CREDIT_DAY)
+    assert _q("select count(*) from raw.batch_log where status = 'loaded'") == [(0,)]

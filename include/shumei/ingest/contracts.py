@@ -14,6 +14,9 @@ import yaml
 from stdnum.cn import uscc
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
+# The official list of division codes (DOMAIN §3, §8): the file the county replaces with its own (same
+# columns); dbt loads the same file as the seed ref_divisions, so the door and the warehouse agree.
+DIVISIONS_FILE = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "ref_divisions.csv"
 
 PG_TYPES = {
     "string": "text",
@@ -39,6 +42,7 @@ class Field:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    references: str | None = None  # "<feed>.<field>": a key of the same day's batch of that feed
     free_text: bool = False  # typed by operators: masked at the door, the original kept in raw_restricted only
     not_future: bool = False  # records something that happened: cannot be after the batch's day
 
@@ -96,6 +100,18 @@ class Contract:
         return cols
 
 
+@cache
+def division_codes(path: Path = DIVISIONS_FILE) -> frozenset[str]:
+    """The 12-digit codes of the official division list (`check: division_code` accepts only these)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        codes = frozenset(row["area_code"].strip() for row in csv.DictReader(fh) if row.get("area_code"))
+    if not codes:
+        raise ValueError(f"{path}: the division list has no area_code rows")
+    return codes
+
+
 def valid_uscc(code: str) -> bool:
     """A unified social credit code (GB 32100-2015) as the contracts require it: 18 characters, upper
     case, check character right (python-stdnum)."""
@@ -118,6 +134,7 @@ def _field(raw: dict) -> Field:
         check=raw.get("check"),
         pii=bool(raw.get("pii", False)),
         free_text=bool(raw.get("free_text", False)),
+        references=raw.get("references"),
         not_future=bool(raw.get("not_future", False)),
     )
 

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal, Optional
 import msgspec
 import numpy as np
 
-from shumei.ingest.contracts import Contract, Field, valid_uscc
+from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
 from shumei.ingest.masking import mask_free_text
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
@@ -86,8 +86,10 @@ class FastPath:
         # a contract with a kind of field this path cannot check leaves every row to SQL (as does
         # an order between fields of different types, which Python cannot compare)
         type_of = {f.name: f.type for f in contract.fields}
+        # (and a reference to another feed, which only SQL can see)
         self.supported = all(t is not None for t in types.values()) and all(
-            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", []))
+            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", [])) and not any(
+            f.references for f in contract.fields)
         struct_fields = [(f.name, types[f.name] if f.required else Optional[types[f.name]])  # noqa: UP045
                          for f in contract.fields]
         row_type = msgspec.defstruct(f"Row_{contract.feed}", struct_fields, forbid_unknown_fields=True,
@@ -255,7 +257,7 @@ def _value_test(f: Field) -> Callable[[str], bool]:
         if f.check == "uscc":
             return valid_uscc(value)
         if f.check == "division_code":
-            return len(value) == 12 and value.startswith("341523") and value.isascii() and value.isdigit()
+            return value in division_codes()
         return True
 
     return test

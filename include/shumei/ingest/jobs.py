@@ -21,7 +21,7 @@ from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
 from shumei.ingest.schema import ensure_feed_tables
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, sha256_file, wait_for_drop
+from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
@@ -71,37 +71,48 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
     workbooks = sorted(drop.folder.glob("*.xlsx"))
     if len(workbooks) > 1:
         raise BatchStructureError(f"{drop.folder}: more than one workbook: {[p.name for p in workbooks]}")
-    contracts = contracts_for("registry")
+    contracts = _referenced_first(contracts_for("registry"))
     sheets = read_workbook(workbooks[0], contracts) if workbooks else None
-    workbook_checksum = sha256_file(workbooks[0]) if workbooks else None
+    # the manifest's digests and row counts (DOMAIN §7 layout): a drop that differs is refused
+    workbook_checksum = drop.verified_sha256(workbooks[0]) if workbooks else None
     results = []
     for contract in contracts:
         if sheets is not None:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
             path, rows, checksum = workbooks[0], sheets[contract.feed], workbook_checksum
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
-            checksum = sha256_file(path)
+            checksum = drop.verified_sha256(path)
         meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                          expect_rows=bool(contract.extra.get("expect_rows", False)))
-        results.append(load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum))
+        result = load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum)
+        drop.check_rows(path, contract.sheet, result.rows_received)
+        results.append(result)
     return results
+
+
+def _referenced_first(contracts: list) -> list:
+    """The feeds of a drop in an order where every feed comes after the feeds its fields reference."""
+    ordered: list = []
+    pending = list(contracts)
+    while pending:
+        done = {c.feed for c in ordered}
+        ready = [c for c in pending if all(f.references.split(".")[0] in done for f in c.fields if f.references)]
+        if not ready:
+            raise ValueError(f"contracts reference each other in a circle: {[c.feed for c in pending]}")
+        ordered += ready
+        pending = [c for c in pending if c not in ready]
+    return ordered
 
 
 def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None) -> list[BatchResult]:
     contract = get_contract("credit_events")
     drop = wait_for_drop(settings.credit_dir, day, settings.drop_wait_seconds)
     path = drop.file("*.jsonl")
-    checksum = sha256_file(path)
-    expected = drop.manifest.get("sha256")
-    if expected and expected != checksum:
-        raise BatchStructureError(f"{path}: sha256 {checksum} does not match the manifest ({expected}): "
-                                  "the file is truncated or changed")
+    checksum = drop.verified_sha256(path)
     meta = BatchMeta("credit", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                      expect_rows=int(drop.manifest.get("rows", 0)) > 0)
     result = load_batch(conn, contract, JsonDocs(read_lines(path)), meta, settings.pii_hash_key, checksum=checksum)
-    if "rows" in drop.manifest and int(drop.manifest["rows"]) != result.rows_received:
-        raise BatchStructureError(f"{path}: manifest says {drop.manifest['rows']} rows, the file has "
-                                  f"{result.rows_received}")
+    drop.check_rows(path, None, result.rows_received)
     return [result]
 
 

@@ -40,7 +40,7 @@ import psycopg
 from psycopg import sql
 
 from shumei.ingest import schema
-from shumei.ingest.contracts import Contract, Field, valid_uscc
+from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
 from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
 from shumei.ingest.masking import mask_free_text
 
@@ -365,7 +365,7 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
         source = sql.SQL("select * from _src_text")
         table = "_src_text"
     valid = sql.Literal(_valid_codes(cur, contract, table, from_json))
-    cases = _reason_cases(contract, meta, valid)
+    cases = _reason_cases(contract, meta, valid, _known_keys(cur, contract, meta))
     reason = (sql.SQL("case {} end").format(sql.SQL(" ").join(
         sql.SQL("when {} then {}").format(case[1], case[2] if len(case) > 2 else sql.Literal(case[0]))
         for case in cases)) if cases else sql.SQL("null::text"))
@@ -450,7 +450,8 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
                    ).format(c=col)
 
 
-def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable) -> list[tuple]:
+def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable,
+                  known: Mapping[str, list[str]]) -> list[tuple]:
     """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
     order they are reported."""
     # first: a value that held a character no PostgreSQL text can hold (replaced by U+FFFD on the way in)
@@ -498,10 +499,12 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
         if f.check == "uscc":
             checks.append((f"invalid_uscc:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
                            .format(c=col, v=valid_codes)))
-        if f.check == "division_code":
-            checks.append((f"invalid_division_code:{f.name}", sql.SQL(
-                "{c} is not null and (length({c}) <> 12 or left({c}, 6) <> '341523' or not pg_input_is_valid({c}, 'bigint'))"
-            ).format(c=col)))
+        if f.check == "division_code":  # the official list (contracts.DIVISIONS_FILE)
+            checks.append((f"invalid_division_code:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
+                           .format(c=col, v=sql.Literal(sorted(division_codes())))))
+        if f.references:
+            checks.append((f"unknown_reference:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
+                           .format(c=col, v=sql.Literal(known[f.name]))))
         if f.not_future and f.type in ("date", "timestamp"):
             bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
             checks.append((f"future_date:{f.name}",
@@ -512,6 +515,27 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
                        sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
                            a=sql.Identifier(earlier), b=sql.Identifier(later))))
     return checks
+
+
+def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dict[str, list[str]]:
+    """For each field with `references: <feed>.<key>`: the keys the same day's batch of that feed
+    holds, loaded or rejected (a key whose row was rejected is known to the source all the same; the
+    feed's batch is loaded first, in the same transaction). DOMAIN §8: an unknown id is rejected."""
+    known: dict[str, list[str]] = {}
+    for f in contract.fields:
+        if not f.references:
+            continue
+        feed, key = f.references.split(".")
+        cur.execute(sql.SQL("""
+            select r.{k} from {raw} r join raw.batch_log b on b.batch_id = r._batch_id
+            where b.feed = %(f)s and b.interval_start = %(d)s and b.status = 'loaded'
+            union
+            select j.record ->> %(key)s from raw.rejects j join raw.batch_log b on b.batch_id = j.batch_id
+            where b.feed = %(f)s and b.interval_start = %(d)s and b.status = 'loaded'""").format(
+            k=sql.Identifier(key), raw=sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(feed))),
+            {"f": feed, "d": meta.interval_start, "key": key})
+        known[f.name] = sorted(r[0] for r in cur.fetchall() if r[0] is not None)
+    return known
 
 
 def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json: bool) -> list[str]:
