@@ -63,8 +63,9 @@ def notify_failure(context) -> None:
 
 @contextmanager
 def refusals_fail_at_once() -> Iterator[None]:
-    """A refusal of the quality gate (a blocked source batch), of the audit (a blocked candidate) or
-    of the publication (PublicationRefused) is a decision about the data: a retry reaches the same
+    """A refusal at the door (BatchStructureError: a batch whose structure, encoding or manifest is
+    wrong), of the quality gate (a blocked source batch), of the audit (a blocked candidate) or of
+    the publication (PublicationRefused) is a decision about the data: a retry reaches the same
     decision, only minutes later. Inside this block such a refusal fails the task at once, without
     retries (AirflowFailException), with the refusal's own message (which names checks, counts and
     batches, never a data value). Any other exception (a lost connection, a timeout) is left as it
@@ -72,11 +73,12 @@ def refusals_fail_at_once() -> Iterator[None]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from shumei.build import GateBlocked
+    from shumei.ingest.loader import BatchStructureError
     from shumei.publish import PublicationRefused
 
     try:
         yield
-    except (GateBlocked, PublicationRefused) as exc:
+    except (GateBlocked, PublicationRefused, BatchStructureError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -149,7 +151,8 @@ def build_ingest_dag(source: str):
             last_day = pendulum.instance(data_interval_end).in_tz(TZ).subtract(days=1).date()
             days_of_run = {first_day.add(days=i) for i in range((last_day - first_day).days + 1)}
             start = pendulum.parse(params["load_from"]).date() if params.get("load_from") else first_day
-            results = load_range(source, min(start, first_day), last_day, run_id, reload=days_of_run)
+            with refusals_fail_at_once():  # a batch refused at the door is refused again on a retry
+                results = load_range(source, min(start, first_day), last_day, run_id, reload=days_of_run)
             return "\n".join(r.summary for r in results) or "nothing new"
 
         load()

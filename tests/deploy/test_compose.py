@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shumei.settings import REPO_ROOT
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -390,3 +391,11 @@ def test_warehouse_logs_no_data_values(services):
     command = " ".join(strings_in(services["warehouse"]["command"]))
     for setting in SERVER_LOG_OPTIONS.split(" -c "):
         assert setting.removeprefix("-c ").strip() in command
+
+
+def test_no_token_on_a_command_line(services):
+    """issue 11 item 7: a command line is visible to every user of the machine (ps, /proc)."""
+    for name, service in services.items():
+        assert "--token" not in " ".join(strings_in(service.get("command", ""))), name
+    runner = (REPO_ROOT / "include" / "shumei" / "local" / "runner.py").read_text(encoding="utf-8")
+    assert '"--token"' not in runner
