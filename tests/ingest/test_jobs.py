@@ -156,6 +156,7 @@ def test_rerun_replaces_and_backfill_equals_daily(env):
     {"repeat_page": 1},
     {"drop_connection": 1},
     {"timeout_seconds": 3},
+    {"truncate_multibyte": 1},  # issue 11 item 6: was a permanent "encoding" error
 ], ids=lambda f: next(iter(f)))
 def test_transient_faults_are_retried(env, hotline, faults):
     clean = load_day("hotline", LAST).batches[0]
@@ -373,3 +374,43 @@ def test_registry_manifest_is_verified(env, drops, tmp_path, monkeypatch, change
     with pytest.raises(BatchStructureError, match=message):
         load_day("registry", CREDIT_DAY)
     assert _q("select count(*) from raw.batch_log where status = 'loaded'") == [(0,)]
+
+
+PLANTED = ("13912345678", "34152319800101123X", "王建国")  # shumei_sim.server.PLANTED_*
+
+
+def _tables_outside_restricted() -> list[str]:
+    return [f"{r[0]}.{r[1]}" for r in _q("""select table_schema, table_name from information_schema.tables
+                                             where table_schema not in ('raw_restricted', 'pg_catalog', 'information_schema')
+                                               and table_schema not like 'pg_temp%%'""")]
+
+
+def test_no_planted_personal_data_outside_the_restricted_layer(env, hotline, pg_server, caplog):
+    """issue 11 item 3 and DOMAIN §8: a caller's phone and name, and a phone, ID number and name typed
+    into the summary and note, after a good load with a U+0000 next to the caller's data and after an
+    attack that fails: none of them in any table outside raw_restricted, the batch log, the rejects,
+    the log records, the raised error as the task log prints it, the alert files or server.log."""
+    import traceback
+
+    _faults(hotline, {"reset": True, "bad_rows": ["nul_character", "pii_in_summary"]})
+    batch = load_day("hotline", LAST).batches[0]
+    assert batch.rejects_by_reason.get("invalid_character", 0) >= 1
+    assert ("caller_name",) in _q("select distinct reason_field from raw.rejects where reason_code = 'invalid_character'")
+    restricted = _q("select count(*) from raw_restricted.hotline_events_pii where caller_phone = %s and summary like %s",
+                    PLANTED[0], f"%{PLANTED[1]}%")[0][0]
+    assert restricted >= 1  # the planted data did arrive, and is kept where it belongs
+    assert _q("select count(*) from raw.hotline_events where summary like '%%[手机号]%%[身份证号]%%'")[0][0] >= 1
+    printed = []
+    _faults(hotline, {"reset": True, "bad_rows": ["gbk_text", "nul_character", "pii_in_summary"]})
+    with pytest.raises(BatchStructureError) as refused:
+        load_day("hotline", LAST)
+    printed.append("".join(traceback.format_exception(refused.value)))
+    texts = {"log records": caplog.text, "raised errors": "\n".join(printed),
+             "server.log": pg_server.logfile.read_text(encoding="utf-8", errors="replace")}
+    for path in env.local_dir.rglob("*.jsonl"):
+        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    for table in _tables_outside_restricted():
+        texts[table] = "\n".join(r[0] for r in _q(f"select t::text from {table} t"))
+    assert "raw.batch_log" in texts and "raw.rejects" in texts and "raw.hotline_events" in texts
+    found = {(where, value) for where, text in texts.items() for value in PLANTED if value in text}
+    assert found == set()
