@@ -28,7 +28,7 @@ class F:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
-    references: str | None = None  # "<feed>.<field>": the value must be a key the same day's drop holds
+    references: str | None = None  # "<feed>.<field>": the value must be a key of that feed known on the day
     free_text: bool = False  # typed by operators: masked at the door (phones, ID numbers, names), original restricted
     not_future: bool | None = None  # None: dates/timestamps of things that happened (default), False: may lie ahead
 
@@ -207,10 +207,10 @@ HOTLINE_EVENTS = Feed("hotline_events", "hotline", "json", ["event_id"], [
     F("request_type", "request_type", "string", True, "request type", zh="诉求类型", allowed=REQUEST_TYPES),
     F("category", "category", "string", True, "property-related category", zh="问题分类", allowed=CATEGORIES),
     F("urgency", "urgency", "string", True, "urgency (SLA)", zh="紧急程度", allowed=URGENCIES),
-    F("compound_id", "compound_id", "string", False, "compound of the registry; null when the address could not be matched", zh="小区编号", pattern=COMPOUND_ID),
+    F("compound_id", "compound_id", "string", False, "compound of the registry; null when the address could not be matched", zh="小区编号", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
     F("community_code", "community_code", "string", True, "12-digit community code", zh="社区编码", pattern=DIV12, check="division_code"),
     F("town_code", "town_code", "string", True, "12-digit town code", zh="乡镇编码", pattern=DIV12, check="division_code"),
-    F("enterprise_uscc", "enterprise_uscc", "string", False, "enterprise serving the compound when received", zh="物业服务企业统一社会信用代码", pattern=USCC_PATTERN, check="uscc"),
+    F("enterprise_uscc", "enterprise_uscc", "string", False, "enterprise serving the compound when received", zh="物业服务企业统一社会信用代码", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
     F("caller_name", "caller_name", "string", True, "caller's name", zh="来电人姓名", pii=True),
     F("caller_phone", "caller_phone", "string", True, "caller's phone", zh="来电号码", pii=True),
     F("summary", "summary", "string", True, "summary of the request", zh="诉求摘要", free_text=True),
@@ -240,7 +240,7 @@ CREDIT_EVENT_TYPES = {
 }
 CREDIT_EVENTS = Feed("credit_events", "credit", "jsonl", ["credit_event_id"], [
     F("credit_event_id", "credit_event_id", "string", True, "credit record id", zh="信用记录编号", pattern=r"^XY\d{8}[0-9A-Z]{3,}\d{4}$"),
-    F("enterprise_uscc", "enterprise_uscc", "string", True, "enterprise", zh="统一社会信用代码", pattern=USCC_PATTERN, check="uscc"),
+    F("enterprise_uscc", "enterprise_uscc", "string", True, "enterprise", zh="统一社会信用代码", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
     F("enterprise_name", "enterprise_name", "string", True, "enterprise name", zh="企业名称"),
     F("event_type", "event_type", "string", True, "kind of record", zh="记录类型", allowed=list(CREDIT_EVENT_TYPES)),
     F("event_type_zh", "event_type_zh", "string", True, "kind of record in Chinese", zh="记录类型名称", allowed=list(CREDIT_EVENT_TYPES.values())),
@@ -250,7 +250,7 @@ CREDIT_EVENTS = Feed("credit_events", "credit", "jsonl", ["credit_event_id"], [
     F("result", "result", "string", False, "outcome as recorded", zh="结果"),
     F("score", "score", "number", False, "evaluation / survey score (0-100)", zh="得分", min=0, max=100),
     F("is_veto", "is_veto", "boolean", True, "one-vote veto item (forces grade C)", zh="是否一票否决"),
-    F("compound_id", "compound_id", "string", False, "compound concerned", zh="小区编号", pattern=COMPOUND_ID),
+    F("compound_id", "compound_id", "string", False, "compound concerned", zh="小区编号", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
     F("related_order_id", "related_order_id", "string", False, "COMPLAINT_VERIFIED: the hotline work order", zh="关联工单编号"),
     F("document_no", "document_no", "string", False, "decision document number", zh="文书编号"),
     F("issuing_unit", "issuing_unit", "string", True, "unit that issued the record", zh="发布单位"),

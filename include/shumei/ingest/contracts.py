@@ -42,7 +42,7 @@ class Field:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
-    references: str | None = None  # "<feed>.<field>": a key of the same day's batch of that feed
+    references: str | None = None  # "<feed>.<field>": a key of that feed known on the batch's day
     free_text: bool = False  # typed by operators: masked at the door, the original kept in raw_restricted only
     not_future: bool = False  # records something that happened: cannot be after the batch's day
 

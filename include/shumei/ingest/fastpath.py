@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac
 import re
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
@@ -80,16 +80,14 @@ class FastPath:
     """Splits a feed's JSON items into accepted CSV lines and items for the SQL validator."""
 
     def __init__(self, contract: Contract, interval_end: date, future_tolerance_days: int, pii_key: str,
-                 batch_id: int, interval_start: date):
+                 batch_id: int, interval_start: date, known: Mapping[str, frozenset[str]] | None = None):
         self.contract = contract
         types = {f.name: _field_type(f) for f in contract.fields}
         # a contract with a kind of field this path cannot check leaves every row to SQL (as does
         # an order between fields of different types, which Python cannot compare)
         type_of = {f.name: f.type for f in contract.fields}
-        # (and a reference to another feed, which only SQL can see)
         self.supported = all(t is not None for t in types.values()) and all(
-            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", [])) and not any(
-            f.references for f in contract.fields)
+            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", []))
         struct_fields = [(f.name, types[f.name] if f.required else Optional[types[f.name]])  # noqa: UP045
                          for f in contract.fields]
         row_type = msgspec.defstruct(f"Row_{contract.feed}", struct_fields, forbid_unknown_fields=True,
@@ -98,7 +96,7 @@ class FastPath:
         self._encode = msgspec.json.Encoder().encode
         self._head = b"%d,%s," % (batch_id, interval_start.isoformat().encode())
         self._batch = b"%d," % batch_id
-        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key)
+        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key, known or {})
         cols = self.restricted_columns()[2:]
         # (a tuple even for one column: the CSV line is the encoded array without its brackets)
         self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
@@ -116,7 +114,8 @@ class FastPath:
         return [c for c, _ in self.contract.restricted_columns()]
 
     @staticmethod
-    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str) -> Callable:
+    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str,
+                 known: Mapping[str, frozenset[str]]) -> Callable:
         """Generates `check(row) -> bool`, True when the row passes every check that msgspec did not
         make; it replaces personal values by their keyed hash on the way."""
         horizon_day = interval_end + timedelta(days=tolerance_days)
@@ -126,7 +125,7 @@ class FastPath:
         names = [f.name for f in contract.fields]
         ordered = contract.extra.get("ordered", [])
         in_order = {n for pair in ordered for n in pair}
-        tested = [f for f in contract.fields if f.pattern or f.check]
+        tested = [f for f in contract.fields if f.pattern or f.check or f.references]
         code = ["def check(r):"]
         for i, f in enumerate(contract.fields):
             v = f"v{i}"
@@ -142,7 +141,7 @@ class FastPath:
                 code.append(f"    if {maybe}{v} >= {bound}: return False")
         if tested:
             # patterns and checks, once per distinct combination of the tested fields' values
-            env["test_values"] = _values_test(tested)
+            env["test_values"] = _values_test(tested, known)
             combo = ", ".join(f"v{names.index(f.name)}" for f in tested)
             code += [f"    k = ({combo},)",
                      "    ok = values.get(k)",
@@ -243,7 +242,7 @@ def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
     return np.frombuffer(rows, dtype=np.int64)[order[shared]].tolist()
 
 
-def _value_test(f: Field) -> Callable[[str], bool]:
+def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]:
     """The pattern and check of a field for one value; True only where SQL certainly agrees. Python's
     `re` (ASCII) stands in for PostgreSQL's `~`; values with spaces around them, or with characters
     that are not printable (where `$` and the two engines could differ), are left to SQL."""
@@ -256,6 +255,8 @@ def _value_test(f: Field) -> Callable[[str], bool]:
             return False
         if f.check == "uscc":
             return valid_uscc(value)
+        if f.references and value not in known:
+            return False
         if f.check == "division_code":
             return value in division_codes()
         return True
@@ -263,6 +264,6 @@ def _value_test(f: Field) -> Callable[[str], bool]:
     return test
 
 
-def _values_test(fields: list[Field]) -> Callable[[tuple], bool]:
-    tests = [_value_test(f) for f in fields]
+def _values_test(fields: list[Field], known: Mapping[str, frozenset[str]]) -> Callable[[tuple], bool]:
+    tests = [_value_test(f, known.get(f.name)) for f in fields]
     return lambda values: all(v is None or t(v) for t, v in zip(tests, values, strict=True))

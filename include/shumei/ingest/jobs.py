@@ -9,6 +9,7 @@ initial load or a backfill leaves exactly the raw tables the daily runs would ha
 from __future__ import annotations
 
 import logging
+import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -145,6 +146,35 @@ def _record_failure(settings: Settings, source: str, day: date, run_id: str | No
               LOCAL_FAILURES, unrecorded)
 
 
+class ReferencesNotReady(RuntimeError):
+    """The feeds a source refers to (the registry, for the hotline's and credit feed's compounds and
+    enterprises) are not loaded up to the day yet: transient, the task retries."""
+
+
+def _wait_for_references(settings: Settings, source: str, day: date, poll: float = 5.0) -> None:
+    """A day is loaded only after every feed of another source that its contracts refer to is loaded up
+    to that day (or a later one), so that its references are checked against the same keys in a daily
+    run, a rerun or a backfill. Waits up to settings.reference_wait_seconds (the DAGs run side by side)."""
+    feeds = sorted({f.references.split(".")[0] for c in contracts_for(source) for f in c.fields if f.references}
+                   - {c.feed for c in contracts_for(source)})
+    if not feeds:
+        return
+    deadline = time_module.monotonic() + settings.reference_wait_seconds
+    while True:
+        with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
+            behind = feeds
+            if conn.execute("select to_regclass('raw.batch_log')").fetchone()[0] is not None:
+                behind = [f for f in feeds if not conn.execute(
+                    """select exists (select from raw.batch_log
+                       where feed = %s and status = 'loaded' and interval_start >= %s)""", (f, day)).fetchone()[0]]
+        if not behind:
+            return
+        if time_module.monotonic() >= deadline:
+            raise ReferencesNotReady(f"{source} {day}: waiting for {behind} to be loaded up to {day} "
+                                     f"(waited {settings.reference_wait_seconds:.0f} s); load that source first")
+        time_module.sleep(poll)
+
+
 def load_day(source: str, day: date, run_id: str | None = None, settings: Settings | None = None) -> DayResult:
     """Loads one day of one source in one transaction; raises (after recording the failure) on error.
 
@@ -152,6 +182,7 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
     whose text quotes the data, is raised as LoadFailed with its SQLSTATE only."""
     settings = settings or get_settings()
     try:
+        _wait_for_references(settings, source, day)
         # a batch is staged in temporary tables: give them memory instead of spilling to disk
         with psycopg.connect(settings.warehouse_url, options="-c temp_buffers=256MB -c work_mem=128MB") as conn:
             for contract in contracts_for(source):

@@ -196,13 +196,14 @@ def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[b
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
-               pii_key: str, keys: _KeyHashes) -> tuple[int, int, int]:
+               pii_key: str, keys: _KeyHashes, known: Mapping[str, frozenset[str]]) -> tuple[int, int, int]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
     data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
     validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
     batch). The keys of the accepted rows go to `keys`.
     Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
-    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
+    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start,
+                    known)
     n = n_other = 0
     names = {f.header: f.name for f in contract.fields}
     other_rows = array("q")  # the row number of each line of `others`
@@ -352,7 +353,8 @@ def _hmac_sql(column: sql.Composable, key: str) -> sql.Composable:
                    ).format(o=sql.Literal(opad), i=sql.Literal(ipad), c=column)
 
 
-def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str, from_json: bool) -> None:
+def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str, from_json: bool,
+                    known: Mapping[str, frozenset[str]]) -> None:
     """One pass: a text column per field, keyed hashes of PII, and each row's first failing check."""
     if from_json:
         record_cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.header)) for f in contract.fields)
@@ -365,7 +367,7 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
         source = sql.SQL("select * from _src_text")
         table = "_src_text"
     valid = sql.Literal(_valid_codes(cur, contract, table, from_json))
-    cases = _reason_cases(contract, meta, valid, _known_keys(cur, contract, meta))
+    cases = _reason_cases(contract, meta, valid, known)
     reason = (sql.SQL("case {} end").format(sql.SQL(" ").join(
         sql.SQL("when {} then {}").format(case[1], case[2] if len(case) > 2 else sql.Literal(case[0]))
         for case in cases)) if cases else sql.SQL("null::text"))
@@ -451,7 +453,7 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
 
 
 def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable,
-                  known: Mapping[str, list[str]]) -> list[tuple]:
+                  known: Mapping[str, frozenset[str]]) -> list[tuple]:
     """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
     order they are reported."""
     # first: a value that held a character no PostgreSQL text can hold (replaced by U+FFFD on the way in)
@@ -504,7 +506,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
                            .format(c=col, v=sql.Literal(sorted(division_codes())))))
         if f.references:
             checks.append((f"unknown_reference:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
-                           .format(c=col, v=sql.Literal(known[f.name]))))
+                           .format(c=col, v=sql.Literal(sorted(known[f.name])))))
         if f.not_future and f.type in ("date", "timestamp"):
             bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
             checks.append((f"future_date:{f.name}",
@@ -517,24 +519,16 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
     return checks
 
 
-def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dict[str, list[str]]:
-    """For each field with `references: <feed>.<key>`: the keys the same day's batch of that feed
-    holds, loaded or rejected (a key whose row was rejected is known to the source all the same; the
-    feed's batch is loaded first, in the same transaction). DOMAIN §8: an unknown id is rejected."""
-    known: dict[str, list[str]] = {}
+def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dict[str, frozenset[str]]:
+    """For each field with `references: <feed>.<key>`: the keys of that feed known on the batch's day
+    (raw.reference_keys, first seen on or before it; a feed of the same drop is loaded first, in the
+    same transaction). DOMAIN §8: an id that is not known is rejected (unknown_reference)."""
+    known: dict[str, frozenset[str]] = {}
     for f in contract.fields:
-        if not f.references:
-            continue
-        feed, key = f.references.split(".")
-        cur.execute(sql.SQL("""
-            select r.{k} from {raw} r join raw.batch_log b on b.batch_id = r._batch_id
-            where b.feed = %(f)s and b.interval_start = %(d)s and b.status = 'loaded'
-            union
-            select j.record ->> %(key)s from raw.rejects j join raw.batch_log b on b.batch_id = j.batch_id
-            where b.feed = %(f)s and b.interval_start = %(d)s and b.status = 'loaded'""").format(
-            k=sql.Identifier(key), raw=sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(feed))),
-            {"f": feed, "d": meta.interval_start, "key": key})
-        known[f.name] = sorted(r[0] for r in cur.fetchall() if r[0] is not None)
+        if f.references:
+            cur.execute("select key from raw.reference_keys where feed = %s and first_day <= %s",
+                        (f.references.split(".")[0], meta.interval_start))
+            known[f.name] = frozenset(r[0] for r in cur.fetchall())
     return known
 
 
@@ -679,8 +673,9 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     keys = _KeyHashes() if contract.primary_key and all(
         f.type == "string" for f in contract.fields if f.name in contract.primary_key) else None
     loaded = 0
+    known = _known_keys(cur, contract, meta)
     if from_json:
-        count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes())
+        count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes(), known)
         if to_sql:
             _check_json_structure(cur, contract)
     else:
@@ -689,7 +684,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
         raise BatchStructureError(f"feed {contract.feed}: the batch for {meta.interval_start} has no rows "
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
-        _build_incoming(cur, contract, meta, pii_key, from_json)
+        _build_incoming(cur, contract, meta, pii_key, from_json, known)
         _mask_incoming(cur, contract)
         loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
@@ -709,5 +704,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     if superseded:
         cur.execute("update raw.batch_log set status = 'superseded', superseded_by = %s where batch_id = any(%s)",
                     (batch_id, superseded))
+    if (key := schema.referenced_keys().get(contract.feed)) is not None:  # other feeds refer to this one
+        schema.record_reference_keys(conn, contract.feed, key, batch_id)
     return BatchResult(batch_id, meta.feed, meta.interval_start, count, loaded, rejected, checksum,
                        by_reason, superseded)
