@@ -344,3 +344,27 @@ def test_free_text_is_masked_at_the_door_and_kept_only_restricted(empty_raw, pat
     record = conn.execute("select record::text from raw.rejects").fetchone()[0]
     assert "13912345678" not in record and "王建国" not in record and "[手机号]" in record
     conn.rollback()
+
+
+def test_an_existing_restricted_table_gains_the_free_text_columns(warehouse_url):
+    """A warehouse loaded before free text was masked: its raw_restricted.<feed>_pii gets the columns
+    of the originals appended (empty for the batches loaded before), and loads go on."""
+    import psycopg
+    from shumei.ingest import schema
+
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
+        schema.ensure_base(conn)
+        before = [c for c in FREE_TEXT_CONTRACT.restricted_columns() if c[0] != "summary"]
+        conn.execute("create table raw_restricted.test_notes_pii ({})".format(
+            ", ".join(f"{c} {t}" for c, t in before)))
+        conn.commit()
+        schema._ENSURED.clear()
+        schema.ensure_feed_tables(conn, FREE_TEXT_CONTRACT)
+        cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
+                where table_schema = 'raw_restricted' and table_name = 'test_notes_pii' order by ordinal_position""")]
+        assert cols == [c for c, _ in FREE_TEXT_CONTRACT.restricted_columns()]
+        result = load_batch(conn, FREE_TEXT_CONTRACT, [{"id": "A1", "score": 1, "caller_phone": "1", "summary": TYPED}],
+                            meta(feed="test_notes"), pii_key="k", checksum="c")
+        assert result.rows_loaded == 1
+        conn.rollback()
