@@ -399,3 +399,12 @@ def test_no_token_on_a_command_line(services):
         assert "--token" not in " ".join(strings_in(service.get("command", ""))), name
     runner = (REPO_ROOT / "include" / "shumei" / "local" / "runner.py").read_text(encoding="utf-8")
     assert '"--token"' not in runner
+
+
+def test_airflow_task_logs_are_private(services):
+    from shumei.local.envfile import PRIVATE_AIRFLOW_LOGS
+
+    for name in ("airflow-scheduler", "airflow-apiserver"):
+        env = env_of(services[name])
+        for key, value in PRIVATE_AIRFLOW_LOGS.items():
+            assert env.get(key) == value, (name, key)

@@ -12,14 +12,19 @@ How a batch moves (all inside the caller's transaction, so a failure leaves noth
    types (ISO shapes and pg_input_is_valid; a date in another form than YYYY-MM-DD is rejected,
    never guessed), allowed values, ranges, patterns, credit-code check
    characters (the distinct codes are checked with python-stdnum), dates not in the future,
-   timestamps in order. Failing rows go to raw.rejects with their reason; the rest is cast into
-   raw.<feed> (clear personal data only into raw_restricted).
+   timestamps in order, division codes of the official list, references to keys of other feeds known
+   on the batch's day (raw.reference_keys), no character PostgreSQL text cannot hold (U+0000: such a
+   value is replaced on the way in and its row rejected with invalid_character). Failing rows go to
+   raw.rejects with their reason; the rest is cast into raw.<feed> (clear personal data only into
+   raw_restricted). Free text (`free_text: true`) is masked on both paths (masking.py); its original
+   goes to raw_restricted only.
 4. Keys repeated within the batch are found among its loaded rows (from hashes of their keys, so
    without a pass over the raw table) and moved to raw.rejects.
 5. The batch log records received = loaded + rejected, from PostgreSQL's own row counts (a CHECK
    constraint enforces it).
 A batch with the wrong structure (missing, renamed or extra columns; malformed JSON; no rows where
-rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it.
+rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it. Its
+message names feed, batch, row and column, never a value (shumei/failures.py).
 """
 
 from __future__ import annotations
