@@ -8,8 +8,11 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 # The stamp changes whenever the lock or the project metadata changes, so `make` reinstalls then.
 STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+# Apache Superset in its own virtualenv (its pins conflict with Airflow's), for the dashboard test
+SUPERSET_VENV := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cat requirements/superset.lock | sha1sum | cut -c1-12)
 
-.PHONY: help venv sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve
+.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve data-dictionary
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -19,7 +22,9 @@ help:
 	@echo "make status      what is running, and the connection URLs"
 	@echo "make airflow-ui  Airflow standalone (UI + scheduler) on the same DAGs and warehouse"
 	@echo "make dbt-docs    generate the dbt documentation (dbt_project/target/index.html); dbt-docs-serve serves it"
+	@echo "make data-dictionary  regenerate docs/data_dictionary.md from the dbt descriptions of schema published"
 	@echo "make lock        regenerate requirements/requirements.lock from requirements/requirements.in"
+	@echo "make superset-venv  Apache Superset in .venv-superset (requirements/superset.lock; make test needs it)"
 
 $(STAMP): requirements/requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +36,15 @@ $(STAMP): requirements/requirements.lock pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+$(SUPERSET_STAMP): requirements/superset.lock $(STAMP)
+	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	@echo "==> installing Apache Superset into $(SUPERSET_VENV) (first time: a few minutes)"
+	$(VENV)/bin/uv pip install --quiet -p $(SUPERSET_VENV)/bin/python -r requirements/superset.lock
+	@rm -f $(SUPERSET_VENV)/.installed-*
+	@touch $@
+
+superset-venv: $(SUPERSET_STAMP)
 
 # Debian packages of the page, workbook and PDF tests (requirements/debian.txt)
 sysdeps:
@@ -48,7 +62,7 @@ stop: venv
 status: venv
 	$(PY) -m shumei status
 
-test: venv sysdeps dbt-parse
+test: venv superset-venv sysdeps dbt-parse
 	$(PY) -m pytest -q --durations=15
 
 test-fast: venv
@@ -60,11 +74,17 @@ lint: venv
 lock:
 	$(VENV)/bin/uv pip compile requirements/requirements.in -p 3.11 -o requirements/requirements.lock
 
+superset-lock:
+	$(VENV)/bin/uv pip compile requirements/superset.in -p 3.11 -o requirements/superset.lock
+
 airflow-ui: venv dbt-parse
 	$(PY) -m shumei airflow standalone
 
 dbt-docs: venv
 	$(PY) -m shumei dbt-docs
+
+data-dictionary: venv
+	$(PY) -m shumei data-dictionary
 
 dbt-docs-serve: dbt-docs
 	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --port 8081

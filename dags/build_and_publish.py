@@ -32,7 +32,10 @@ DOC = """
 3. **audit**: the GX checkpoint on the candidate (ranges, numerator ≤ denominator, towns add up to the
    county, completeness, no unflagged jump against the last release). Results in `audit.*` and Data Docs.
 4. **publish**: one transaction applies the candidate to `published` as a new release and updates the
-   `published_indicators` Asset.
+   `published_indicators` Asset. A run with nothing changed cuts no release and says so.
+5. **report**: the statistics office's files of the release (Excel workbook in statistical-report
+   layout, release notes, bulletin), read through the read-only role, written under
+   `$SHUMEI_REPORTS_DIR/release-<N>/` with their checksums recorded in `published.release_log`.
 
 A failure anywhere leaves the last publication exactly as it was and calls the failure callback.
 A refusal (gate, audit or publication) fails its task at once, without retries: it is a decision
@@ -86,7 +89,7 @@ def build_and_publish():
             return audit_candidate(run_id)
 
     @task(outlets=[PUBLISHED_ASSET])
-    def publish(audit_result: dict, gate_result: dict, run_id=None) -> str:
+    def publish(audit_result: dict, gate_result: dict, run_id=None) -> dict:
         from datetime import date
 
         from shumei.build import publish_release
@@ -94,10 +97,17 @@ def build_and_publish():
         with refusals_fail_at_once():
             return publish_release(audit_result, date.fromisoformat(gate_result["as_of_date"]), run_id)
 
+    @task
+    def report(published: dict) -> str:
+        from shumei.build import report_release
+
+        with refusals_fail_at_once():
+            return report_release(published)
+
     gate = gate_sources()
     checked = audit()
     gate >> dbt >> checked
-    publish(checked, gate)
+    report(publish(checked, gate))
 
 
 build_and_publish()

@@ -65,10 +65,14 @@ def _batches_to_gate(conn: psycopg.Connection) -> list[tuple[str, int]]:
 
 
 def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
+    from shumei.publish import ensure_published_schema
     from shumei.quality import run_checkpoint
 
     settings = get_settings()
     with psycopg.connect(settings.warehouse_url) as conn:
+        # before dbt: the reader views dbt defines in `published` (the drill-through) read storage
+        # tables of the published schema, which must exist on a first run on an empty warehouse
+        ensure_published_schema(conn)
         todo = _batches_to_gate(conn)
         as_of = as_of_date(conn)
     summaries, blocked = [], []
@@ -117,15 +121,35 @@ def as_of_date(conn: psycopg.Connection) -> date:
     return row[0]
 
 
-def publish_release(audit: dict, as_of: date, dag_run_id: str | None = None) -> str:
-    """One release from the audited candidate (refused if the candidate changed since the audit).
+def publish_release(audit: dict, as_of: date, dag_run_id: str | None = None) -> dict:
+    """One release from the audited candidate (refused if the candidate changed since the audit), or
+    none when nothing changed since the last release (the message says so).
     `as_of`: the date the gate gave the build, so the release says what the data was built for even
-    if a source loaded a new day meanwhile."""
+    if a source loaded a new day meanwhile. Returns (JSON, for XCom) the release in force afterwards."""
     from shumei.publish import publish
 
     audit = _PassedAudit(**audit)
     with psycopg.connect(get_settings().warehouse_url, autocommit=True) as conn:
         result = publish(conn, as_of, dag_run_id, audit)
-    message = f"release published: {result}"
+    message = f"release published: {result}" if result.released else str(result)
     log.info("SHUMEI SUMMARY %s", message)
+    return {"release_id": result.release_id, "released": result.released, "message": message}
+
+
+def report_release(published: dict) -> str:
+    """The statistics office's files of the release in force (workbook, release notes, bulletin),
+    written under the local dir and their checksums recorded with the release. Run after every
+    publication; when no new release was cut, the files of the release in force are produced again
+    (byte-identical) and the message says so."""
+    from shumei.report import produce_reports
+
+    release_id = published.get("release_id")
+    if release_id is None:
+        message = "no release yet: no report"
+    else:
+        settings = get_settings()
+        artifacts = produce_reports(release_id, reader_url=settings.stats_url, owner_url=settings.warehouse_url)
+        prefix = "" if published.get("released") else f"no new release; the files of release {release_id} again: "
+        message = prefix + artifacts.summary()
+    log.info("SHUMEI SUMMARY report: %s", message)
     return message

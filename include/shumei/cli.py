@@ -7,6 +7,8 @@
     shumei airflow ...  run an airflow command with the local settings (e.g. `shumei airflow standalone`)
     shumei dbt-parse    write the dbt manifest the warehouse DAG is rendered from
     shumei dbt-docs     generate the dbt documentation site (dbt docs generate)
+    shumei report       the statistics office's files of a release (`--release N`, default: the current one)
+    shumei data-dictionary  write docs/data_dictionary.md from the dbt descriptions of `published`
 
 Every command reads `.env` (written on first use) into the environment first.
 """
@@ -109,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         migrate_airflow()
     runner.run_pipeline(env, end, step=step)
     runner.print_summary(env)
+    runner.print_report_locations(env)
     say("")
     say("Read-only URL (BI tools / 统计局 statistics office):")
     say(env["SHUMEI_BI_URL"])
@@ -145,10 +148,45 @@ def cmd_airflow(args: argparse.Namespace) -> None:
     raise SystemExit(result.returncode)
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Produce (again) the workbook, release notes and bulletin of a release, reading the published
+    interface through the statistics office's read-only role; the checksums are recorded with the
+    release (owner role)."""
+    import psycopg
+
+    from shumei.report import ReportError, produce_reports
+
+    env = prepare_env()
+    start_warehouse(env)
+    release_id = args.release
+    if release_id is None:
+        with psycopg.connect(env["SHUMEI_STATS_URL"]) as conn:
+            release_id = conn.execute("select release_id from published.v_release_current").fetchone()[0]
+        if release_id is None:
+            raise SystemExit("no release published yet")
+    out = Path(args.out) if args.out else None
+    try:
+        artifacts = produce_reports(release_id, reader_url=env["SHUMEI_STATS_URL"],
+                                    owner_url=env["SHUMEI_WAREHOUSE_URL"], out_dir=out)
+    except ReportError as exc:
+        raise SystemExit(str(exc)) from exc
+    say(artifacts.summary())
+    if artifacts.same_as_recorded:
+        say("  identical to the files recorded for this release (sha256)")
+
+
 def cmd_dbt_parse(_args: argparse.Namespace) -> None:
     from shumei.dbt_support import dbt_parse
 
     dbt_parse()
+
+
+def cmd_data_dictionary(_args: argparse.Namespace) -> None:
+    from shumei.dbt_support import dbt_parse
+    from shumei.publish.dictionary import write_dictionary
+
+    dbt_parse()
+    say(f"data dictionary written to {write_dictionary()}")
 
 
 def cmd_dbt_docs(_args: argparse.Namespace) -> None:
@@ -172,6 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("warehouse", help="start the embedded warehouse").set_defaults(func=cmd_warehouse)
     sub.add_parser("dbt-parse", help="write dbt_project/target/manifest.json").set_defaults(func=cmd_dbt_parse)
     sub.add_parser("dbt-docs", help="generate the dbt docs site").set_defaults(func=cmd_dbt_docs)
+    rp = sub.add_parser("report", help="workbook, release notes and bulletin of a release")
+    rp.add_argument("--release", type=int, help="release id (default: the current release)")
+    rp.add_argument("--out", help="output folder (default: $SHUMEI_REPORTS_DIR/release-N)")
+    rp.set_defaults(func=cmd_report)
+    sub.add_parser("data-dictionary", help="write docs/data_dictionary.md from the dbt descriptions"
+                   ).set_defaults(func=cmd_data_dictionary)
     af = sub.add_parser("airflow", help="an airflow command with the local settings")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)

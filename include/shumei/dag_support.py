@@ -65,7 +65,8 @@ def notify_failure(context) -> None:
 def refusals_fail_at_once() -> Iterator[None]:
     """A refusal at the door (BatchStructureError: a batch whose structure, encoding or manifest is
     wrong), of the quality gate (a blocked source batch), of the audit (a blocked candidate) or of
-    the publication (PublicationRefused) is a decision about the data: a retry reaches the same
+    the publication (PublicationRefused), or a report that cannot be made from what is published
+    (ReportError), is a decision about the data: a retry reaches the same
     decision, only minutes later. Inside this block such a refusal fails the task at once, without
     retries (AirflowFailException), with the refusal's own message (which names checks, counts and
     batches, never a data value). Any other exception (a lost connection, a timeout) is left as it
@@ -75,10 +76,11 @@ def refusals_fail_at_once() -> Iterator[None]:
     from shumei.build import GateBlocked
     from shumei.ingest.loader import BatchStructureError
     from shumei.publish import PublicationRefused
+    from shumei.report.errors import ReportError
 
     try:
         yield
-    except (GateBlocked, PublicationRefused, BatchStructureError) as exc:
+    except (GateBlocked, PublicationRefused, ReportError, BatchStructureError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -43,8 +43,13 @@ class Settings:
     wh_database: str
     wh_user: str
     wh_password: str
+    # the statistics office's read-only role: the reports read the published interface through it
+    stats_user: str
+    stats_password: str
     # local state: embedded server data, Airflow home, source drop folders
     local_dir: Path
+    # where the report files of each release are written (<reports_dir>/release-<N>/)
+    reports_dir: Path
     # sources
     hotline_url: str
     hotline_token: str
@@ -65,6 +70,11 @@ class Settings:
         """psycopg / libpq URL of the owner role."""
         return pg_url(self.wh_user, self.wh_password, self.wh_host, self.wh_port, self.wh_database)
 
+    @property
+    def stats_url(self) -> str:
+        """psycopg / libpq URL of the statistics office's read-only role (shumei_stats)."""
+        return pg_url(self.stats_user, self.stats_password, self.wh_host, self.wh_port, self.wh_database)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
@@ -76,7 +86,10 @@ def get_settings() -> Settings:
         wh_database=_env("SHUMEI_WH_DB", "shumei"),
         wh_user=_env("SHUMEI_WH_USER", "shumei_owner"),
         wh_password=_env("SHUMEI_WH_PASSWORD", ""),
+        stats_user=_env("SHUMEI_STATS_USER", "shumei_stats"),
+        stats_password=_env("SHUMEI_STATS_PASSWORD", ""),
         local_dir=local_dir,
+        reports_dir=Path(_env("SHUMEI_REPORTS_DIR", str(local_dir / "reports"))),
         hotline_url=_env("SHUMEI_HOTLINE_URL", "http://127.0.0.1:8765"),
         hotline_token=_env("SHUMEI_HOTLINE_TOKEN", ""),
         hotline_page_size=int(_env("SHUMEI_HOTLINE_PAGE_SIZE", "1000")),

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from shumei.publish.tables import DISCLOSURE_TABLES
 
 CATALOG = "qa_ref.ref_indicator_catalog"
-TARGETS = "qa_ref.ref_indicator_targets"
+TARGETS = "qa_ref.ref_indicator_targets"  # the shape of the dbt model indicator_targets
 AREAS = "qa_ref.dim_area"
+# the member marts of the drill-through: absent unless a test creates them (tests/publish/test_members.py)
+STOCK_MEMBERS = "qa_ref.fct_indicator_stock_members"
+FLOW_MEMBERS = "qa_ref.fct_indicator_flow_members"
 COUNTY, TOWN1, TOWN2 = "341523000000", "341523100000", "341523400000"
 
 CANDIDATE_DDL = """
@@ -21,7 +25,8 @@ create table published_candidate.indicator_values (
     indicator_code text, area_code text, area_level text, period_type text, period_start date,
     period_end date, breakdown_type text, breakdown_code text, numerator numeric, denominator numeric,
     value numeric, unit text, target numeric, deadline date, target_met boolean, is_provisional boolean);
-"""
+""" + "".join(f"create table {t.candidate} ({', '.join(f'{c} {typ}' for c, typ in t.columns)});\n"
+              for t in DISCLOSURE_TABLES)
 
 CATALOG_DDL = """
 create schema qa_ref;
@@ -41,10 +46,10 @@ insert into qa_ref.ref_indicator_catalog values
 create table qa_ref.ref_indicator_targets (
     target_id text, indicator_code text, area_code text, deadline_date date, comparator text,
     threshold numeric, unit text, target_kind text, clause_section text, clause_zh text, note_en text,
-    valid_from date, valid_to date);
+    valid_from date, valid_to date, target numeric, target_unit text);
 insert into qa_ref.ref_indicator_targets values
  ('WY_FG-2023-12-31', 'WY_FG', '341523000000', '2023-12-31', '>=', 1, 'ratio', 'firm', '二、', '全覆盖',
-  'full coverage', '2023-03-06', null);
+  'full coverage', '2023-03-06', null, 100, 'percent');
 create table qa_ref.dim_area (
     area_code text, area_name_zh text, area_name_en text, area_level text, area_type text,
     parent_area_code text, county_code text, valid_from date, valid_to date, is_current boolean);
@@ -86,6 +91,15 @@ def insert_candidate(conn: psycopg.Connection, rows=BASE_ROWS) -> None:
                 'total', '_T', %s, %s, %s, %s, %s, %s, %s, %s)""",
             (code, area, level, month, month, num, den, value, unit, target,
              "2023-12-31" if target else None, (value >= target) if target else None, month == 6))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """The dbt manifest of this tree: the published comments and the data dictionary are read from it."""
+    from shumei.dbt_support import dbt_manifest_path, dbt_parse
+
+    dbt_parse()
+    return dbt_manifest_path()
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +145,7 @@ def release(wh, audit, _audits):
     from shumei.publish import publish
     from shumei.publish.release import candidate_checksum
 
-    def run(as_of="2024-06-15", dag_run_id="test"):
+    def run(as_of="2024-06-15", dag_run_id="test", **kwargs):
         first = (wh.execute("select to_regclass('published.release_log') is null").fetchone()[0]
                  or not wh.execute("select exists (select from published.release_log)").fetchone()[0])
         key = (first, candidate_checksum(wh)["md5"])
@@ -141,5 +155,6 @@ def release(wh, audit, _audits):
             if first:
                 _audits[key] = result
         assert result.passed, result.summary()
-        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS)
+        return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS,
+                       stock_members=STOCK_MEMBERS, flow_members=FLOW_MEMBERS, **kwargs)
     return run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import UTC, datetime, time
 
 import psycopg
 import pytest
@@ -28,9 +28,9 @@ def test_role_settings(published, test_env, role_url):
     with psycopg.connect(test_env[role_url], autocommit=True) as conn:
         settings = dict(conn.execute(
             "select name, setting from pg_settings where name in ('statement_timeout', 'TimeZone',"
-            " 'idle_in_transaction_session_timeout', 'default_transaction_read_only')").fetchall())
+            " 'idle_in_transaction_session_timeout', 'default_transaction_read_only', 'search_path')").fetchall())
         assert settings == {"statement_timeout": "30000", "idle_in_transaction_session_timeout": "60000",
-                            "TimeZone": "UTC", "default_transaction_read_only": "on"}
+                            "TimeZone": "UTC", "default_transaction_read_only": "on", "search_path": "published"}
         assert conn.execute("select rolconnlimit from pg_roles where rolname = current_user"
                             ).fetchone()[0] == READER_CONNECTION_LIMIT
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
@@ -39,25 +39,32 @@ def test_role_settings(published, test_env, role_url):
 
 @pytest.mark.parametrize("server_zone", ["UTC", "Asia/Shanghai"])
 @pytest.mark.parametrize("role_url", READERS)
-def test_month_and_quarter_grains_under_both_server_time_zones(published, pg_server, test_env, server_zone,
-                                                               role_url):
+def test_month_and_quarter_grains_under_both_time_zones(published, pg_server, test_env, server_zone, role_url):
+    """Superset's grains (PostgreSQL engine spec: DATE_TRUNC('month', col), DATE_TRUNC('quarter', col)) on
+    the period columns give the period itself under the server's and the session's time zone, UTC or
+    Asia/Shanghai (the compose warehouse runs TZ Asia/Shanghai)."""
     database = sql.Identifier(test_env["SHUMEI_WH_DB"])
     with psycopg.connect(pg_server.superuser_dsn(), autocommit=True) as su:
         su.execute(sql.SQL("alter database {} set timezone = {}").format(database, sql.Literal(server_zone)))
     try:
-        query = """select period_start, date_trunc('month', period_start), date_trunc('quarter', period_start)
-                   from published.v_indicator_month"""
-        with psycopg.connect(test_env[role_url]) as conn:
-            rows = conn.execute(query).fetchall()
-        assert rows
-        for period_start, month, quarter in rows:
-            # as a BI tool reads a timestamptz: in UTC
-            assert month.astimezone(UTC).date() == period_start
-            assert quarter.astimezone(UTC).date() == date(period_start.year, 3 * ((period_start.month - 1) // 3) + 1, 1)
-        # why UTC: a session in Asia/Shanghai puts the grain at 16:00 UTC of the previous day
+        query = """SELECT period_start, period_end, DATE_TRUNC('month', period_start), DATE_TRUNC('quarter', period_start),
+                          DATE_TRUNC('month', period_end)
+                   FROM published.v_indicator_month"""
+        for session_zone in ("UTC", "Asia/Shanghai"):
+            with psycopg.connect(test_env[role_url]) as conn:
+                conn.execute(sql.SQL("SET TimeZone = {}").format(sql.Literal(session_zone)))
+                rows = conn.execute(query).fetchall()
+            assert rows
+            for period_start, period_end, month, quarter, end_month in rows:
+                # a zone-free timestamp: no reader, in any zone, can shift it into another period
+                assert month == datetime.combine(period_start, time()), (session_zone, month)
+                assert quarter == datetime(period_start.year, 3 * ((period_start.month - 1) // 3) + 1, 1)
+                assert end_month == datetime.combine(period_end.replace(day=1), time())
+        # pg_catalog's date_trunc (what a session without published on its search path gets) returns
+        # midnight of the session zone: under Asia/Shanghai 16:00 UTC of the day before
         with psycopg.connect(test_env[role_url], options="-c TimeZone=Asia/Shanghai") as conn:
-            _, month, _ = conn.execute(query + " where period_start = '2024-05-01' limit 1").fetchone()
-        assert month.astimezone(UTC).date() == date(2024, 4, 30)
+            month = conn.execute("select pg_catalog.date_trunc('month', date '2024-05-01')").fetchone()[0]
+        assert month.astimezone(UTC) == datetime(2024, 4, 30, 16, tzinfo=UTC)
     finally:
         with psycopg.connect(pg_server.superuser_dsn(), autocommit=True) as su:
             su.execute(sql.SQL("alter database {} reset timezone").format(database))

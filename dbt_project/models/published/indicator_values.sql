@@ -11,9 +11,10 @@
 -- or hours (value = median / P90, numerator null, denominator = closed orders).
 -- value is the official figure (DOMAIN §8): rounded half-up (四舍五入) to the catalogue's decimals
 -- from the exact numerator and denominator, which stay exact beside it.
--- Targets (ref_indicator_targets, area scope): a deadline target applies to the rows of its area
--- whose period_end is the deadline; a standing norm (no deadline) applies to every period of its
--- area ending on or after it came into force. Ratio thresholds are converted to percent.
+-- Targets (model indicator_targets, area scope, baselines excepted): a deadline target applies to
+-- the rows of its area whose period_end is the deadline; a standing norm (no deadline) applies to
+-- every period of its area ending on or after it came into force. The target is in the unit of
+-- the value there (ratio thresholds in percent).
 -- target_met compares exactly (numerator against threshold × denominator), not the rounded value.
 -- Rows are kept only for the area levels and period types the catalogue lists for the indicator.
 -- The grid is complete (the publication audit requires every indicator × area × period cell): an
@@ -40,7 +41,7 @@ catalog as (
 
 targets as (
 
-    select * from {{ ref('ref_indicator_targets') }}
+    select * from {{ ref('indicator_targets') }}
 
 ),
 
@@ -244,7 +245,7 @@ valued as (
 area_targets as (
 
     select * from targets
-    where measure_scope = 'area'
+    where measure_scope = 'area' and target_kind <> 'baseline'
 
 ),
 
@@ -256,7 +257,8 @@ with_target as (
         applicable_target.comparator,
         applicable_target.threshold,
         applicable_target.target_unit,
-        applicable_target.deadline_date
+        applicable_target.target,
+        applicable_target.deadline
     from valued
     left join lateral (
         select
@@ -264,7 +266,8 @@ with_target as (
             area_targets.comparator,
             area_targets.threshold,
             area_targets.unit as target_unit,
-            area_targets.deadline_date
+            area_targets.target,
+            area_targets.deadline
         from area_targets
         where
             area_targets.indicator_code = valued.indicator_code
@@ -272,15 +275,15 @@ with_target as (
             and area_targets.breakdown_type = valued.breakdown_type
             and area_targets.breakdown_code = valued.breakdown_code
             and (
-                area_targets.deadline_date = valued.period_end
+                area_targets.deadline = valued.period_end
                 or (
-                    area_targets.deadline_date is null
+                    area_targets.deadline is null
                     and valued.period_end >= area_targets.valid_from
                     and (area_targets.valid_to is null or valued.period_end < area_targets.valid_to)
                 )
             )
         -- a deadline target wins over a standing norm
-        order by (area_targets.deadline_date is not null) desc, area_targets.target_id
+        order by (area_targets.deadline is not null) desc, area_targets.target_id
         limit 1
     ) as applicable_target on true
 
@@ -312,11 +315,8 @@ final as (
         -- PostgreSQL rounds numeric halves away from zero: half-up for these non-negative values
         round(exact_value::numeric, decimals::integer) as value,  -- noqa: RF04
         unit::text as unit,
-        deadline_date::date as deadline,
-        case
-            when target_unit = 'ratio' and unit = 'percent' then 100 * threshold
-            else threshold
-        end::numeric as target,  -- noqa: RF04
+        deadline::date as deadline,
+        target::numeric as target,  -- noqa: RF04
         -- targets compare the exact ratio or value, never the rounded one (DOMAIN §8)
         case
             when target_id is null or exact_value is null then null

@@ -31,6 +31,9 @@ READER_SETTINGS = {
     "idle_in_transaction_session_timeout": "60s",
     "TimeZone": "UTC",
     "default_transaction_read_only": "on",
+    # published first: its date_trunc(text, date) gives BI tools' month and quarter grains of the date
+    # columns in the right period under any session time zone (publish/ddl.py)
+    "search_path": "published",
 }
 READER_CONNECTION_LIMIT = 10
 # Creating a large object needs no privilege in PostgreSQL 18 (lo_compat_privileges only governs

@@ -161,3 +161,14 @@ def print_summary(env: dict[str, str]) -> None:
         print(f"  {feed:<28} {batches:>5} days {first} .. {last}  rows {loaded or 0:>9}  rejected {rejected or 0}")
     with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
         print("\n" + latest_summary(conn))
+
+
+def print_report_locations(env: dict[str, str]) -> None:
+    """Where the workbook, release notes and bulletin of the current release are."""
+    import psycopg
+
+    from shumei.report import locations_summary
+    from shumei.settings import get_settings
+
+    with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
+        print("\n" + locations_summary(conn, get_settings().reports_dir))

@@ -2,7 +2,8 @@
 
 `ensure_published_schema(conn)` is idempotent: tables are created if missing, views and the
 function are replaced, comments and grants are (re)applied every time, so a changed comment or a
-new view reaches an existing warehouse on the next run.
+new view reaches an existing warehouse on the next run. The comments are not written here: they are
+the dbt descriptions of the published objects (publish/dictionary.py), like the data dictionary.
 
 Release semantics (ALFRED "real-time period" style): every value ever published is stored once,
 with the release that first published it (`valid_from_release`) and the release that replaced or
@@ -12,10 +13,25 @@ when `valid_from_release <= R and (valid_to_release is null or valid_to_release 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 from psycopg import sql
 
 from shumei.local.bootstrap import READER_GROUP
+from shumei.publish.dictionary import (
+    PublishedObject,
+    load_published_objects,
+    missing_descriptions,
+    require_descriptions,
+)
+from shumei.publish.tables import (
+    COMPOUND_STATUS_LIST,
+    DISCLOSURE_TABLES,
+    ENTERPRISE_CREDIT_LIST,
+    WORK_ORDERS,
+    VersionedTable,
+)
 
 SCHEMA = "published"
 
@@ -126,6 +142,10 @@ alter table published.indicator_targets
     add column if not exists breakdown_code text not null default '_T';
 -- 2026-12-01 (issue 12): area targets (a figure of an area) apart from unit norms (each compound or enterprise)
 alter table published.indicator_targets add column if not exists measure_scope text;
+-- 2026-12-01 (issue 12): the target in the unit of the value (from the dbt model indicator_targets, its one home)
+alter table published.indicator_targets
+    add column if not exists target numeric,
+    add column if not exists target_unit text;
 
 -- 2026-12-01 (issue 12): area names, refreshed with each release like the catalogue
 create table if not exists published.dim_area (
@@ -139,6 +159,70 @@ create table if not exists published.dim_area (
     valid_to date,
     refreshed_in_release bigint references published.release_log (release_id)
 );
+
+-- 2026-12-02 (issue 13): each release marked scheduled or unscheduled with a reason, and the
+-- checksums of the report files produced for it
+alter table published.release_log
+    add column if not exists release_kind text check (release_kind in ('scheduled', 'unscheduled')),
+    add column if not exists release_reason text,
+    add column if not exists artifacts jsonb not null default '{}'::jsonb;
+
+-- 2026-12-02 (issue 13): the release calendar, planned dates a year ahead (publish/calendar.py)
+create table if not exists published.release_calendar (
+    planned_date date primary key,
+    planned_at timestamptz not null,
+    reference_period_start date not null,
+    reference_period_end date not null,
+    rule_id text not null,
+    rule_zh text,
+    rule_en text,
+    is_estimated boolean not null,
+    release_id bigint references published.release_log (release_id)
+);
+
+-- 2026-12-01 (issue 12): the member units of the current release, for the drill-through view
+-- published.indicator_members (a dbt model: models/published/interface). Copies of
+-- marts.fct_indicator_stock_members / fct_indicator_flow_members written by the publication in its
+-- transaction and replaced with each release; dbt places them in cells with the macros the values
+-- are built with. Indexes serve a reader's query for one cell: a stock cell by indicator and area,
+-- a flow cell by indicator and a date range (its period), the period series by the date bounds.
+create table if not exists published.indicator_stock_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    month_end_date date not null,
+    area_code text not null,
+    area_level text not null,
+    unit_type text not null,
+    unit_id text not null,
+    numerator numeric,
+    denominator numeric
+);
+create index if not exists indicator_stock_member_units_cell
+    on published.indicator_stock_member_units (indicator_code, area_code, month_end_date);
+create index if not exists indicator_stock_member_units_month
+    on published.indicator_stock_member_units (month_end_date);
+create table if not exists published.indicator_flow_member_units (
+    release_id bigint not null references published.release_log (release_id),
+    indicator_code text not null,
+    observation_date date not null,
+    community_code text,
+    town_code text,
+    served_town_codes text,
+    unit_type text not null,
+    unit_id text not null,
+    channel text,
+    request_type_code text,
+    category_code text,
+    rule_code text,
+    enterprise_uscc text,
+    numerator numeric,
+    denominator numeric,
+    measure numeric
+);
+create index if not exists indicator_flow_member_units_period
+    on published.indicator_flow_member_units (indicator_code, observation_date);
+create index if not exists indicator_flow_member_units_date
+    on published.indicator_flow_member_units (observation_date);
 
 -- disclosure rules (one row each, written from the constants of ddl.py on every run)
 create table if not exists published.disclosure_rules (
@@ -227,6 +311,16 @@ as $$
       and published.check_release(p_release_id)
 $$;
 
+-- A BI tool's month or quarter grain is date_trunc('month', <date column>) (Superset's PostgreSQL engine
+-- spec: DATE_TRUNC('month', col)); pg_catalog casts the date to timestamptz, midnight of the session's
+-- time zone, which a tool reading UTC puts in the previous period under Asia/Shanghai. An exact match
+-- for a date argument wins over pg_catalog's casts wherever published is on the search path (the
+-- readers' role setting): the period's first instant as a zone-free timestamp, right under any zone.
+create or replace function published.date_trunc(p_field text, p_date date)
+returns timestamp without time zone
+language sql immutable parallel safe
+as $$ select pg_catalog.date_trunc(p_field, p_date::timestamp) $$;
+
 -- one SQL statement, the release as a join (not a function call over a sub-select, which the
 -- planner cannot inline); a date before the first release gives no rows
 create or replace function published.indicator_values_as_of(p_as_of date)
@@ -247,6 +341,116 @@ as $$
       on v.valid_from_release <= r.release_id
      and (v.valid_to_release is null or v.valid_to_release > r.release_id)
 $$;
+"""
+
+_AS_OF_RELEASE = """(select max(rl.release_id) as release_id from published.release_log rl
+          where rl.status = 'published'
+            and (rl.published_at at time zone 'Asia/Shanghai')::date <= p_as_of)"""
+
+
+def disclosure_table_sql(t: VersionedTable) -> str:
+    """Storage, indexes and the two inlinable reader functions of a disclosure table, from its declaration.
+
+    Like indicator_values: a row per key and version; `<name>_in_release(bigint)` (an unknown release
+    is an error, via check_release) and `<name>_as_of(date)` are single SQL statements the planner
+    inlines, so a caller's filter reaches the indexes. Columns are only ever appended; a function
+    whose result columns changed is dropped and recreated.
+    """
+    columns = ",\n    ".join(f"{c} {typ}{' not null' if c in t.key else ''}" for c, typ in t.columns)
+    key = ", ".join(t.key)
+    result = ", ".join(f"{c} {typ}" for c, typ in t.columns) + ", valid_from_release bigint, release_id bigint"
+    selected = ", ".join(f"t.{c}" for c in t.column_names)
+    arg_names = {"in_release": "p_release_id", "as_of": "p_as_of"}
+    drops = "".join(f"""
+do $$
+begin
+    if exists (select from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+               where n.nspname = 'published' and p.proname = '{t.name}_{suffix}'
+                 and p.proargnames is distinct from array['{arg}', {", ".join(f"'{c}'" for c in t.column_names)},
+                                                          'valid_from_release', 'release_id']) then
+        drop function published.{t.name}_{suffix}({'bigint' if suffix == 'in_release' else 'date'});
+    end if;
+end $$;""" for suffix, arg in arg_names.items())
+    reader_indexes = "".join(f"\ncreate index if not exists {t.name}_{suffix} on {t.table} ({cols});"
+                             for suffix, cols in t.reader_indexes)
+    return f"""
+create table if not exists {t.table} (
+    {t.row_id} bigint generated always as identity primary key,
+    {columns},
+    valid_from_release bigint not null references published.release_log (release_id),
+    valid_to_release bigint references published.release_log (release_id),
+    check (valid_to_release is null or valid_to_release > valid_from_release)
+);
+alter table {t.table} {", ".join(f"add column if not exists {c} {typ}" for c, typ in t.columns)};
+-- at most one current row per key: the diff of a release relies on it
+create unique index if not exists {t.name}_current_key on {t.table} ({key}) where valid_to_release is null;
+create index if not exists {t.name}_key_release on {t.table} ({key}, valid_from_release);{reader_indexes}
+{drops}
+create or replace function published.{t.name}_in_release(p_release_id bigint)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, p_release_id
+    from {t.table} t
+    where t.valid_from_release <= p_release_id
+      and (t.valid_to_release is null or t.valid_to_release > p_release_id)
+      and published.check_release(p_release_id)
+$$;
+
+create or replace function published.{t.name}_as_of(p_as_of date)
+returns table ({result})
+language sql stable
+as $$
+    select {selected}, t.valid_from_release, r.release_id
+    from {_AS_OF_RELEASE} r
+    join {t.table} t
+      on t.valid_from_release <= r.release_id
+     and (t.valid_to_release is null or t.valid_to_release > r.release_id)
+$$;
+"""
+
+
+DISCLOSURE_SQL = "".join(disclosure_table_sql(t) for t in DISCLOSURE_TABLES)
+
+# Latest rows of the disclosure tables, with area names; the Open311 GeoReport v2 view of the orders.
+# Open311 wants ISO 8601 with the offset: Asia/Shanghai is +08:00 all year (no daylight saving).
+_ISO = """to_char({col} at time zone 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"')"""
+_AREA_NAMES = """c.area_name_zh as community_name_zh, c.area_name_en as community_name_en,
+       w.area_name_zh as town_name_zh, w.area_name_en as town_name_en"""
+_AREA_JOINS = """left join published.dim_area c on c.area_code = t.community_code
+left join published.dim_area w on w.area_code = t.town_code"""
+
+
+def _latest_view(t: VersionedTable, view: str, names: bool) -> str:
+    """The current rows of a disclosure table, with the names of their community and town."""
+    return f"""
+create or replace view published.{view} as
+select {", ".join("t." + c for c in t.column_names)},{" " + _AREA_NAMES + "," if names else ""} t.valid_from_release
+from {t.table} t
+{_AREA_JOINS if names else ""}
+where t.valid_to_release is null;
+"""
+
+
+DISCLOSURE_VIEWS_SQL = _latest_view(ENTERPRISE_CREDIT_LIST, "v_enterprise_credit_list", names=False) + \
+    _latest_view(COMPOUND_STATUS_LIST, "v_compound_status_list", names=True) + \
+    _latest_view(WORK_ORDERS, "v_work_orders", names=True) + f"""
+-- Open311 GeoReport v2 (service requests) over the current work orders. No description, status
+-- notes or media (free text), no lat/long (the registry has no coordinates), no caller field.
+create or replace view published.v_open311_requests as
+select t.work_order_id as service_request_id,
+       t.open311_status as status,
+       t.category_code as service_code,
+       t.category_name_zh as service_name,
+       w.area_name_zh as agency_responsible,
+       {_ISO.format(col="t.received_at")} as requested_datetime,
+       {_ISO.format(col="t.updated_at")} as updated_datetime,
+       {_ISO.format(col="t.due_at")} as expected_datetime,
+       concat_ws(' ', w.area_name_zh, c.area_name_zh, t.compound_name) as address,
+       t.compound_id as address_id
+from published.work_orders t
+{_AREA_JOINS}
+where t.valid_to_release is null;
 """
 
 # Statistical disclosure: a rate whose denominator is below this is flagged `is_small_count` in the
@@ -278,180 +482,88 @@ left join published.indicator_catalog c on c.indicator_code = l.indicator_code
 left join published.dim_area a on a.area_code = l.area_code
 where l.period_type = '{frequency}';
 """
-_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
+# Which figure a target is measured on: the longest period ending on its deadline (year, quarter,
+# month); a standing norm (no deadline) on the latest month, or the latest period of a yearly
+# indicator. `t` is the target, `l` the candidate value rows (also used by the report workbook).
+TARGET_FIGURE_ORDER = """order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
+             array_position(array['year', 'quarter', 'month'], l.period_type)"""
+TARGET_COMPARE = """case {comparator} when '>=' then {a} >= {b} when '>' then {a} > {b}
          when '<=' then {a} <= {b} when '<' then {a} < {b} when '=' then {a} = {b} end"""
 
-# Targets in the unit of the value, with the latest figure of the target's area at its deadline.
+# Whether value `v` meets target `t` (a row of indicator_targets): on the exact ratio, never the rounded
+# value (DOMAIN §8). Used by v_indicator_targets and by the report workbook.
+TARGET_MET = f"""case
+           when v.indicator_code is null then null
+           when t.unit = 'ratio' then case when v.denominator > 0 then
+               {TARGET_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
+           when t.unit = 'count' then
+               {TARGET_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
+           else {TARGET_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
+       end"""
+
+# Targets in the unit of the value (converted once, in the dbt model indicator_targets), with the latest
+# figure of the target's area at its deadline; a baseline (no comparator) has no target_met.
 TARGETS_VIEW_SQL = f"""
 create or replace view published.v_indicator_targets as
 select t.target_id, t.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_name_en,
        t.area_code, a.area_name_zh, a.area_name_en, t.breakdown_type, t.breakdown_code, t.measure_scope,
        t.target_kind, t.deadline, t.comparator,
-       case when t.unit = 'ratio' and c.unit = 'percent' then 100 * t.threshold else t.threshold end as target,
-       case when t.unit = 'ratio' and c.unit = 'percent' then 'percent' else t.unit end as unit,
+       t.target, t.target_unit as unit,
        v.period_type, v.period_start, v.period_end, v.numerator, v.denominator, v.value, v.status,
-       case
-           when v.indicator_code is null then null
-           when t.unit = 'ratio' then case when v.denominator > 0 then
-               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold * v.denominator")} end
-           when t.unit = 'count' then
-               {_COMPARE.format(comparator="t.comparator", a="v.numerator", b="t.threshold")}
-           else {_COMPARE.format(comparator="t.comparator", a="v.value", b="t.threshold")}
-       end as target_met,
+       {TARGET_MET} as target_met,
        t.clause_section, t.clause_zh, t.note_en
 from published.indicator_targets t
 left join published.indicator_catalog c on c.indicator_code = t.indicator_code
 left join published.dim_area a on a.area_code = t.area_code
 left join lateral (
-    -- the figure at the deadline (the longest period ending on it: year, quarter, month); a standing
-    -- norm (no deadline) is compared with the latest month, or the latest period of a yearly indicator
+    -- the figure at the deadline (TARGET_FIGURE_ORDER)
     select l.indicator_code, l.period_type, l.period_start, l.period_end, l.numerator, l.denominator,
            l.value, l.status
     from published.v_indicator_latest l
     where l.indicator_code = t.indicator_code and l.area_code = t.area_code
       and l.breakdown_type = t.breakdown_type and l.breakdown_code = t.breakdown_code
       and (l.period_end = t.deadline or t.deadline is null)
-    order by case when t.deadline is null then (l.period_type <> 'month') end, l.period_end desc,
-             array_position(array['year', 'quarter', 'month'], l.period_type)
+    {TARGET_FIGURE_ORDER}
     limit 1
 ) v on coalesce(t.measure_scope, 'area') = 'area';
 """
 
 FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f) for f in ("month", "quarter", "year"))
 
-_T = "表 Table"
-TABLE_COMMENTS = {
-    "release_log": "发布记录：每次正式发布一行（发布版本、数据截止日、发布时间、校验摘要） "
-                   "Release log: one row per official release (vintage), with data checksums and validation summary",
-    "indicator_values": "指标数值（全部版本）：每个发布过的数值只存一次，valid_from_release/valid_to_release 标明其有效版本区间 "
-                        "Indicator values, all vintages: each published value stored once with the releases in which it is valid",
-    "indicator_catalog": "指标目录（口径）：代码、名称、定义、分子分母、单位、频率、地区层级、来源、责任单位 "
-                         "Indicator catalogue: code, names, definition, numerator/denominator, unit, frequency, area levels, source, responsible units",
-    "indicator_targets": "指标目标：方案规定的目标值、期限与条款 "
-                         "Indicator targets set by the programme: threshold, deadline and source clause",
-    "v_release_current": "当前发布版本号 Current (latest) release id",
-    "v_indicator_latest": "最新发布的指标数值（每个指标×地区×期间×分组一行；合计为 breakdown_type = total） "
-                          "Latest published indicator values (one row per indicator × area × period × breakdown; the figure itself is breakdown_type = total)",
-    "v_indicator_first_release": "首次发布时的指标数值 Indicator values as first published",
-    "v_indicator_history": "指标数值的全部版本（含已修订值） Full revision history of indicator values",
-    "dim_area": "地区维度：县、乡镇、社区的12位区划代码、中英文名称、层级、上级代码与有效期（随每次发布刷新） "
-                "Area dimension: 12-digit codes, Chinese and English names, level, parent and validity of the county, "
-                "towns and communities (refreshed with each release)",
-    "v_indicator_targets": "指标目标及其达成情况：阈值与指标值同单位（比率为百分数0-100），期限日该地区最新发布数值及是否达标 "
-                           "Targets in the unit of the value (percent 0-100 for rates) with the latest published figure of "
-                           "the target's area at the deadline and whether it is met",
-    "disclosure_rules": "统计披露规则（如小样本阈值） Statistical disclosure rules (e.g. the small-count threshold)",
-    **{f"v_indicator_{f}": f"最新{zh}度指标数值，含指标与地区名称；合计为 breakdown_type = total，"
-                           "求和只取同一地区层级（如 area_level = town）与同一分组 "
-                           f"Latest {f}ly values with indicator and area names; the figure is breakdown_type = total; "
-                           "sum only within one area level (e.g. area_level = town) and one breakdown"
-       for f, zh in (("month", "月"), ("quarter", "季"), ("year", "年"))},
-}
-FUNCTION_COMMENTS = {
-    "indicator_values_as_of(date)": "截至某日（北京时间）已发布的指标数值：该日及以前最后一次发布的版本 "
-                                    "Indicator values as known on a date (Asia/Shanghai): the last release published on or before that date",
-    "indicator_values_in_release(bigint)": "某一发布版本中的指标数值（版本号不存在时报错） "
-                                           "Indicator values as they stood in a given release (an unknown release id is an error)",
-    "check_release(bigint)": "检查发布版本号是否存在，不存在则报错（供 indicator_values_in_release 使用） "
-                             "Raises an error for a release id not in release_log (used by indicator_values_in_release)",
-}
-COLUMN_COMMENTS = {
-    "release_id": "发布版本号 Release id (vintage)",
-    "as_of_date": "数据截止日期 Data as-of date of the release",
-    "published_at": "发布时间 Time the release was published",
-    "release_published_at": "该数值所属发布版本的发布时间 Publication time of the release that first carried this value",
-    "dag_run_id": "生成该版本的流水线运行编号 Pipeline (Airflow DAG) run that produced the release",
-    "data_checksums": "发布数据的校验和 Checksums of the published data and inputs",
-    "validation_summary": "发布前质量校验摘要 Summary of the quality audit that cleared the release",
-    "status": "状态：provisional 初步数/final 最终数/revised 修订数/break_in_series 序列中断（发布记录表中为 published/withdrawn） "
-              "Status: provisional, final, revised, break_in_series (release_log: published/withdrawn)",
-    "value_id": "数值记录编号 Surrogate id of the stored value",
-    "indicator_code": "指标代码 Indicator code",
-    "area_code": "统计用区划代码（12位） Area code (12-digit statistical division code)",
-    "area_level": "地区层级：county 县/town 乡镇/community 社区 Area level: county, town or community",
-    "period_type": "期间类型：month 月/quarter 季/year 年 Period type: month, quarter or year",
-    "period_start": "期间开始日期 Period start date",
-    "period_end": "期间结束日期（存量指标为期末时点） Period end date (reference date of stock indicators)",
-    "numerator": "分子 Numerator",
-    "denominator": "分母 Denominator",
-    "value": "官方指标值：按分子分母精确计算后按目录小数位四舍五入（比率为百分数0-100） "
-             "Official value, rounded half-up to the catalogue's decimals from the exact numerator and denominator (rates in percent, 0-100)",
-    "unit": "计量单位：percent 百分比/count 个数/working_days 工作日/hours 小时/score 分 Unit: percent, count, working_days, hours or score",
-    "breakdown_type": "分组维度：total 合计/channel 受理渠道/request_type 诉求类型/category 问题分类/rule 预警规则；求和时只取同一分组 "
-                      "Breakdown: total (the figure itself), channel, request_type, category or rule; sum only within one breakdown",
-    "breakdown_code": "分组代码：合计为 _T；渠道 12345/12319/smart_platform，诉求类型、问题分类或预警规则代码 "
-                      "Breakdown member: _T for the total; channel 12345/12319/smart_platform, or a request type, category or rule code",
-    "breakdowns": "除合计外发布的分组维度（|分隔） Breakdowns published besides the total (|-separated)",
-    "is_additive": "各乡镇分子分母相加是否等于全县（企业类指标、分位数、预警数不可加） "
-                   "Whether towns add up to the county (not for enterprise indicators, percentiles, early warnings)",
-    "target": "目标值（与指标值同单位） Target value (same unit as the value)",
-    "deadline": "目标期限 Target deadline",
-    "target_met": "是否达到目标 Whether the target is met",
-    "revision_reason": "修订原因 Reason for the revision",
-    "valid_from_release": "该数值首次发布的版本号 Release in which this value was first published",
-    "valid_to_release": "该数值被替代或撤回的版本号（空=现行） Release that replaced or withdrew this value (null = current)",
-    "name_zh": "指标中文名称 Indicator name (Chinese)",
-    "name_en": "指标英文名称 Indicator name (English)",
-    "definition_zh": "指标定义（中文） Definition (Chinese)",
-    "definition_en": "指标定义（英文） Definition (English)",
-    "numerator_zh": "分子口径（中文） Numerator definition (Chinese)",
-    "numerator_en": "分子口径（英文） Numerator definition (English)",
-    "denominator_zh": "分母口径（中文） Denominator definition (Chinese)",
-    "denominator_en": "分母口径（英文） Denominator definition (English)",
-    "decimals": "发布小数位数 Published decimals",
-    "measure_kind": "指标类型：stock 时点/flow 时期 Measure kind: stock (at a date) or flow (over a period)",
-    "frequencies": "发布频率（|分隔） Frequencies (|-separated)",
-    "area_levels": "发布的地区层级（|分隔） Area levels published (|-separated)",
-    "source": "数据来源 Data source",
-    "responsible_units_zh": "责任单位 Responsible units",
-    "seed_clause": "方案依据条款 Clause of the programme text",
-    "valid_from": "生效日期 Valid from",
-    "valid_to": "失效日期（空=现行） Valid to (null = current)",
-    "refreshed_in_release": "最近一次刷新所在的发布版本 Release in which this row was last refreshed",
-    "target_id": "目标编号 Target id",
-    "comparator": "比较符（>=, > 等） Comparator (>=, >, ...)",
-    "threshold": "目标阈值（按 unit 所示单位） Threshold (in the unit of the unit column)",
-    "target_kind": "目标性质：firm 硬性/aspirational 力争/basically_met 基本达标/standing_norm 常态要求/milestone 节点 Target kind",
-    "clause_section": "方案章节 Section of the programme text",
-    "clause_zh": "方案条款原文 Clause text of the programme",
-    "note_en": "英文说明 Note (English)",
-    "measure_scope": "目标范围：area 地区数值/unit 每个单位（小区、企业）须达到的规范 "
-                     "Target scope: area (a figure of the area) or unit (a norm each compound or enterprise must meet)",
-    "area_name_zh": "地区中文名称 Area name (Chinese)",
-    "area_name_en": "地区英文名称（乡镇为拼音） Area name (English; pinyin for towns)",
-    "area_type": "地区类型：county 县/town 镇/township 乡/development_zone 开发区/community 社区 Area type",
-    "parent_area_code": "上级地区代码（乡镇的上级为县，社区的上级为乡镇） Parent area code (county of a town, town of a community)",
-    "indicator_name_zh": "指标中文名称 Indicator name (Chinese)",
-    "indicator_name_en": "指标英文名称 Indicator name (English)",
-    "is_small_count": "小样本标记：比率的分母小于披露阈值（见 disclosure_rules） "
-                      "Small count: a rate whose denominator is below the disclosure threshold (see disclosure_rules)",
-    "rule_code": "规则代码 Rule code",
-    "min_denominator": "最小分母（低于此值标记为小样本） Minimum denominator (below it a rate is flagged small count)",
-    "rule_zh": "规则说明（中文） Rule (Chinese)",
-    "rule_en": "规则说明（英文） Rule (English)",
-}
+def _apply_comments(cur: psycopg.Cursor, objects: dict[str, PublishedObject]) -> None:
+    """COMMENT ON every relation, column and function of `published`, from the dbt descriptions.
 
-
-def _apply_comments(cur: psycopg.Cursor) -> None:
-    cur.execute("""select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
-                   where n.nspname = %s and c.relkind in ('r', 'v', 'm')""", (SCHEMA,))
+    Nothing is applied, and the transaction fails, when any of them has no description.
+    """
+    cur.execute("""select c.relname, case c.relkind when 'v' then 'view' else 'table' end,
+                          array_agg(a.attname order by a.attnum)
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                   where n.nspname = %s and c.relkind in ('r', 'v', 'm')
+                   group by c.relname, c.relkind order by c.relname""", (SCHEMA,))
     relations = cur.fetchall()
-    for relname, relkind in relations:
-        kind = sql.SQL("view") if relkind == "v" else sql.SQL("table")
-        text = TABLE_COMMENTS.get(relname, f"{relname} {_T}")
+    cur.execute("""select p.proname || '(' || oidvectortypes(p.proargtypes) || ')', p.oid::regprocedure::text
+                   from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s""", (SCHEMA,))
+    functions = dict(cur.fetchall())
+    described = {o.signature: o for o in objects.values() if o.kind == "function"}
+    missing = missing_descriptions(objects)
+    missing += [f"{SCHEMA}.{name} ({kind})" for name, kind, _ in relations
+                if name not in objects or objects[name].kind != kind]
+    missing += [f"{SCHEMA}.{name}.{column}" for name, kind, columns in relations
+                if name in objects and objects[name].kind == kind
+                for column in columns if column not in objects[name].columns]
+    missing += [f"{SCHEMA}.{signature} (function)" for signature in functions if signature not in described]
+    require_descriptions(missing)
+    for name, kind, columns in relations:
+        obj = objects[name]
         cur.execute(sql.SQL("comment on {} {} is {}").format(
-            kind, sql.Identifier(SCHEMA, relname), sql.Literal(text)))
-        cur.execute("""select a.attname from pg_attribute a
-                       where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped""",
-                    (f"{SCHEMA}.{relname}",))
-        for (column,) in cur.fetchall():
-            if column not in COLUMN_COMMENTS:
-                raise KeyError(f"no comment defined for column {SCHEMA}.{relname}.{column}")
+            sql.SQL(kind), sql.Identifier(SCHEMA, name), sql.Literal(obj.description)))
+        for column in columns:
             cur.execute(sql.SQL("comment on column {} is {}").format(
-                sql.Identifier(SCHEMA, relname, column), sql.Literal(COLUMN_COMMENTS[column])))
-    for signature, text in FUNCTION_COMMENTS.items():
-        cur.execute(sql.SQL("comment on function {}.{} is {}").format(
-            sql.Identifier(SCHEMA), sql.SQL(signature), sql.Literal(text)))
+                sql.Identifier(SCHEMA, name, column), sql.Literal(obj.columns[column])))
+    for signature, procedure in functions.items():
+        cur.execute(sql.SQL("comment on function {} is {}").format(
+            sql.SQL(procedure), sql.Literal(described[signature].description)))
 
 
 def _apply_grants(cur: psycopg.Cursor) -> None:
@@ -461,6 +573,9 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
     cur.execute("revoke all on all functions in schema published from public")
     # functions are executable by PUBLIC by default: take that away for future ones too
     cur.execute("alter default privileges in schema published revoke execute on functions from public")
+    # views dbt (re)creates in published (models/published/interface) are readable at once, so a
+    # rebuild, even one whose audit then fails, never takes a reader's grant away
+    cur.execute(sql.SQL("alter default privileges in schema published grant select on tables to {}").format(reader))
     cur.execute(sql.SQL("revoke all on all tables in schema published from {}").format(reader))
     cur.execute(sql.SQL("grant usage on schema published to {}").format(reader))
     cur.execute(sql.SQL("grant select on all tables in schema published to {}").format(reader))
@@ -474,20 +589,24 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
             cur.execute(sql.SQL("revoke all on schema {} from public").format(ident))
 
 
-def ensure_published_schema(conn: psycopg.Connection) -> None:
-    """Create or update the `published` schema, its tables, views, function, comments and grants.
+def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None = None) -> None:
+    """Create or update the `published` schema, its tables, views, functions, comments and grants.
 
     Runs in its own transaction (committed on return), as the pipeline's owner role, which owns
-    what it creates.
+    what it creates. The comments are the dbt descriptions of the published objects (the dbt
+    manifest, `manifest_path` or the project's): an object or column without one is refused.
     """
+    objects = load_published_objects(manifest_path)
     with conn.transaction(), conn.cursor() as cur:
         # serialise concurrent callers (two DAG runs): DDL on the same objects would deadlock
         cur.execute("select pg_advisory_xact_lock(hashtext('shumei.published.ddl'))")
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
+        cur.execute(DISCLOSURE_SQL)
         cur.execute(RULES_SQL, {"min_denominator": SMALL_COUNT_MIN_DENOMINATOR})
         cur.execute(FREQUENCY_VIEWS_SQL)
         cur.execute(TARGETS_VIEW_SQL)
-        _apply_comments(cur)
+        cur.execute(DISCLOSURE_VIEWS_SQL)
+        _apply_comments(cur, objects)
         _apply_grants(cur)

@@ -40,7 +40,8 @@ enterprise_months as (
     select distinct
         enterprises.enterprise_uscc,
         months.month_end_date,
-        months.is_provisional
+        months.is_provisional,
+        enterprises.enterprise_name
     from months
     inner join enterprises
         on
@@ -49,30 +50,50 @@ enterprise_months as (
 
 ),
 
-valid_items as (
+valid_kinds as (
 
+    -- the items valid at the month end, by kind (rule code)
     select
         enterprise_months.enterprise_uscc,
         enterprise_months.month_end_date,
-        coalesce(sum(items.points) filter (where items.direction = 'good'), 0) as good_points_raw,
-        coalesce(
-            sum(items.points) filter (where items.direction = 'bad' and items.credit_rule_group = 'complaint'), 0
-        ) as complaint_points_raw,
-        coalesce(
-            sum(items.points) filter (
-                where items.direction = 'bad' and items.credit_rule_group is distinct from 'complaint'
-            ),
-            0
-        ) as other_bad_points,
-        coalesce(bool_or(items.is_veto), false) as has_veto,
-        count(items.credit_event_id) as valid_items
+        items.credit_rule_code,
+        items.direction,
+        items.credit_rule_group,
+        coalesce(sum(items.points), 0) as points,
+        bool_or(items.is_veto) as has_veto,
+        count(items.credit_event_id) as records
     from enterprise_months
     left join items
         on
             enterprise_months.enterprise_uscc = items.enterprise_uscc
             and enterprise_months.month_end_date >= items.event_date
             and enterprise_months.month_end_date < items.valid_until
-    group by enterprise_months.enterprise_uscc, enterprise_months.month_end_date
+    group by
+        enterprise_months.enterprise_uscc, enterprise_months.month_end_date, items.credit_rule_code,
+        items.direction, items.credit_rule_group
+
+),
+
+valid_items as (
+
+    select
+        enterprise_uscc,
+        month_end_date,
+        coalesce(sum(points) filter (where direction = 'good'), 0) as good_points_raw,
+        coalesce(sum(points) filter (where direction = 'bad' and credit_rule_group = 'complaint'), 0)
+            as complaint_points_raw,
+        coalesce(
+            sum(points) filter (where direction = 'bad' and credit_rule_group is distinct from 'complaint'), 0
+        ) as other_bad_points,
+        coalesce(bool_or(has_veto), false) as has_veto,
+        sum(records) as valid_items,
+        coalesce(sum(records) filter (where direction = 'good'), 0) as good_records,
+        coalesce(sum(records) filter (where direction = 'bad'), 0) as bad_records,
+        string_agg(
+            coalesce(credit_rule_code, 'unclassified') || ':' || records, '|' order by credit_rule_code
+        ) filter (where records > 0) as records_by_kind
+    from valid_kinds
+    group by enterprise_uscc, month_end_date
 
 ),
 
@@ -89,6 +110,10 @@ scored as (
         valid_items.has_veto,
         schemes.veto_grade,
         valid_items.valid_items::integer as valid_items,
+        valid_items.good_records::integer as good_records,
+        valid_items.bad_records::integer as bad_records,
+        valid_items.records_by_kind,
+        enterprise_months.enterprise_name,
         schemes.min_score::numeric as min_score,
         least(valid_items.good_points_raw, schemes.good_points_cap::numeric) as good_points,
         valid_items.other_bad_points
@@ -151,6 +176,10 @@ final as (
         graded.credit_score,
         graded.has_veto,
         graded.valid_items,
+        graded.good_records,
+        graded.bad_records,
+        graded.records_by_kind,
+        graded.enterprise_name,
         graded.score_grade,
         graded.credit_grade,
         grade_band.grade_rank::integer as credit_grade_rank,

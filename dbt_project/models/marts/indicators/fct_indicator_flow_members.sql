@@ -11,8 +11,10 @@
 -- - the final closure (TS_SC_MED, TS_SC_P90 in working days, TS_SCH_MED, TS_SCH_P90 in hours);
 -- - the opening of an early-warning episode (YJ_SL).
 -- Only counted orders (fct_work_order.is_counted: a 12319 copy never, its original once, rejected
--- orders not at all). An early warning about an enterprise has no town here: the flow values count
--- it once in the county and in every town the enterprise serves.
+-- orders not at all), and only members dated from the reporting start to the as-of date: the units
+-- of the published figures. An early warning about an enterprise has no town of its own: it carries
+-- the towns the enterprise served in the month it opened (served_town_codes), and counts in each of
+-- them and once in the county (macro place_flow_members).
 with orders as (
 
     select * from {{ ref('fct_work_order') }}
@@ -22,6 +24,12 @@ with orders as (
 warnings as (
 
     select * from {{ ref('fct_early_warning') }}
+
+),
+
+enterprise_status as (
+
+    select * from {{ ref('fct_enterprise_status_monthly') }}
 
 ),
 
@@ -118,7 +126,7 @@ warning_members as (
 
 ),
 
-final as (
+combined as (
 
     select
         indicator_code,
@@ -153,6 +161,36 @@ final as (
         denominator,
         measure
     from warning_members
+
+),
+
+final as (
+
+    select
+        combined.indicator_code,
+        combined.observation_date,
+        combined.community_code,
+        combined.town_code,
+        enterprise_status.served_town_codes,
+        combined.unit_type,
+        combined.unit_id,
+        combined.channel,
+        combined.request_type_code,
+        combined.category_code,
+        combined.rule_code,
+        combined.enterprise_uscc,
+        combined.numerator,
+        combined.denominator,
+        combined.measure
+    from combined
+    left join enterprise_status
+        on
+            combined.enterprise_uscc = enterprise_status.enterprise_uscc
+            and enterprise_status.month_end_date
+            = (date_trunc('month', combined.observation_date::timestamp) + interval '1 month - 1 day')::date
+    where
+        combined.observation_date >= {{ reporting_start_date() }}
+        and combined.observation_date <= {{ as_of_date() }}
 
 )
 

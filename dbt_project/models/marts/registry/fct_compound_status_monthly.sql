@@ -66,7 +66,8 @@ compound_months as (
         compounds.is_urban_residential,
         compounds.service_mode_code,
         compounds.has_property_service,
-        compounds.enterprise_uscc
+        compounds.enterprise_uscc,
+        compounds.enterprise_name
     from months
     inner join compounds
         on
@@ -161,6 +162,7 @@ final as (
         compound_months.is_urban_residential,
         compound_months.service_mode_code,
         compound_months.enterprise_uscc,
+        compound_months.enterprise_name,
         committee_months.committee_id,
         committee_months.committee_type_code,
         committee_months.members as committee_members,

@@ -1,0 +1,1 @@
+"""Business-intelligence tools on the published schema (the Superset dashboard)."""

@@ -1,0 +1,102 @@
+"""Parts of the bulletin on small data: printed numbers, rankings with ties and small counts, the page font,
+the charts, and the count of what changed between two releases (on the publication tests' small release).
+The whole bulletin of a pipeline release is tested in tests/integration/test_bulletin.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from fontTools.ttLib import TTFont
+from publish.conftest import _audits, audit, gx_home, release, wh  # noqa: F401  (fixtures of a small release)
+from shumei.report import charts, data
+from shumei.report.bulletin import ReleaseChange, ReleaseData, _ranking, changes_since_previous, fmt
+
+MAY = date(2024, 5, 1)
+
+
+def _row(code, area, value, denominator, level="town", name=None, status="final", small=False):
+    return {"indicator_code": code, "name_zh": code, "decimals": 1, "area_code": area,
+            "area_name_zh": name or area, "area_level": level, "period_type": "month", "period_start": MAY,
+            "period_end": date(2024, 5, 31), "breakdown_type": "total", "breakdown_code": "_T",
+            "numerator": None, "denominator": denominator, "value": value, "unit": "percent", "target": None,
+            "deadline": None, "target_met": None, "status": status, "is_small_count": small}
+
+
+@pytest.mark.parametrize(("value", "decimals", "text"), [
+    (Decimal("2.25"), 1, "2.3"),       # half-up, not half-even
+    (Decimal("60.0000"), 1, "60.0"),   # stored scale wider than the catalogue's decimals
+    (Decimal("12947"), 0, "12,947"),
+    (None, 1, "–"),
+])
+def test_numbers_print_at_the_catalogue_decimals_rounded_half_up(value, decimals, text):
+    assert fmt(value, decimals) == text
+
+
+def test_ranking_is_descending_ties_share_a_rank_small_counts_are_not_ranked():
+    rows = []
+    for code in ("TS_XY", "TS_JJ", "TS_MY"):
+        rows += [_row(code, "341523101000", Decimal("90.0"), 40, name="晓天镇"),
+                 _row(code, "341523100000", Decimal("95.5"), 80, name="城关镇", status="provisional"),
+                 _row(code, "341523102000", Decimal("90.0"), 30, name="桃溪镇"),
+                 _row(code, "341523103000", Decimal("80.04"), 25, name="万佛湖镇"),
+                 _row(code, "341523104000", Decimal("100.0"), 3, name="千人桥镇", small=True),
+                 _row(code, "341523105000", None, 0, name="百神庙镇")]
+    rows.append(_row("TS_XY", "341523100001", Decimal("99.0"), 50, level="community"))  # another level
+    table, bars = _ranking(ReleaseData(rows), MAY, "town")
+    column = [(e["rank"], e["area"], e["v"].text, e["v"].marks) for e in (r[0] for r in table)]
+    assert column == [(1, "城关镇", "95.5", ["初"]), (2, "晓天镇", "90.0", []), (2, "桃溪镇", "90.0", []),
+                      (4, "万佛湖镇", "80.0", []), (None, "千人桥镇", "100.0", ["小"]),
+                      (None, "百神庙镇", "–", [])]
+    assert [b.small_count for b in bars["TS_XY"]] == [False, False, False, False, True, False]
+
+
+def test_page_font_has_every_character_of_the_text_and_nothing_of_the_system():
+    text = "舒城县“舒美红色小区”建设工作简报（第3期）响应率 95.5%"
+    css = charts.font_face_css(text)
+    data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)\)", css).group(1))
+    font = TTFont(io.BytesIO(data))
+    assert font["name"].getDebugName(1) == charts.FONT_FAMILY
+    assert {ord(c) for c in text} <= set(font.getBestCmap())
+    assert len(font.getGlyphOrder()) < 300  # a subset, not the 65,535 glyphs of the face
+    assert css == charts.font_face_css(text)  # no timestamp in it
+
+
+def test_charts_are_svg_paths_deterministic_and_ids_unique_per_chart():
+    months = [date(2024, m, 1) for m in range(1, 7)]
+    first = charts.monthly_lines(months, {"响应率": [90, 91, None, 93, 94, 95]}, [False] * 5 + [True], "%", "a")
+    again = charts.monthly_lines(months, {"响应率": [90, 91, None, 93, 94, 95]}, [False] * 5 + [True], "%", "a")
+    other = charts.monthly_lines(months, {"响应率": [90, 91, None, 93, 94, 95]}, [False] * 5 + [True], "%", "b")
+    assert first == again and first.startswith("<svg ") and "<text" not in first
+    assert 'data-chart="a"' in first
+    clip_ids = set(re.findall(r'<clipPath id="([^"]+)"', first))
+    assert clip_ids and not clip_ids & set(re.findall(r'<clipPath id="([^"]+)"', other))
+
+
+@pytest.mark.integration
+def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, test_env):  # noqa: F811
+    def compare_with_previous(_, release_id):
+        with data.connect(test_env["SHUMEI_STATS_URL"]) as conn:
+            return changes_since_previous(conn, release_id)
+
+    first = release()
+    assert compare_with_previous(wh, first.release_id) == [ReleaseChange("TS_SC_MED", "new", 2),
+                                                           ReleaseChange("TS_SL", "new", 6),
+                                                           ReleaseChange("WY_FG", "new", 6)]
+    wh.execute("update published_candidate.indicator_values set value = 3.5"
+               " where indicator_code = 'TS_SC_MED' and period_start = '2024-05-01'")          # revised
+    wh.execute("update published_candidate.indicator_values set numerator = 36, value = 36"
+               " where indicator_code = 'TS_SL' and period_start = '2024-06-01' and area_level = 'town'"
+               " and area_code = '341523100000'")                                                # provisional
+    wh.execute("update published_candidate.indicator_values set numerator = 46, value = 46"
+               " where indicator_code = 'TS_SL' and period_start = '2024-06-01' and area_level = 'county'")
+    wh.execute("delete from published_candidate.indicator_values"
+               " where indicator_code = 'TS_SC_MED' and period_start = '2024-06-01'")           # withdrawn
+    second = release(as_of="2024-06-16", dag_run_id="run-2")
+    assert compare_with_previous(wh, second.release_id) == [ReleaseChange("TS_SC_MED", "revised", 1, "修订原因：未能归因 1"),
+                                                            ReleaseChange("TS_SC_MED", "withdrawn", 1),
+                                                            ReleaseChange("TS_SL", "updated", 2)]
