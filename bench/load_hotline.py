@@ -79,6 +79,20 @@ def _run_child(method: str, jsonl: Path, env: dict[str, str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _referenced_ids(jsonl: Path) -> dict[str, set[str]]:
+    import json
+
+    ids: dict[str, set[str]] = {"registry_compounds": set(), "registry_enterprises": set()}
+    with jsonl.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("compound_id"):
+                ids["registry_compounds"].add(row["compound_id"])
+            if row.get("enterprise_uscc"):
+                ids["registry_enterprises"].add(row["enterprise_uscc"])
+    return ids
+
+
 def child(method: str, jsonl: Path) -> None:
     import psycopg
     from shumei.ingest.contracts import get_contract
@@ -93,6 +107,12 @@ def child(method: str, jsonl: Path) -> None:
         ensure_feed_tables(conn, contract)
         cols = ", ".join(f'"{f.name}" text' for f in contract.fields)
         conn.execute(f"create table bench.hotline_plain ({cols})")
+        # the registry the batch refers to (references: its compounds and enterprises are known)
+        known = _referenced_ids(jsonl)
+        with conn.cursor().copy("copy raw.reference_keys (feed, key, first_day) from stdin") as copy:
+            for feed, ids in known.items():
+                for key in ids:
+                    copy.write_row((feed, key, date(2000, 1, 1)))
     started = time.perf_counter()
     if method == "loader":
         from shumei.ingest.loader import JsonDocs
@@ -121,7 +141,8 @@ def child(method: str, jsonl: Path) -> None:
         from shumei.ingest.loader import _chunks
         from shumei.sources.files import read_lines
 
-        fast = FastPath(contract, date(2099, 1, 2), 1, "bench-key", 1, date(2099, 1, 1))
+        fast = FastPath(contract, date(2099, 1, 2), 1, "bench-key", 1, date(2099, 1, 1),
+                        {f.name: frozenset(known[f.references.split(".")[0]]) for f in contract.fields if f.references})
         raw_csv, pii_csv = jsonl.with_suffix(".raw.csv"), jsonl.with_suffix(".pii.csv")
         seen = rows = 0  # rows read, rows written (the fast path's; its `others` go to SQL, not here)
         with raw_csv.open("wb") as raw_out, pii_csv.open("wb") as pii_out:

@@ -14,6 +14,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
+from shumei.failures import append_private_jsonl, describe
+
 log = logging.getLogger(__name__)
 
 TZ = "Asia/Shanghai"
@@ -39,16 +41,14 @@ def notify_failure(context) -> None:
         "run_id": context.get("run_id"),
         "logical_date": str(context.get("logical_date")),
         "try_number": getattr(ti, "try_number", None),
-        "exception": repr(context.get("exception"))[:2000],
+        # never a data value: shumei.failures.describe keeps PostgreSQL's DETAIL and CONTEXT out
+        "exception": describe(exc)[:2000] if (exc := context.get("exception")) is not None else None,
     }
     log.error("SHUMEI PIPELINE FAILURE %s", json.dumps(record, ensure_ascii=False))
     from shumei.settings import get_settings
 
-    alert_dir = get_settings().local_dir / "alerts"
     try:
-        alert_dir.mkdir(parents=True, exist_ok=True)
-        with (alert_dir / "failures.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        append_private_jsonl(get_settings().local_dir / "alerts" / "failures.jsonl", record)
     except OSError:
         log.exception("could not write the alert log")
     url = os.environ.get("SHUMEI_ALERT_WEBHOOK")
@@ -63,8 +63,9 @@ def notify_failure(context) -> None:
 
 @contextmanager
 def refusals_fail_at_once() -> Iterator[None]:
-    """A refusal of the quality gate (a blocked source batch), of the audit (a blocked candidate) or
-    of the publication (PublicationRefused), or a report that cannot be made from what is published
+    """A refusal at the door (BatchStructureError: a batch whose structure, encoding or manifest is
+    wrong), of the quality gate (a blocked source batch), of the audit (a blocked candidate) or of
+    the publication (PublicationRefused), or a report that cannot be made from what is published
     (ReportError), is a decision about the data: a retry reaches the same
     decision, only minutes later. Inside this block such a refusal fails the task at once, without
     retries (AirflowFailException), with the refusal's own message (which names checks, counts and
@@ -73,12 +74,13 @@ def refusals_fail_at_once() -> Iterator[None]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from shumei.build import GateBlocked
+    from shumei.ingest.loader import BatchStructureError
     from shumei.publish import PublicationRefused
     from shumei.report.errors import ReportError
 
     try:
         yield
-    except (GateBlocked, PublicationRefused, ReportError) as exc:
+    except (GateBlocked, PublicationRefused, ReportError, BatchStructureError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -151,7 +153,8 @@ def build_ingest_dag(source: str):
             last_day = pendulum.instance(data_interval_end).in_tz(TZ).subtract(days=1).date()
             days_of_run = {first_day.add(days=i) for i in range((last_day - first_day).days + 1)}
             start = pendulum.parse(params["load_from"]).date() if params.get("load_from") else first_day
-            results = load_range(source, min(start, first_day), last_day, run_id, reload=days_of_run)
+            with refusals_fail_at_once():  # a batch refused at the door is refused again on a retry
+                results = load_range(source, min(start, first_day), last_day, run_id, reload=days_of_run)
             return "\n".join(r.summary for r in results) or "nothing new"
 
         load()

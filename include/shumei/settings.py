@@ -61,6 +61,7 @@ class Settings:
     registry_dir: Path
     credit_dir: Path
     drop_wait_seconds: float  # how long a daily task waits for a late file drop before failing
+    reference_wait_seconds: float  # how long a day of a feed waits for the day of the feeds it refers to
     # keyed hash of caller identity (never leaves the restricted raw tables in clear)
     pii_hash_key: str
 
@@ -97,6 +98,7 @@ def get_settings() -> Settings:
         hotline_backoff_seconds=float(_env("SHUMEI_HOTLINE_BACKOFF_SECONDS", "0.5")),
         hotline_timeout_seconds=float(_env("SHUMEI_HOTLINE_TIMEOUT_SECONDS", "30")),
         drop_wait_seconds=float(_env("SHUMEI_DROP_WAIT_SECONDS", "0")),
+        reference_wait_seconds=float(_env("SHUMEI_REFERENCE_WAIT_SECONDS", "1200")),
         registry_dir=Path(_env("SHUMEI_REGISTRY_DIR", str(drops / "registry"))),
         credit_dir=Path(_env("SHUMEI_CREDIT_DIR", str(drops / "credit"))),
         pii_hash_key=_env("SHUMEI_PII_HASH_KEY", ""),

@@ -34,8 +34,12 @@ def field_table(f: Feed) -> str:
             checks.append(f"`{x.pattern}`")
         if x.check:
             checks.append(f"check {x.check}")
+        if x.references:
+            checks.append(f"known key of `{x.references}`")
         if x.pii:
             checks.append("**personal data**")
+        if x.free_text:
+            checks.append("**free text**: masked at the door")
         cell = "; ".join(checks).replace("|", "\\|")
         lines.append(f"| `{x.name}` | {x.header} | {x.zh or x.header} | {x.type} | {'yes' if x.required else 'no'} | "
                      f"{x.description} | {cell} |")

@@ -27,7 +27,10 @@ from .common import TZ, corrupt_uscc, iso
 from .hotline import COLUMNS, row_to_event
 
 BAD_ROW_KINDS = ["invalid_uscc", "unknown_compound", "closed_before_received", "future_date", "duplicate_key_conflict",
-                 "gbk_text", "excel_date_serial", "out_of_range", "empty_file"]
+                 "gbk_text", "excel_date_serial", "out_of_range", "empty_file", "nul_character", "pii_in_summary"]
+# planted personal data of the kinds nul_character and pii_in_summary: a test greps every log and
+# every table outside the restricted layer for them
+PLANTED_PHONE, PLANTED_NAME, PLANTED_ID = "13912345678", "王建国", "34152319800101123X"
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Faults:
     http_503_every: int = 0         # every Nth data request answers 503 (counted from the last change)
     timeout_seconds: float = 0.0    # every data request waits this long before answering
     truncate_page: int = 0          # next N pages: body cut in half (invalid JSON); -1 = every page
+    truncate_multibyte: int = 0     # next N pages: body cut after half, inside a multibyte character
     repeat_page: int = 0            # next N pages: answer the previous page again (same items and cursor)
     drop_connection: int = 0        # next N pages: connection closed after half the body
     schema_drift: str | None = None  # rename (category -> category_name) | missing (urgency) | extra (source_system)
@@ -60,7 +64,7 @@ class Faults:
                 continue
             if k not in self.public():
                 raise ValueError(f"unknown fault switch {k!r}")
-            if k in ("truncate_page", "repeat_page", "drop_connection"):
+            if k in ("truncate_page", "truncate_multibyte", "repeat_page", "drop_connection"):
                 v = -1 if v is True else int(v or 0)
             if k == "schema_drift" and v not in (None, "rename", "missing", "extra"):
                 raise ValueError("schema_drift must be rename, missing or extra")
@@ -154,6 +158,13 @@ def apply_bad_rows(items: list[dict], kinds: list[str]) -> list[dict]:
             first["received_at"] = round((rec.replace(tzinfo=None) - dt.datetime(1899, 12, 30)).total_seconds() / 86400, 5)
         elif kind == "out_of_range":
             first["escalation_level"] = 7
+        elif kind == "nul_character":  # a U+0000 typed next to the caller's data
+            first.update(caller_phone=PLANTED_PHONE, caller_name=PLANTED_NAME + "\u0000")
+        elif kind == "pii_in_summary":  # what operators type into the summary and the note
+            target = items[-1]
+            typed = f"，联系人{PLANTED_NAME}，电话{PLANTED_PHONE}，身份证{PLANTED_ID}"
+            target.update(caller_phone=PLANTED_PHONE, caller_name=PLANTED_NAME, summary=target["summary"] + typed,
+                          note=(target.get("note") or "") + typed)
     return items
 
 
@@ -236,6 +247,8 @@ def create_app(db_path: str | Path, token: str, rate_limit: float = 20.0, burst:
                 return JSONResponse({"detail": "internal error (simulated)"}, status_code=500)
             repeat, state.repeat_page = Faults.take(state.repeat_page) if tok in last_page else (False, state.repeat_page)
             truncate, state.truncate_page = Faults.take(state.truncate_page)
+            truncate_multibyte, state.truncate_multibyte = Faults.take(state.truncate_multibyte)
+            truncate = truncate or truncate_multibyte
             drop, state.drop_connection = Faults.take(state.drop_connection)
             timeout, drift, bad = state.timeout_seconds, state.schema_drift, list(state.bad_rows)
         if timeout:
@@ -267,7 +280,10 @@ def create_app(db_path: str | Path, token: str, rate_limit: float = 20.0, burst:
                 raise ConnectionResetError("connection dropped (simulated)")
             return StreamingResponse(stream(), media_type=media, headers={"Content-Length": str(len(body))})
         if truncate:
-            return Response(body[: len(body) // 2], media_type=media)
+            cut = len(body) // 2
+            if truncate_multibyte:  # inside a character: after the first byte of a multibyte one
+                cut = next((i + 1 for i in range(cut, len(body)) if body[i] >= 0xC0), cut)
+            return Response(body[:cut], media_type=media)
         return Response(body, media_type=media)
 
     return app

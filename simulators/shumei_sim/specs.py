@@ -28,17 +28,21 @@ class F:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    references: str | None = None  # "<feed>.<field>": the value must be a key of that feed known on the day
+    free_text: bool = False  # typed by operators: masked at the door (phones, ID numbers, names), original restricted
     not_future: bool | None = None  # None: dates/timestamps of things that happened (default), False: may lie ahead
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "header": self.header, "zh": self.zh or self.header, "type": self.type,
              "required": self.required, "description": self.description}
-        for k in ("allowed", "min", "max", "pattern", "check"):
+        for k in ("allowed", "min", "max", "pattern", "check", "references"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
         if self.pii:
             d["pii"] = True
+        if self.free_text:
+            d["free_text"] = True
         if self.type in ("date", "timestamp") and self.not_future is not False:
             d["not_future"] = True
         return d
@@ -99,7 +103,7 @@ REGISTRY_SHEETS: list[Feed] = [
         F("compound_name", "小区名称", "string", True, "compound name"),
         F("town_code", "所属乡镇编码", "string", True, "12-digit division code of the town", pattern=DIV12, check="division_code"),
         F("town_name", "所属乡镇", "string", True, "town name"),
-        F("community_code", "所属社区编码", "string", True, "12-digit division code of the community", pattern=DIV12, check="division_code"),
+        F("community_code", "所属社区编码", "string", True, "12-digit division code of the community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("community_name", "所属社区", "string", True, "community name"),
         F("address", "小区地址", "string", True, "street address"),
         F("is_urban_residential", "是否城市住宅小区", "string", True, "counts in the denominator of the coverage indicators", allowed=YES_NO),
@@ -108,7 +112,7 @@ REGISTRY_SHEETS: list[Feed] = [
         F("built_year", "建成年份", "integer", True, "year built", min=1980, max=2035),
         F("service_mode", "物业服务模式", "string", True, "property-service mode; all but 无物业管理 count as property service (WY_FG numerator)", allowed=SERVICE_MODES),
         F("has_property_service", "是否实施物业管理", "string", True, "是 iff service_mode is not 无物业管理", allowed=YES_NO),
-        F("enterprise_uscc", "物业服务企业统一社会信用代码", "string", False, "serving enterprise (专业化物业服务 and 国有物业兜底 only)", pattern=USCC_PATTERN, check="uscc"),
+        F("enterprise_uscc", "物业服务企业统一社会信用代码", "string", False, "serving enterprise (专业化物业服务 and 国有物业兜底 only)", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
         F("enterprise_name", "物业服务企业名称", "string", False, "serving enterprise name"),
         F("service_start_date", "现服务模式起始日期", "date", False, "since when the current mode / enterprise serves the compound"),
         F("ledger_date", "入账日期", "date", True, "date the compound entered the ledger"),
@@ -128,7 +132,7 @@ REGISTRY_SHEETS: list[Feed] = [
     ], "Property-service enterprises (物业企业) on file with the county.", sheet="物业企业", extra={**REGISTRY_LAYOUT, "expect_rows": True}),
     Feed("registry_owners_committees", "registry", "xlsx", ["committee_id"], [
         F("committee_id", "业委会编号", "string", True, "stable committee id; a re-formed committee gets a new id", pattern=r"^YWH\d{4,7}$"),
-        F("compound_id", "小区编号", "string", True, "compound", pattern=COMPOUND_ID),
+        F("compound_id", "小区编号", "string", True, "compound", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
         F("committee_type", "组织类型", "string", True, "owners' committee or property-management committee (both count for YWH_FG)", allowed=["业主委员会", "物业管理委员会"]),
         F("formed_date", "成立日期", "date", True, "date formed"),
         F("term_no", "届次", "integer", True, "current term number (1 = first)", min=1, max=20),
@@ -143,7 +147,7 @@ REGISTRY_SHEETS: list[Feed] = [
         extra={**REGISTRY_LAYOUT, "ordered": [["formed_date", "term_start_date"], ["formed_date", "dissolved_date"]]}),
     Feed("registry_party_orgs", "registry", "xlsx", ["org_id", "compound_id"], [
         F("org_id", "党组织编号", "string", True, "party organisation id (a joint/grid branch covers several compounds: one row per compound)", pattern=r"^(DZB|GZXZ)\d{4,7}$"),
-        F("compound_id", "覆盖小区编号", "string", True, "compound covered", pattern=COMPOUND_ID),
+        F("compound_id", "覆盖小区编号", "string", True, "compound covered", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
         F("org_form", "组织形式", "string", True, "own branch, joint/grid branch (both count for DZB_ZJ) or party work group (counted separately)", allowed=["小区党支部", "网格联合党支部", "党的工作小组"]),
         F("org_name", "党组织名称", "string", True, "name"),
         F("formed_date", "成立日期", "date", True, "date formed"),
@@ -152,16 +156,16 @@ REGISTRY_SHEETS: list[Feed] = [
     ], "Compound party organisations (小区党组织); a work group row disappears when the branch is formed.", sheet="小区党组织", extra=REGISTRY_LAYOUT),
     Feed("registry_agreements", "registry", "xlsx", ["agreement_id"], [
         F("agreement_id", "协议编号", "string", True, "co-construction agreement id", pattern=r"^LJ\d{5,8}$"),
-        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc"),
+        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
         F("enterprise_name", "企业名称", "string", True, "enterprise name"),
-        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code"),
+        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("community_name", "社区名称", "string", True, "community name"),
         F("signed_date", "签订日期", "date", True, "date signed (QY_LJ)"),
     ], "Party-building co-construction agreements (党建联建协议) between enterprises and communities.", sheet="党建联建协议", extra=REGISTRY_LAYOUT),
     Feed("registry_service_projects", "registry", "xlsx", ["project_id"], [
         F("project_id", "项目编号", "string", True, "claimed party-building service project", pattern=r"^XM\d{10,12}$"),
-        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc"),
-        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code"),
+        F("enterprise_uscc", "企业统一社会信用代码", "string", True, "enterprise", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
+        F("community_code", "社区编码", "string", True, "community", pattern=DIV12, check="division_code", references="registry_communities.community_code"),
         F("project_name", "项目名称", "string", True, "project"),
         F("claim_year", "认领年度", "integer", True, "year claimed (QY_XM: >= 2 a year)", min=2020, max=2100),
         F("claimed_date", "认领日期", "date", True, "date claimed"),
@@ -203,13 +207,13 @@ HOTLINE_EVENTS = Feed("hotline_events", "hotline", "json", ["event_id"], [
     F("request_type", "request_type", "string", True, "request type", zh="诉求类型", allowed=REQUEST_TYPES),
     F("category", "category", "string", True, "property-related category", zh="问题分类", allowed=CATEGORIES),
     F("urgency", "urgency", "string", True, "urgency (SLA)", zh="紧急程度", allowed=URGENCIES),
-    F("compound_id", "compound_id", "string", False, "compound of the registry; null when the address could not be matched", zh="小区编号", pattern=COMPOUND_ID),
+    F("compound_id", "compound_id", "string", False, "compound of the registry; null when the address could not be matched", zh="小区编号", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
     F("community_code", "community_code", "string", True, "12-digit community code", zh="社区编码", pattern=DIV12, check="division_code"),
     F("town_code", "town_code", "string", True, "12-digit town code", zh="乡镇编码", pattern=DIV12, check="division_code"),
-    F("enterprise_uscc", "enterprise_uscc", "string", False, "enterprise serving the compound when received", zh="物业服务企业统一社会信用代码", pattern=USCC_PATTERN, check="uscc"),
+    F("enterprise_uscc", "enterprise_uscc", "string", False, "enterprise serving the compound when received", zh="物业服务企业统一社会信用代码", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
     F("caller_name", "caller_name", "string", True, "caller's name", zh="来电人姓名", pii=True),
     F("caller_phone", "caller_phone", "string", True, "caller's phone", zh="来电号码", pii=True),
-    F("summary", "summary", "string", True, "summary of the request", zh="诉求摘要"),
+    F("summary", "summary", "string", True, "summary of the request", zh="诉求摘要", free_text=True),
     F("event_type", "event_type", "string", True, "canonical status code of this event (DOMAIN §4; ESCALATED = 吹哨上报, an extension)", zh="事件类型", allowed=list(EVENT_TYPES)),
     F("raw_status", "raw_status", "string", True, "status as shown by the source system", zh="原始状态", allowed=list(EVENT_TYPES.values())),
     F("event_at", "event_at", "timestamp", True, "when the status change happened", zh="发生时间"),
@@ -221,7 +225,7 @@ HOTLINE_EVENTS = Feed("hotline_events", "hotline", "json", ["event_id"], [
     F("resolved_rating", "resolved_rating", "string", False, "VISITED only: caller's rating of resolution", zh="解决情况", allowed=RESOLVED),
     F("complaint_verified", "complaint_verified", "boolean", False, "REPLIED of a 投诉/举报: complaint found true (查实)", zh="是否查实"),
     F("operator_unit", "operator_unit", "string", True, "unit that recorded the event", zh="操作单位"),
-    F("note", "note", "string", False, "free-text note of the handler", zh="处理意见"),
+    F("note", "note", "string", False, "free-text note of the handler", zh="处理意见", free_text=True),
 ], "Work-order status-change events of 12345, 12319 and the smart property platform (GET /api/v1/work-order-events).",
     extra={"endpoint": "GET /api/v1/work-order-events",
            "ordering": ["updated_at", "event_id"],
@@ -236,7 +240,7 @@ CREDIT_EVENT_TYPES = {
 }
 CREDIT_EVENTS = Feed("credit_events", "credit", "jsonl", ["credit_event_id"], [
     F("credit_event_id", "credit_event_id", "string", True, "credit record id", zh="信用记录编号", pattern=r"^XY\d{8}[0-9A-Z]{3,}\d{4}$"),
-    F("enterprise_uscc", "enterprise_uscc", "string", True, "enterprise", zh="统一社会信用代码", pattern=USCC_PATTERN, check="uscc"),
+    F("enterprise_uscc", "enterprise_uscc", "string", True, "enterprise", zh="统一社会信用代码", pattern=USCC_PATTERN, check="uscc", references="registry_enterprises.enterprise_uscc"),
     F("enterprise_name", "enterprise_name", "string", True, "enterprise name", zh="企业名称"),
     F("event_type", "event_type", "string", True, "kind of record", zh="记录类型", allowed=list(CREDIT_EVENT_TYPES)),
     F("event_type_zh", "event_type_zh", "string", True, "kind of record in Chinese", zh="记录类型名称", allowed=list(CREDIT_EVENT_TYPES.values())),
@@ -246,11 +250,11 @@ CREDIT_EVENTS = Feed("credit_events", "credit", "jsonl", ["credit_event_id"], [
     F("result", "result", "string", False, "outcome as recorded", zh="结果"),
     F("score", "score", "number", False, "evaluation / survey score (0-100)", zh="得分", min=0, max=100),
     F("is_veto", "is_veto", "boolean", True, "one-vote veto item (forces grade C)", zh="是否一票否决"),
-    F("compound_id", "compound_id", "string", False, "compound concerned", zh="小区编号", pattern=COMPOUND_ID),
+    F("compound_id", "compound_id", "string", False, "compound concerned", zh="小区编号", pattern=COMPOUND_ID, references="registry_compounds.compound_id"),
     F("related_order_id", "related_order_id", "string", False, "COMPLAINT_VERIFIED: the hotline work order", zh="关联工单编号"),
     F("document_no", "document_no", "string", False, "decision document number", zh="文书编号"),
     F("issuing_unit", "issuing_unit", "string", True, "unit that issued the record", zh="发布单位"),
-    F("description", "description", "string", True, "text of the record", zh="记录内容"),
+    F("description", "description", "string", True, "text of the record", zh="记录内容", free_text=True),
 ], "Dated credit records of property enterprises (daily JSON-lines feed).",
     extra={"layout": "<credit_dir>/YYYY-MM-DD/credit_events.jsonl + manifest.json {date, rows, sha256, generated_at}; "
                      "manifest written last; empty day = empty file and rows 0",

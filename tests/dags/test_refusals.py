@@ -92,3 +92,50 @@ def test_gate_still_passes_its_report_on(dag, monkeypatch):
     monkeypatch.setattr(shumei.build, "gate_new_batches",
                         lambda run_id: shumei.build.GateReport(["ok"], date(2024, 3, 1)))
     assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"]}
+
+
+@pytest.fixture(scope="module")
+def ingest_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "ingest_registry.py"))
+    assert bag.import_errors == {}
+    return bag.dags["ingest_registry"]
+
+
+def _load(ingest_dag):
+    import pendulum
+
+    fn = ingest_dag.get_task("load").python_callable
+    start = pendulum.datetime(2024, 3, 1, 2, tz="Asia/Shanghai")
+    return fn(data_interval_start=start, data_interval_end=start.add(days=1), params={}, run_id="r1")
+
+
+def test_a_batch_refused_at_the_door_fails_at_once(ingest_dag, monkeypatch):
+    """issue 11 item 6: a BatchStructureError (wrong columns, encoding, manifest) is deterministic."""
+    import shumei.ingest.jobs
+    from shumei.ingest.loader import BatchStructureError
+
+    message = "/drops/2024-03-01/舒城县物业管理台账_20240301.xlsx: sha256 ab does not match the manifest (cd)"
+
+    def refused(*args, **kwargs):
+        raise BatchStructureError(message)
+
+    monkeypatch.setattr(shumei.ingest.jobs, "load_range", refused)
+    with pytest.raises(AirflowFailException) as caught:
+        _load(ingest_dag)
+    assert message in str(caught.value) and isinstance(caught.value.__cause__, BatchStructureError)
+
+
+def test_a_missing_drop_or_a_lost_connection_is_retried(ingest_dag, monkeypatch):
+    import shumei.ingest.jobs
+    from shumei.sources.files import DropMissing
+
+    for error in (DropMissing("no drop for 2024-03-01"), psycopg.OperationalError("Connection refused")):
+        def down(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(shumei.ingest.jobs, "load_range", down)
+        with pytest.raises(type(error)):
+            _load(ingest_dag)
+    assert ingest_dag.get_task("load").retries >= 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shumei.settings import REPO_ROOT
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -380,3 +381,30 @@ def test_airflow_services_build_the_project_image(services):
         build = services[name]["build"]
         assert build["dockerfile"] == "docker/Dockerfile", name
         assert services[name]["image"] == f"{OWN_IMAGE}:latest", name
+
+
+def test_warehouse_logs_no_data_values(services):
+    """The compose warehouse logs as the embedded one does (issue 11 item 3: server.log quoted a
+    caller's phone from a failing COPY's CONTEXT)."""
+    from shumei.local.embedded import SERVER_LOG_OPTIONS
+
+    command = " ".join(strings_in(services["warehouse"]["command"]))
+    for setting in SERVER_LOG_OPTIONS.split(" -c "):
+        assert setting.removeprefix("-c ").strip() in command
+
+
+def test_no_token_on_a_command_line(services):
+    """issue 11 item 7: a command line is visible to every user of the machine (ps, /proc)."""
+    for name, service in services.items():
+        assert "--token" not in " ".join(strings_in(service.get("command", ""))), name
+    runner = (REPO_ROOT / "include" / "shumei" / "local" / "runner.py").read_text(encoding="utf-8")
+    assert '"--token"' not in runner
+
+
+def test_airflow_task_logs_are_private(services):
+    from shumei.local.envfile import PRIVATE_AIRFLOW_LOGS
+
+    for name in ("airflow-scheduler", "airflow-apiserver"):
+        env = env_of(services[name])
+        for key, value in PRIVATE_AIRFLOW_LOGS.items():
+            assert env.get(key) == value, (name, key)

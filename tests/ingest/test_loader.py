@@ -246,3 +246,129 @@ def test_dates_not_in_iso_form_are_rejected_never_guessed(empty_raw, as_json):
     assert rejects == expected
     assert result.rows_received == result.rows_loaded + result.rows_rejected == len(rows)
     conn.rollback()
+
+
+# issue 11 item 3: a U+0000 near the caller fields failed the batch, and the message (batch log, task
+# log, alert, server.log) quoted PostgreSQL's CONTEXT: the raw line with the caller's phone
+PLANTED_PHONE = "13912345678"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800"])
+def test_an_invalid_character_is_a_reject_naming_the_column(conn, as_json, bad):
+    from shumei.ingest.loader import JsonDocs
+
+    rows = [row("A1"), row("N1" + bad, caller_phone=PLANTED_PHONE), row("A2"),
+            row("N2", caller_phone=PLANTED_PHONE + bad)]
+    if as_json:
+        source = JsonDocs([json.dumps({"items": rows, "count": len(rows)}).encode()], items_key="items")
+    elif bad == "\ud800":
+        return  # a lone surrogate cannot be a cell of a workbook or a CSV file read as UTF-8
+    else:
+        source = rows
+    result = load_batch(conn, CONTRACT, source, meta(), pii_key="k", checksum="c")
+    assert result.rows_loaded == 2 and result.rejects_by_reason == {"invalid_character": 2}
+    rejects = conn.execute("select row_number, reason_field, record::text from raw.rejects order by 1").fetchall()
+    assert [r[:2] for r in rejects] == [(2, "order_id"), (4, "caller_phone")]
+    assert not any(PLANTED_PHONE in r[2] for r in rejects)
+    assert conn.execute("select count(*) from raw_restricted.test_orders_pii").fetchone()[0] == 2
+    conn.rollback()
+
+
+def test_a_text_that_is_not_utf8_refuses_the_batch_without_quoting_it(conn):
+    from shumei.ingest.loader import JsonDocs
+
+    lines = [json.dumps(row("A1")).encode() + b"\n",
+             json.dumps(row("N1", caller_phone=PLANTED_PHONE + "舒城"), ensure_ascii=False).encode("gbk") + b"\n"]
+    with pytest.raises(BatchStructureError) as raised:
+        load_batch(conn, CONTRACT, JsonDocs(lines), meta(), pii_key="k", checksum="c")
+    conn.rollback()
+    message = str(raised.value)
+    assert "not UTF-8" in message and "row 2" in message and PLANTED_PHONE not in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_server_log_holds_no_row_of_a_failing_copy(conn, pg_server):
+    """PostgreSQL's own log: a failing COPY of a row with a phone in it, or a failing cast of it,
+    leaves nothing of the row (no ERROR lines, whose messages quote values), and the file is the
+    server user's alone."""
+    import psycopg
+
+    conn.execute("create temporary table probe (item jsonb)")
+    with pytest.raises(psycopg.errors.UntranslatableCharacter), conn.cursor().copy("copy probe from stdin") as copy:
+        copy.write(f'{{"caller_phone": "{PLANTED_PHONE}\\\\u0000"}}\n')
+    conn.rollback()
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        conn.execute("select %s::jsonb", (f'{{"caller_phone": "{PLANTED_PHONE}\\ud800"}}',))
+    conn.rollback()
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        conn.execute("select %s::bigint", (f"{PLANTED_PHONE} 王建国",))  # the primary message quotes it
+    conn.rollback()
+    log = pg_server.logfile.read_text(encoding="utf-8", errors="replace")
+    assert "database system is ready to accept connections" in log  # the server's own events are logged
+    assert PLANTED_PHONE not in log and " ERROR: " not in log
+    assert pg_server.logfile.stat().st_mode & 0o077 == 0
+
+
+FREE_TEXT_CONTRACT = _contracts_from_doc({
+    "feed": "test_notes", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
+    "fields": [
+        {"name": "id", "type": "string", "required": True},
+        {"name": "score", "type": "integer", "min": 1, "max": 5},
+        {"name": "caller_phone", "type": "string", "pii": True},
+        {"name": "summary", "type": "string", "free_text": True},
+    ],
+})[0]
+TYPED = "联系人王建国，电话13912345678，身份证34152319800101123X"
+
+
+@pytest.mark.parametrize("path", ["records", "json_fast", "json_sql"])
+def test_free_text_is_masked_at_the_door_and_kept_only_restricted(empty_raw, path):
+    """DOMAIN §8: the summary's phone, ID number and name never reach raw.<feed> or raw.rejects; the
+    original is in raw_restricted only. The same masking on every path of the loader."""
+    from shumei.ingest.loader import JsonDocs
+
+    conn = empty_raw(FREE_TEXT_CONTRACT)
+    rows = [{"id": "A1", "score": 3, "caller_phone": "13800000000", "summary": TYPED},
+            {"id": "A2", "score": 3, "caller_phone": "13800000001", "summary": "电梯故障"},
+            {"id": "B1", "score": 9, "caller_phone": "13800000002", "summary": TYPED}]  # out_of_range
+    if path == "records":
+        source = rows
+    else:
+        # a backslash escape sends a row to the SQL validator instead of the fast path
+        text = "\\u8054" if path == "json_sql" else "联"
+        docs = [json.dumps(r, ensure_ascii=False).replace("联", text, 1).encode() + b"\n" for r in rows]
+        source = JsonDocs(docs)
+    result = load_batch(conn, FREE_TEXT_CONTRACT, source, meta(feed="test_notes"), pii_key="k", checksum="c")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    raw = dict(conn.execute("select id, summary from raw.test_notes").fetchall())
+    assert raw == {"A1": "联系人[姓名]，电话[手机号]，身份证[身份证号]", "A2": "电梯故障"}
+    restricted = dict(conn.execute("select id, summary from raw_restricted.test_notes_pii").fetchall())
+    assert restricted == {"A1": TYPED, "A2": "电梯故障"}
+    record = conn.execute("select record::text from raw.rejects").fetchone()[0]
+    assert "13912345678" not in record and "王建国" not in record and "[手机号]" in record
+    conn.rollback()
+
+
+def test_an_existing_restricted_table_gains_the_free_text_columns(warehouse_url):
+    """A warehouse loaded before free text was masked: its raw_restricted.<feed>_pii gets the columns
+    of the originals appended (empty for the batches loaded before), and loads go on."""
+    import psycopg
+    from shumei.ingest import schema
+
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
+        schema.ensure_base(conn)
+        before = [c for c in FREE_TEXT_CONTRACT.restricted_columns() if c[0] != "summary"]
+        conn.execute("create table raw_restricted.test_notes_pii ({})".format(
+            ", ".join(f"{c} {t}" for c, t in before)))
+        conn.commit()
+        schema._ENSURED.clear()
+        schema.ensure_feed_tables(conn, FREE_TEXT_CONTRACT)
+        cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
+                where table_schema = 'raw_restricted' and table_name = 'test_notes_pii' order by ordinal_position""")]
+        assert cols == [c for c, _ in FREE_TEXT_CONTRACT.restricted_columns()]
+        result = load_batch(conn, FREE_TEXT_CONTRACT, [{"id": "A1", "score": 1, "caller_phone": "1", "summary": TYPED}],
+                            meta(feed="test_notes"), pii_key="k", checksum="c")
+        assert result.rows_loaded == 1
+        conn.rollback()

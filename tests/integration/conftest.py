@@ -34,8 +34,8 @@ def hotline(drops, test_env):
 
     port = free_port()
     proc = subprocess.Popen([SIM, "serve-hotline", "--db", str(drops / "hotline" / "events.sqlite"),
-                             "--host", "127.0.0.1", "--port", str(port),
-                             "--token", test_env["SHUMEI_HOTLINE_TOKEN"], "--rate-limit", "0"],
+                             "--host", "127.0.0.1", "--port", str(port), "--rate-limit", "0"],
+                            env={**os.environ, "SHUMEI_HOTLINE_TOKEN": test_env["SHUMEI_HOTLINE_TOKEN"]},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -179,3 +180,58 @@ def test_corrupted_batch_is_blocked_and_last_release_unchanged(first_release, wa
                                   where b.interval_start = %s and b.batch_id <> %s""", SPOILED, batch_id)
     assert others and all(passed for _, passed in others), others
     assert q(warehouse_url, "select count(*) from audit.validation_runs where target = 'indicator_candidate'") == [(1,)]
+
+
+# phone numbers (mobile, 0564 fixed line) and 身份证 numbers, as whole tokens
+PERSONAL_PATTERN = re.compile(r"(?<![0-9A-Za-z_])(?:1[3-9]\d{9}|0564-?\d{7}|\d{17}[\dXx])(?![0-9A-Za-z_])")
+PLANTED = ("13912345678", "34152319800101123X", "王建国")  # shumei_sim.server.PLANTED_*
+
+
+def _relations_as_text(url: str, skip_schemas: tuple[str, ...]) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        tables = conn.execute("""select table_schema, table_name from information_schema.tables
+                                 where table_schema <> all(%s) and table_schema not like 'pg\\_%%'""",
+                              (list(skip_schemas),)).fetchall()
+        return {f"{s}.{t}": "\n".join(r[0] for r in conn.execute(
+            f'select t::text from "{s}"."{t}" t').fetchall()) for s, t in tables}
+
+
+def test_no_personal_data_outside_the_restricted_layer_after_bad_input(first_release, warehouse_url, test_env,
+                                                                       hotline, pipeline_env, logdir, pg_server):
+    """issue 11 (done when): after bad input (a U+0000 next to the caller's data, a phone, an ID
+    number and a name typed into summaries and notes, a page in another encoding), no phone or ID
+    number, planted or simulated, in any relation outside raw_restricted, in Airflow's metadata
+    database, the task logs, the alert files, Data Docs or server.log. The day is reloaded clean after."""
+    import httpx
+
+    def faults(body):
+        httpx.post(f"{hotline}/admin/faults", json=body, timeout=5,
+                   headers={"Authorization": f"Bearer {test_env['SHUMEI_HOTLINE_TOKEN']}"}).raise_for_status()
+
+    try:
+        faults({"reset": True, "bad_rows": ["nul_character", "pii_in_summary"]})
+        assert_succeeded(run_dags(["ingest_hotline"], LAST, pipeline_env, logdir))
+        assert q(warehouse_url, """select count(*) from raw.rejects j join raw.batch_log b using (batch_id)
+                                   where b.feed = 'hotline_events' and b.interval_start = %s and b.status = 'loaded'
+                                     and j.reason_code = 'invalid_character'""", LAST)[0][0] >= 1
+        assert q(warehouse_url, "select count(*) from raw_restricted.hotline_events_pii where summary like %s",
+                 f"%{PLANTED[1]}%")[0][0] >= 1  # the planted data arrived, and is kept where it belongs
+        restricted = _relations_as_text(warehouse_url, ("raw", "information_schema"))["raw_restricted.hotline_events_pii"]
+        assert len(set(PERSONAL_PATTERN.findall(restricted))) > 100  # the pattern finds the simulated callers
+        faults({"reset": True, "bad_rows": ["gbk_text", "nul_character", "pii_in_summary"]})
+        refused, = run_dags(["ingest_hotline"], LAST, pipeline_env, logdir)
+        assert not refused.succeeded and "BatchStructureError" in refused.output
+        texts = _relations_as_text(warehouse_url, ("raw_restricted", "information_schema"))
+        texts.update({f"airflow.{k}": v for k, v in _relations_as_text(airflow_db_url(), ("information_schema",)).items()})
+        local = Path(test_env["SHUMEI_LOCAL_DIR"])
+        files = [pg_server.logfile, *logdir.rglob("*"), *Path(test_env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]).rglob("*"),
+                 *(local / "alerts").rglob("*"), *Path(pipeline_env["SHUMEI_GX_DIR"]).rglob("*")]
+        texts.update({str(p): p.read_text(encoding="utf-8", errors="replace") for p in files if p.is_file()})
+        assert "raw.hotline_events" in texts and "airflow.public.task_instance" in texts and str(pg_server.logfile) in texts
+        assert any("failures.jsonl" in k for k in texts), "the refusal left no alert"
+        hits = {(where, m) for where, text in texts.items()
+                for m in {*PERSONAL_PATTERN.findall(text), *(p for p in PLANTED if p in text)}}
+        assert hits == set()
+    finally:
+        faults({"reset": True})
+        assert_succeeded(run_dags(["ingest_hotline"], LAST, pipeline_env, logdir))

@@ -14,6 +14,9 @@ import yaml
 from stdnum.cn import uscc
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
+# The official list of division codes (DOMAIN §3, §8): the file the county replaces with its own (same
+# columns); dbt loads the same file as the seed ref_divisions, so the door and the warehouse agree.
+DIVISIONS_FILE = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "ref_divisions.csv"
 
 PG_TYPES = {
     "string": "text",
@@ -39,6 +42,8 @@ class Field:
     pattern: str | None = None
     check: str | None = None
     pii: bool = False
+    references: str | None = None  # "<feed>.<field>": a key of that feed known on the batch's day
+    free_text: bool = False  # typed by operators: masked at the door, the original kept in raw_restricted only
     not_future: bool = False  # records something that happened: cannot be after the batch's day
 
     @property
@@ -69,6 +74,15 @@ class Contract:
     def pii_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.pii)
 
+    @property
+    def free_text_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.free_text)
+
+    @property
+    def restricted_fields(self) -> tuple[Field, ...]:
+        """What raw_restricted holds in clear: personal fields, and the originals of free text."""
+        return self.pii_fields + self.free_text_fields
+
     def raw_columns(self) -> list[tuple[str, str]]:
         """(name, type) of raw.<feed>: batch metadata, the public fields, keyed hashes of PII fields."""
         cols = [("_batch_id", "bigint"), ("_interval_start", "date"), ("_row_number", "integer")]
@@ -77,12 +91,25 @@ class Contract:
         return cols
 
     def restricted_columns(self) -> list[tuple[str, str]]:
-        """(name, type) of raw_restricted.<feed>_pii: the keys and the PII fields in clear."""
+        """(name, type) of raw_restricted.<feed>_pii: the keys, the PII fields in clear, and the free text
+        as it came (raw.<feed> holds it masked)."""
         key_fields = [f for f in self.fields if f.name in self.primary_key]
         cols = [("_batch_id", "bigint"), ("_row_number", "integer")]
         cols += [(f.name, f.pg_type) for f in key_fields]
-        cols += [(f.name, f.pg_type) for f in self.pii_fields]
+        cols += [(f.name, f.pg_type) for f in self.restricted_fields]
         return cols
+
+
+@cache
+def division_codes(path: Path = DIVISIONS_FILE) -> frozenset[str]:
+    """The 12-digit codes of the official division list (`check: division_code` accepts only these)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        codes = frozenset(row["area_code"].strip() for row in csv.DictReader(fh) if row.get("area_code"))
+    if not codes:
+        raise ValueError(f"{path}: the division list has no area_code rows")
+    return codes
 
 
 def valid_uscc(code: str) -> bool:
@@ -106,6 +133,8 @@ def _field(raw: dict) -> Field:
         pattern=raw.get("pattern"),
         check=raw.get("check"),
         pii=bool(raw.get("pii", False)),
+        free_text=bool(raw.get("free_text", False)),
+        references=raw.get("references"),
         not_future=bool(raw.get("not_future", False)),
     )
 

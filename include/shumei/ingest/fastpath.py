@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac
 import re
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
@@ -35,7 +35,8 @@ from typing import Annotated, Any, Literal, Optional
 import msgspec
 import numpy as np
 
-from shumei.ingest.contracts import Contract, Field, valid_uscc
+from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
+from shumei.ingest.masking import mask_free_text
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
@@ -79,7 +80,7 @@ class FastPath:
     """Splits a feed's JSON items into accepted CSV lines and items for the SQL validator."""
 
     def __init__(self, contract: Contract, interval_end: date, future_tolerance_days: int, pii_key: str,
-                 batch_id: int, interval_start: date):
+                 batch_id: int, interval_start: date, known: Mapping[str, frozenset[str]] | None = None):
         self.contract = contract
         types = {f.name: _field_type(f) for f in contract.fields}
         # a contract with a kind of field this path cannot check leaves every row to SQL (as does
@@ -95,11 +96,11 @@ class FastPath:
         self._encode = msgspec.json.Encoder().encode
         self._head = b"%d,%s," % (batch_id, interval_start.isoformat().encode())
         self._batch = b"%d," % batch_id
-        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key)
+        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key, known or {})
         cols = self.restricted_columns()[2:]
         # (a tuple even for one column: the CSV line is the encoded array without its brackets)
         self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
-            if contract.pii_fields else None
+            if contract.restricted_fields else None
         # the hash of each accepted row's key finds repeated keys without another pass over the batch
         # (the loader uses them where the keys are text: equal text is equal in SQL too)
         self._key = attrgetter(*contract.primary_key) if contract.primary_key else None
@@ -113,7 +114,8 @@ class FastPath:
         return [c for c, _ in self.contract.restricted_columns()]
 
     @staticmethod
-    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str) -> Callable:
+    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str,
+                 known: Mapping[str, frozenset[str]]) -> Callable:
         """Generates `check(row) -> bool`, True when the row passes every check that msgspec did not
         make; it replaces personal values by their keyed hash on the way."""
         horizon_day = interval_end + timedelta(days=tolerance_days)
@@ -123,7 +125,7 @@ class FastPath:
         names = [f.name for f in contract.fields]
         ordered = contract.extra.get("ordered", [])
         in_order = {n for pair in ordered for n in pair}
-        tested = [f for f in contract.fields if f.pattern or f.check]
+        tested = [f for f in contract.fields if f.pattern or f.check or f.references]
         code = ["def check(r):"]
         for i, f in enumerate(contract.fields):
             v = f"v{i}"
@@ -139,7 +141,7 @@ class FastPath:
                 code.append(f"    if {maybe}{v} >= {bound}: return False")
         if tested:
             # patterns and checks, once per distinct combination of the tested fields' values
-            env["test_values"] = _values_test(tested)
+            env["test_values"] = _values_test(tested, known)
             combo = ", ".join(f"v{names.index(f.name)}" for f in tested)
             code += [f"    k = ({combo},)",
                      "    ok = values.get(k)",
@@ -161,6 +163,18 @@ class FastPath:
                      "            if len(hashes) >= CACHE_MAX: hashes.clear()",
                      f"            h = hashes[{v}] = hmac_digest(key, {v}.replace(' ', '').lower().encode(), 'sha256').hex()",
                      f"        r.{f.name} = h"]
+        if contract.free_text_fields:
+            env.update(mask=mask_free_text, masks={})
+        for f in contract.free_text_fields:
+            # free text masked (phones, ID numbers, names), once per distinct text; the original went
+            # to the restricted line before
+            code += [f"    t = r.{f.name}",
+                     "    if t is not None:",
+                     "        m = masks.get(t)",
+                     "        if m is None:",
+                     "            if len(masks) >= CACHE_MAX: masks.clear()",
+                     "            m = masks[t] = mask(t)",
+                     f"        r.{f.name} = m"]
         code.append("    return True")
         exec("\n".join(code), env)  # noqa: S102 (code generated from the contract's field names only)
         return env["check"]
@@ -228,7 +242,7 @@ def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
     return np.frombuffer(rows, dtype=np.int64)[order[shared]].tolist()
 
 
-def _value_test(f: Field) -> Callable[[str], bool]:
+def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]:
     """The pattern and check of a field for one value; True only where SQL certainly agrees. Python's
     `re` (ASCII) stands in for PostgreSQL's `~`; values with spaces around them, or with characters
     that are not printable (where `$` and the two engines could differ), are left to SQL."""
@@ -241,13 +255,15 @@ def _value_test(f: Field) -> Callable[[str], bool]:
             return False
         if f.check == "uscc":
             return valid_uscc(value)
+        if f.references and value not in known:
+            return False
         if f.check == "division_code":
-            return len(value) == 12 and value.startswith("341523") and value.isascii() and value.isdigit()
+            return value in division_codes()
         return True
 
     return test
 
 
-def _values_test(fields: list[Field]) -> Callable[[tuple], bool]:
-    tests = [_value_test(f) for f in fields]
+def _values_test(fields: list[Field], known: Mapping[str, frozenset[str]]) -> Callable[[tuple], bool]:
+    tests = [_value_test(f, known.get(f.name)) for f in fields]
     return lambda values: all(v is None or t(v) for t, v in zip(tests, values, strict=True))

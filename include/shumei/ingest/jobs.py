@@ -9,6 +9,7 @@ initial load or a backfill leaves exactly the raw tables the daily runs would ha
 from __future__ import annotations
 
 import logging
+import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,15 +17,17 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from shumei.failures import append_private_jsonl, describe, without_data
 from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
 from shumei.ingest.schema import ensure_feed_tables
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, sha256_file, wait_for_drop
+from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+LOCAL_FAILURES = "ingest_failures.jsonl"  # under <local dir>/alerts/: failures the warehouse could not record
 
 
 @dataclass
@@ -69,59 +72,117 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
     workbooks = sorted(drop.folder.glob("*.xlsx"))
     if len(workbooks) > 1:
         raise BatchStructureError(f"{drop.folder}: more than one workbook: {[p.name for p in workbooks]}")
-    contracts = contracts_for("registry")
+    contracts = _referenced_first(contracts_for("registry"))
     sheets = read_workbook(workbooks[0], contracts) if workbooks else None
-    workbook_checksum = sha256_file(workbooks[0]) if workbooks else None
+    # the manifest's digests and row counts (DOMAIN §7 layout): a drop that differs is refused
+    workbook_checksum = drop.verified_sha256(workbooks[0]) if workbooks else None
     results = []
     for contract in contracts:
         if sheets is not None:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
             path, rows, checksum = workbooks[0], sheets[contract.feed], workbook_checksum
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
-            checksum = sha256_file(path)
+            checksum = drop.verified_sha256(path)
         meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                          expect_rows=bool(contract.extra.get("expect_rows", False)))
-        results.append(load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum))
+        result = load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum)
+        drop.check_rows(path, contract.sheet, result.rows_received)
+        results.append(result)
     return results
+
+
+def _referenced_first(contracts: list) -> list:
+    """The feeds of a drop in an order where every feed comes after the feeds its fields reference."""
+    ordered: list = []
+    pending = list(contracts)
+    while pending:
+        done = {c.feed for c in ordered}
+        ready = [c for c in pending if all(f.references.split(".")[0] in done for f in c.fields if f.references)]
+        if not ready:
+            raise ValueError(f"contracts reference each other in a circle: {[c.feed for c in pending]}")
+        ordered += ready
+        pending = [c for c in pending if c not in ready]
+    return ordered
 
 
 def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None) -> list[BatchResult]:
     contract = get_contract("credit_events")
     drop = wait_for_drop(settings.credit_dir, day, settings.drop_wait_seconds)
     path = drop.file("*.jsonl")
-    checksum = sha256_file(path)
-    expected = drop.manifest.get("sha256")
-    if expected and expected != checksum:
-        raise BatchStructureError(f"{path}: sha256 {checksum} does not match the manifest ({expected}): "
-                                  "the file is truncated or changed")
+    checksum = drop.verified_sha256(path)
     meta = BatchMeta("credit", contract.feed, day, day + timedelta(days=1), str(path), run_id,
                      expect_rows=int(drop.manifest.get("rows", 0)) > 0)
     result = load_batch(conn, contract, JsonDocs(read_lines(path)), meta, settings.pii_hash_key, checksum=checksum)
-    if "rows" in drop.manifest and int(drop.manifest["rows"]) != result.rows_received:
-        raise BatchStructureError(f"{path}: manifest says {drop.manifest['rows']} rows, the file has "
-                                  f"{result.rows_received}")
+    drop.check_rows(path, None, result.rows_received)
     return [result]
 
 
 LOADERS: dict[str, Callable] = {"hotline": _hotline, "registry": _registry, "credit": _credit}
 
 
-def _record_failure(url: str, source: str, day: date, run_id: str | None, error: Exception) -> None:
+def _record_failure(settings: Settings, source: str, day: date, run_id: str | None, message: str) -> None:
+    """The failed attempt in raw.batch_log; when the warehouse cannot take it (it is down), in the local
+    failure file instead (<local dir>/alerts/ingest_failures.jsonl, 0600), with the original cause and
+    why the warehouse could not record it. Never raises: the original error is what the task reports."""
     from shumei.ingest.schema import ensure_base
 
-    with psycopg.connect(url) as conn:
-        ensure_base(conn)
-        conn.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, status, message,
-                            dag_run_id, finished_at)
-                        values (%s, %s, %s, %s, 'failed', %s, %s, now())""",
-                     (source, source, day, day + timedelta(days=1), f"{type(error).__name__}: {error}"[:4000],
-                      run_id))
+    try:
+        with psycopg.connect(settings.warehouse_url, connect_timeout=10) as conn:
+            ensure_base(conn)
+            conn.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, status, message,
+                                dag_run_id, finished_at)
+                            values (%s, %s, %s, %s, 'failed', %s, %s, now())""",
+                         (source, source, day, day + timedelta(days=1), message, run_id))
+        return
+    except Exception as exc:  # noqa: BLE001 (any failure to record goes to the local file)
+        unrecorded = describe(exc)
+    record = {"at": datetime.now(SHANGHAI).isoformat(), "source": source, "day": day.isoformat(), "run_id": run_id,
+              "error": message, "not_in_warehouse_because": unrecorded}
+    try:
+        append_private_jsonl(settings.local_dir / "alerts" / LOCAL_FAILURES, record)
+    except OSError as exc:
+        log.error("could not record the failure of %s %s locally either: %s", source, day, describe(exc))
+    log.error("failure of %s %s recorded in %s only (the warehouse could not take it: %s)", source, day,
+              LOCAL_FAILURES, unrecorded)
+
+
+class ReferencesNotReady(RuntimeError):
+    """The feeds a source refers to (the registry, for the hotline's and credit feed's compounds and
+    enterprises) are not loaded up to the day yet: transient, the task retries."""
+
+
+def _wait_for_references(settings: Settings, source: str, day: date, poll: float = 5.0) -> None:
+    """A day is loaded only after every feed of another source that its contracts refer to is loaded up
+    to that day (or a later one), so that its references are checked against the same keys in a daily
+    run, a rerun or a backfill. Waits up to settings.reference_wait_seconds (the DAGs run side by side)."""
+    feeds = sorted({f.references.split(".")[0] for c in contracts_for(source) for f in c.fields if f.references}
+                   - {c.feed for c in contracts_for(source)})
+    if not feeds:
+        return
+    deadline = time_module.monotonic() + settings.reference_wait_seconds
+    while True:
+        with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
+            behind = feeds
+            if conn.execute("select to_regclass('raw.batch_log')").fetchone()[0] is not None:
+                behind = [f for f in feeds if not conn.execute(
+                    """select exists (select from raw.batch_log
+                       where feed = %s and status = 'loaded' and interval_start >= %s)""", (f, day)).fetchone()[0]]
+        if not behind:
+            return
+        if time_module.monotonic() >= deadline:
+            raise ReferencesNotReady(f"{source} {day}: waiting for {behind} to be loaded up to {day} "
+                                     f"(waited {settings.reference_wait_seconds:.0f} s); load that source first")
+        time_module.sleep(poll)
 
 
 def load_day(source: str, day: date, run_id: str | None = None, settings: Settings | None = None) -> DayResult:
-    """Loads one day of one source in one transaction; raises (after recording the failure) on error."""
+    """Loads one day of one source in one transaction; raises (after recording the failure) on error.
+
+    What is recorded and raised is built from structured facts (shumei.failures): a PostgreSQL error,
+    whose text quotes the data, is raised as LoadFailed with its SQLSTATE only."""
     settings = settings or get_settings()
     try:
+        _wait_for_references(settings, source, day)
         # a batch is staged in temporary tables: give them memory instead of spilling to disk
         with psycopg.connect(settings.warehouse_url, options="-c temp_buffers=256MB -c work_mem=128MB") as conn:
             for contract in contracts_for(source):
@@ -129,8 +190,11 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
             batches = LOADERS[source](conn, day, settings, run_id)
             conn.commit()
     except Exception as exc:
-        _record_failure(settings.warehouse_url, source, day, run_id, exc)
-        raise
+        safe = without_data(exc)
+        _record_failure(settings, source, day, run_id, describe(safe))
+        if safe is exc:
+            raise
+        raise safe from None
     result = DayResult(source, day, batches)
     log.info(result.summary)
     return result

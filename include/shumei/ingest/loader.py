@@ -12,20 +12,26 @@ How a batch moves (all inside the caller's transaction, so a failure leaves noth
    types (ISO shapes and pg_input_is_valid; a date in another form than YYYY-MM-DD is rejected,
    never guessed), allowed values, ranges, patterns, credit-code check
    characters (the distinct codes are checked with python-stdnum), dates not in the future,
-   timestamps in order. Failing rows go to raw.rejects with their reason; the rest is cast into
-   raw.<feed> (clear personal data only into raw_restricted).
+   timestamps in order, division codes of the official list, references to keys of other feeds known
+   on the batch's day (raw.reference_keys), no character PostgreSQL text cannot hold (U+0000: such a
+   value is replaced on the way in and its row rejected with invalid_character). Failing rows go to
+   raw.rejects with their reason; the rest is cast into raw.<feed> (clear personal data only into
+   raw_restricted). Free text (`free_text: true`) is masked on both paths (masking.py); its original
+   goes to raw_restricted only.
 4. Keys repeated within the batch are found among its loaded rows (from hashes of their keys, so
    without a pass over the raw table) and moved to raw.rejects.
 5. The batch log records received = loaded + rejected, from PostgreSQL's own row counts (a CHECK
    constraint enforces it).
 A batch with the wrong structure (missing, renamed or extra columns; malformed JSON; no rows where
-rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it.
+rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it. Its
+message names feed, batch, row and column, never a value (shumei/failures.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,8 +45,9 @@ import psycopg
 from psycopg import sql
 
 from shumei.ingest import schema
-from shumei.ingest.contracts import Contract, Field, valid_uscc
+from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
 from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
+from shumei.ingest.masking import mask_free_text
 
 COPY_CHUNK_ROWS = 20_000
 # rows per chunk of the fast path (half a megabyte of CSV): small writes let PostgreSQL take in one
@@ -144,19 +151,67 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
         except msgspec.ValidationError as exc:
             raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
         except msgspec.DecodeError as exc:  # (text that is not UTF-8 reaches PostgreSQL, which says so)
-            raise BatchStructureError(f"the source sent malformed JSON: {exc}") from exc
+            items = _items_of_a_page_with_lone_surrogates(doc, source.items_key)
+            if items is None:
+                raise BatchStructureError(f"the source sent malformed JSON: {exc}") from None
+            yield from items
+            continue
         yield from page.items
 
 
+def _items_of_a_page_with_lone_surrogates(doc: bytes, items_key: str) -> list[bytes] | None:
+    """msgspec refuses a page whose text escapes half a UTF-16 pair (\\ud800): such a value is an
+    invalid character of its row (rejected with invalid_character), not a malformed page. Python's
+    json reads it; each item goes on re-encoded, its escapes kept. None: the page is malformed."""
+    if not _SUSPECT_ESCAPE.search(doc):
+        return None
+    try:
+        page = json.loads(doc)
+    except ValueError:
+        return None
+    items = page.get(items_key) if isinstance(page, dict) else None
+    if not isinstance(items, list):
+        return None
+    return [json.dumps(item).encode() for item in items]
+
+
+# U+0000 and unpaired UTF-16 surrogates: characters no PostgreSQL text can hold
+_INVALID_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[bytes, str | None]:
+    """A JSON row whose text escapes a character PostgreSQL cannot store (U+0000, half a surrogate
+    pair), with those characters replaced by U+FFFD, and the name of the first field that held one (in
+    the contract's order; `names`: header -> field name). Other rows come back as they are."""
+    if not _SUSPECT_ESCAPE.search(doc):
+        return doc, None
+    try:
+        value = json.loads(doc)
+    except ValueError:
+        return doc, None  # malformed: PostgreSQL refuses it
+    if not isinstance(value, dict):
+        return doc, None
+    bad = {k for k, v in value.items() if isinstance(v, str) and _INVALID_CHARACTER.search(v)}
+    if not bad:
+        return doc, None
+    clean = {k: _INVALID_CHARACTER.sub("\ufffd", v) if k in bad else v for k, v in value.items()}
+    first = next((name for header, name in names.items() if header in bad), sorted(bad)[0])
+    return json.dumps(clean, ensure_ascii=False).encode(), first
+
+
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
-               pii_key: str, keys: _KeyHashes) -> tuple[int, int, int]:
+               pii_key: str, keys: _KeyHashes, known: Mapping[str, frozenset[str]]) -> tuple[int, int, int]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
     data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
     validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
     batch). The keys of the accepted rows go to `keys`.
     Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
-    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start)
+    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start,
+                    known)
     n = n_other = 0
+    names = {f.header: f.name for f in contract.fields}
+    other_rows = array("q")  # the row number of each line of `others`
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
 
@@ -166,10 +221,12 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                 copy.write(split.raw)
             restricted.write(split.restricted)
             for row_number, doc in split.others:
+                doc, invalid = _without_invalid_characters(doc, names)
                 for old, new in _DOC_ESCAPES:
                     if old in doc:
                         doc = doc.replace(old, new)
-                others.write(b"%d\t%s\n" % (row_number, doc))
+                others.write(b"%d\t%s\t%s\n" % (row_number, invalid.encode() if invalid else b"\\N", doc))
+                other_rows.append(row_number)
             n_other += len(split.others)
             keys.hashes.extend(split.key_hashes)
             keys.rows.extend(split.key_rows)
@@ -185,20 +242,30 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                                array("q"), array("q")))
                 n += len(chunk)
         copied = cur.rowcount
-        if contract.pii_fields and n > n_other:
+        if contract.restricted_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                 sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
-        cur.execute("create temporary table _src (_row_number integer, item jsonb) on commit drop")
+        cur.execute("create temporary table _src (_row_number integer, _invalid text, item jsonb) on commit drop")
         try:
-            _copy_file(cur, sql.SQL("copy _src (_row_number, item) from stdin"), others)
-        except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter) as exc:
-            raise BatchStructureError(f"the source sent text that is not UTF-8 (GBK?): {exc.diag.message_primary} "
-                                      f"({exc.diag.context or ''})") from exc
-        except psycopg.errors.InvalidTextRepresentation as exc:
-            raise BatchStructureError(f"the source sent malformed JSON: {exc.diag.message_detail or ''} "
-                                      f"({exc.diag.context or ''})") from exc
+            _copy_file(cur, sql.SQL("copy _src (_row_number, _invalid, item) from stdin"), others)
+        except psycopg.errors.DataError as exc:
+            # PostgreSQL's DETAIL and CONTEXT quote the row: the message says only where and what
+            row = _copy_line_row(exc, other_rows)
+            what = ("is not UTF-8 text (another encoding, or corrupt bytes): the source must send UTF-8"
+                    if isinstance(exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter)
+                    else f"is malformed JSON ({type(exc).__name__})")
+            raise BatchStructureError(f"feed {contract.feed}, batch {batch_id}: row {row} {what}") from None
     return n, copied, n_other
+
+
+def _copy_line_row(exc: psycopg.Error, rows: array) -> int | str:
+    """The batch's row number of the COPY line PostgreSQL names in its CONTEXT (only the number is
+    read from it), or '?'."""
+    found = re.match(r"COPY \w+, line (\d+)", (exc.diag.context or "").splitlines()[-1] if exc.diag.context else "")
+    if found and 0 < int(found.group(1)) <= len(rows):
+        return rows[int(found.group(1)) - 1]
+    return "?"
 
 
 @dataclass
@@ -255,15 +322,21 @@ def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Map
     """COPY rows given as {header: value} (workbooks, CSV) into _src_text, a text column a field."""
     headers = [f.header for f in contract.fields]
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.name)) for f in contract.fields)
-    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, {}) on commit drop").format(cols))
+    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
+                        ).format(cols))
     count = 0
     with cur.copy("copy _src_text from stdin") as copy:
         buf: list[str] = []
         for record in records:
             count += 1
-            line = "\t".join("\\N" if v is None else v.translate(_ESCAPES)
-                             for v in (to_text(record.get(h)) for h in headers))
-            buf.append(f"{count}\t{line}\n")
+            values = [to_text(record.get(h)) for h in headers]
+            line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
+            invalid = "\\N"
+            if _INVALID_CHARACTER.search(line):  # a character no PostgreSQL text can hold (U+0000)
+                first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
+                invalid = contract.fields[first].name
+                line = _INVALID_CHARACTER.sub("\ufffd", line)
+            buf.append(f"{count}\t{invalid}\t{line}\n")
             if len(buf) >= COPY_CHUNK_ROWS:
                 copy.write("".join(buf))
                 buf.clear()
@@ -285,20 +358,21 @@ def _hmac_sql(column: sql.Composable, key: str) -> sql.Composable:
                    ).format(o=sql.Literal(opad), i=sql.Literal(ipad), c=column)
 
 
-def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str, from_json: bool) -> None:
+def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str, from_json: bool,
+                    known: Mapping[str, frozenset[str]]) -> None:
     """One pass: a text column per field, keyed hashes of PII, and each row's first failing check."""
     if from_json:
         record_cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.header)) for f in contract.fields)
         fields = sql.SQL(", ").join(sql.SQL("nullif(btrim(r.{h}), '') as {n}").format(
             h=sql.Identifier(f.header), n=sql.Identifier(f.name)) for f in contract.fields)
-        source = sql.SQL("select _src._row_number, {} from _src, jsonb_to_record(_src.item) as r({})").format(
-            fields, record_cols)
+        source = sql.SQL("select _src._row_number, _src._invalid, {} from _src, jsonb_to_record(_src.item) as r({})"
+                         ).format(fields, record_cols)
         table = "_src"
     else:
         source = sql.SQL("select * from _src_text")
         table = "_src_text"
     valid = sql.Literal(_valid_codes(cur, contract, table, from_json))
-    cases = _reason_cases(contract, meta, valid)
+    cases = _reason_cases(contract, meta, valid, known)
     reason = (sql.SQL("case {} end").format(sql.SQL(" ").join(
         sql.SQL("when {} then {}").format(case[1], case[2] if len(case) > 2 else sql.Literal(case[0]))
         for case in cases)) if cases else sql.SQL("null::text"))
@@ -310,6 +384,33 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
                         "select s.*{hashes}, {reason} as _reason from ({source}) s")
                 .format(hashes=hashes, reason=reason, source=source))
     cur.execute(sql.SQL("drop table {}").format(sql.Identifier(table)))
+
+
+def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
+    """Free text of the rows the SQL validator saw, masked by the fast path's function
+    (masking.mask_free_text): each original is kept in _incoming._original_<field> for
+    raw_restricted, the masked text is what raw.<feed> and raw.rejects get."""
+    fields = [f.name for f in contract.free_text_fields]
+    if not fields:
+        return
+    cur.execute(sql.SQL("alter table _incoming {}").format(sql.SQL(", ").join(
+        sql.SQL("add column {} text").format(sql.Identifier(f"_original_{n}")) for n in fields)))
+    cur.execute(sql.SQL("update _incoming set {}").format(sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(f"_original_{n}"), sql.Identifier(n)) for n in fields)))
+    rows = cur.execute(sql.SQL("select _row_number, {} from _incoming").format(
+        sql.SQL(", ").join(sql.Identifier(n) for n in fields))).fetchall()
+    masked = ((row[0], row[1:], tuple(mask_free_text(v) for v in row[1:])) for row in rows)
+    changed = [(n, *new) for n, old, new in masked if new != old]
+    if not changed:
+        return
+    cur.execute(sql.SQL("create temporary table _masked (_row_number integer, {}) on commit drop").format(
+        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in fields)))
+    with cur.copy("copy _masked from stdin") as copy:
+        for row in changed:
+            copy.write_row(row)
+    cur.execute(sql.SQL("update _incoming i set {} from _masked m where m._row_number = i._row_number").format(
+        sql.SQL(", ").join(sql.SQL("{n} = m.{n}").format(n=sql.Identifier(n)) for n in fields)))
+    cur.execute("drop table _masked")
 
 
 # Cheap shape checks before pg_input_is_valid (which also accepts words like 'yesterday', 'now' or
@@ -356,10 +457,13 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
                    ).format(c=col)
 
 
-def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable) -> list[tuple]:
+def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable,
+                  known: Mapping[str, frozenset[str]]) -> list[tuple]:
     """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
     order they are reported."""
-    checks: list[tuple] = []
+    # first: a value that held a character no PostgreSQL text can hold (replaced by U+FFFD on the way in)
+    checks: list[tuple] = [("invalid_character", sql.SQL("_invalid is not null"),
+                            sql.SQL("'invalid_character:' || _invalid"))]
     horizon = sql.Literal(f"{meta.interval_end.isoformat()} 00:00:00+08")
     tolerance = sql.Literal(f"{meta.future_tolerance_days} days")
     for f in contract.fields:
@@ -402,10 +506,12 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
         if f.check == "uscc":
             checks.append((f"invalid_uscc:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
                            .format(c=col, v=valid_codes)))
-        if f.check == "division_code":
-            checks.append((f"invalid_division_code:{f.name}", sql.SQL(
-                "{c} is not null and (length({c}) <> 12 or left({c}, 6) <> '341523' or not pg_input_is_valid({c}, 'bigint'))"
-            ).format(c=col)))
+        if f.check == "division_code":  # the official list (contracts.DIVISIONS_FILE)
+            checks.append((f"invalid_division_code:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
+                           .format(c=col, v=sql.Literal(sorted(division_codes())))))
+        if f.references:
+            checks.append((f"unknown_reference:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
+                           .format(c=col, v=sql.Literal(sorted(known[f.name])))))
         if f.not_future and f.type in ("date", "timestamp"):
             bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
             checks.append((f"future_date:{f.name}",
@@ -416,6 +522,19 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
                        sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
                            a=sql.Identifier(earlier), b=sql.Identifier(later))))
     return checks
+
+
+def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dict[str, frozenset[str]]:
+    """For each field with `references: <feed>.<key>`: the keys of that feed known on the batch's day
+    (raw.reference_keys, first seen on or before it; a feed of the same drop is loaded first, in the
+    same transaction). DOMAIN §8: an id that is not known is rejected (unknown_reference)."""
+    known: dict[str, frozenset[str]] = {}
+    for f in contract.fields:
+        if f.references:
+            cur.execute("select key from raw.reference_keys where feed = %s and first_day <= %s",
+                        (f.references.split(".")[0], meta.interval_start))
+            known[f.name] = frozenset(r[0] for r in cur.fetchall())
+    return known
 
 
 def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json: bool) -> list[str]:
@@ -469,7 +588,7 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
             from _candidates c join _duplicates d using (_row_number)
         """, {"b": batch_id, "f": contract.feed})
         cur.execute(sql.SQL("delete from {raw} where ctid = any(array(select _tid from _duplicates))").format(raw=raw))
-        if contract.pii_fields:
+        if contract.restricted_fields:
             cur.execute(sql.SQL("delete from {}.{} r using _duplicates d "
                                 "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
@@ -486,7 +605,7 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
     if old:
         cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
             sql.Identifier(schema.RAW), sql.Identifier(contract.table)), (old,))
-        if contract.pii_fields:
+        if contract.restricted_fields:
             cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
                 sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), (old,))
         cur.execute("delete from raw.rejects where batch_id = any(%s)", (old,))
@@ -514,18 +633,21 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, b
     if keys is not None:
         for row_number, *key in cur.fetchall():
             keys.add(row_number, tuple(key))
-    if contract.pii_fields:
+    if contract.restricted_fields:
         restricted = [c for c, _ in contract.restricted_columns()]
+        free_text = {f.name for f in contract.free_text_fields}
         exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
-            sql.SQL("{}::{}").format(sql.Identifier(c), sql.SQL(t)) for c, t in contract.restricted_columns()[2:]]
+            sql.SQL("{}::{}").format(sql.Identifier(f"_original_{c}" if c in free_text else c), sql.SQL(t))
+            for c, t in contract.restricted_columns()[2:]]
         cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null")
                     .format(sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
                             sql.SQL(", ").join(sql.Identifier(c) for c in restricted), sql.SQL(", ").join(exprs)))
     # a rejected record keeps everything but clear personal data (its keyed hash stays)
-    strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(f.name)) for f in contract.pii_fields)
+    strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(c)) for c in
+                                 [f.name for f in contract.pii_fields] + [f"_original_{f.name}" for f in contract.free_text_fields])
     cur.execute(sql.SQL("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
                    select %s, %s, _row_number, split_part(_reason, ':', 1), nullif(split_part(_reason, ':', 2), ''),
-                          to_jsonb(i) - '_reason' - '_row_number'{strip}
+                          to_jsonb(i) - '_reason' - '_row_number' - '_invalid'{strip}
                    from _incoming i where _reason is not null""").format(strip=strip_pii), (batch_id, meta.feed))
     cur.execute("drop table _incoming")  # several feeds may load in one transaction
     return accepted
@@ -556,8 +678,9 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     keys = _KeyHashes() if contract.primary_key and all(
         f.type == "string" for f in contract.fields if f.name in contract.primary_key) else None
     loaded = 0
+    known = _known_keys(cur, contract, meta)
     if from_json:
-        count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes())
+        count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes(), known)
         if to_sql:
             _check_json_structure(cur, contract)
     else:
@@ -566,7 +689,8 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
         raise BatchStructureError(f"feed {contract.feed}: the batch for {meta.interval_start} has no rows "
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
-        _build_incoming(cur, contract, meta, pii_key, from_json)
+        _build_incoming(cur, contract, meta, pii_key, from_json, known)
+        _mask_incoming(cur, contract)
         loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
         cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
@@ -585,5 +709,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
     if superseded:
         cur.execute("update raw.batch_log set status = 'superseded', superseded_by = %s where batch_id = any(%s)",
                     (batch_id, superseded))
+    if (key := schema.referenced_keys().get(contract.feed)) is not None:  # other feeds refer to this one
+        schema.record_reference_keys(conn, contract.feed, key, batch_id)
     return BatchResult(batch_id, meta.feed, meta.interval_start, count, loaded, rejected, checksum,
                        by_reason, superseded)

@@ -61,11 +61,57 @@ create table if not exists raw.rejects (
 comment on table raw.rejects is '拒收记录 Rejected rows with their reason code (quarantine)';
 """
 
+# Keys other feeds refer to (`references:` in a contract), with the first day a loaded batch held them
+# (in a loaded row or a rejected one): a reference of day D is known when first_day <= D. Kept by the
+# loader; a few hundred rows, so checking a batch's references never scans a raw table.
+REFERENCE_KEYS_DDL = """
+create table raw.reference_keys (
+    feed text not null,
+    key text not null,
+    first_day date not null,
+    primary key (feed, key)
+);
+comment on table raw.reference_keys is '参照键 Keys other feeds refer to (compounds, communities, enterprises), with the first day a batch held them';
+"""
+
 
 def ensure_base(conn: psycopg.Connection) -> None:
     # the ingest DAGs run side by side: one creator of schemas and tables at a time (until commit)
     conn.execute("select pg_advisory_xact_lock(hashtext('shumei raw ddl'))")
     conn.execute(BASE_DDL)
+    if conn.execute("select to_regclass('raw.reference_keys')").fetchone()[0] is None:
+        conn.execute(REFERENCE_KEYS_DDL)
+        # a warehouse loaded before the table existed: its keys from the batches already loaded
+        for feed, key in referenced_keys().items():
+            if conn.execute("select to_regclass(%s)", (f"raw.{feed}",)).fetchone()[0] is not None:
+                record_reference_keys(conn, feed, key, None)
+
+
+def referenced_keys() -> dict[str, str]:
+    """{feed: key field} of every feed some contract's field refers to."""
+    from shumei.ingest.contracts import load_contracts
+
+    return {f.references.split(".")[0]: f.references.split(".")[1]
+            for c in load_contracts().values() for f in c.fields if f.references}
+
+
+def record_reference_keys(conn: psycopg.Connection, feed: str, key: str, batch_id: int | None) -> None:
+    """The keys of a loaded batch (None: of every loaded batch), rejected rows' included, into
+    raw.reference_keys, each with the earliest day it was seen."""
+    which = sql.SQL("b.batch_id = %(b)s") if batch_id is not None else sql.SQL("b.feed = %(f)s and b.status = 'loaded'")
+    conn.execute(sql.SQL("""
+        insert into raw.reference_keys (feed, key, first_day)
+        select %(f)s, k, min(day) from (
+            select r.{key} as k, b.interval_start as day from {raw} r join raw.batch_log b on b.batch_id = r._batch_id
+            where {which}
+            union all
+            select j.record ->> %(key)s, b.interval_start from raw.rejects j join raw.batch_log b on b.batch_id = j.batch_id
+            where {which}) keys
+        where k is not null
+        group by k
+        on conflict (feed, key) do update set first_day = least(raw.reference_keys.first_day, excluded.first_day)
+    """).format(key=sql.Identifier(key), raw=sql.SQL("{}.{}").format(sql.Identifier(RAW), sql.Identifier(feed)),
+                which=which), {"f": feed, "key": key, "b": batch_id})
 
 
 def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, columns: list[tuple[str, str]],
@@ -78,6 +124,13 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
     if rows:
         have = [r[0] for r in rows]
         want = [c for c, _ in columns]
+        if schema_name == RESTRICTED and have == want[:len(have)] and len(want) > len(have):
+            # the restricted table gained columns at its end (2026-12: the originals of masked free
+            # text): added, empty for the batches loaded before
+            conn.execute(sql.SQL("alter table {}.{} {}").format(
+                sql.Identifier(schema_name), sql.Identifier(table), sql.SQL(", ").join(
+                    sql.SQL("add column {} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns[len(have):])))
+            have = want
         if have != want:
             raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
                                "the contract changed; write a migration (see docs/operations.md)")
@@ -114,7 +167,7 @@ def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
         if text:
             conn.execute(sql.SQL("comment on column {}.{}.{} is {}").format(
                 sql.Identifier(RAW), sql.Identifier(contract.table), sql.Identifier(f.name), sql.Literal(text)))
-    if contract.pii_fields:
+    if contract.restricted_fields:
         _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
                       f"个人信息 Personal data of feed {contract.feed}, restricted")
     conn.commit()

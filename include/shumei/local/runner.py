@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from shumei.failures import private_dir
 from shumei.settings import bin_path
 
 HISTORY_START = date(2022, 1, 1)
@@ -57,13 +58,13 @@ def start_hotline(env: dict[str, str]) -> None:
     if _hotline_healthy(env):
         return
     db = _local(env) / "drops" / "hotline" / "events.sqlite"
-    logs = _local(env) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = private_dir(_local(env) / "logs")
     _pidfile(env).parent.mkdir(parents=True, exist_ok=True)
     port = env["SHUMEI_HOTLINE_PORT"]
-    with open(logs / "hotline.log", "ab") as log:
-        proc = subprocess.Popen([_sim(), "serve-hotline", "--db", str(db), "--host", "127.0.0.1", "--port", port,
-                                 "--token", env["SHUMEI_HOTLINE_TOKEN"]],
+    with _private_log(logs / "hotline.log", "ab") as log:
+        # the token in the environment, not on the command line (which every user of the machine sees)
+        proc = subprocess.Popen([_sim(), "serve-hotline", "--db", str(db), "--host", "127.0.0.1", "--port", port],
+                                env={**os.environ, "SHUMEI_HOTLINE_TOKEN": env["SHUMEI_HOTLINE_TOKEN"]},
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     _pidfile(env).write_text(str(proc.pid))
     deadline = time.monotonic() + 30
@@ -90,8 +91,7 @@ def service_status(env: dict[str, str]) -> list[str]:
 
 def dags_test(dag_id: str, end: date, conf: str | None, airflow_bin: str) -> None:
     """`airflow dags test` for the run that covers `end`, echoing progress lines; full log in .local/logs."""
-    logs = Path(os.environ["SHUMEI_LOCAL_DIR"]) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = private_dir(Path(os.environ["SHUMEI_LOCAL_DIR"]) / "logs")
     logfile = logs / f"{dag_id}-{end.isoformat()}.log"
     # the daily run at 02:00 (Asia/Shanghai) of the next day, whose data interval is the day `end`
     args = [airflow_bin, "dags", "test", dag_id, f"{end + timedelta(days=1):%Y-%m-%d}T02:00:00+08:00"]
@@ -99,7 +99,7 @@ def dags_test(dag_id: str, end: date, conf: str | None, airflow_bin: str) -> Non
         args += ["--conf", conf]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    with open(logfile, "w", encoding="utf-8") as log:
+    with _private_log(logfile, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -110,6 +110,13 @@ def dags_test(dag_id: str, end: date, conf: str | None, airflow_bin: str) -> Non
     failed = "failed" in logfile.read_text(encoding="utf-8").splitlines()[-1].lower() if logfile.stat().st_size else False
     if code != 0 or failed:
         raise SystemExit(f"DAG {dag_id} failed (exit {code}); full log: {logfile}")
+
+
+def _private_log(path: Path, mode: str, **kwargs):
+    """A log file only the pipeline's user can read (0600)."""
+    handle = open(path, mode, **kwargs)  # noqa: SIM115 (returned to a with block)
+    path.chmod(0o600)
+    return handle
 
 
 def _short(line: str) -> str:

@@ -28,6 +28,30 @@ class Drop:
     folder: Path
     manifest: dict
 
+    def verified_sha256(self, path: Path) -> str:
+        """The file's sha256, checked against the manifest (`files: {name: sha256}`, or one `sha256` for
+        a drop of one file); a digest that differs, or none for the file, refuses the batch."""
+        files = self.manifest.get("files")
+        expected = files.get(path.name) if isinstance(files, dict) else self.manifest.get("sha256")
+        if not expected:
+            raise BatchStructureError(f"{self.folder}/manifest.json has no sha256 for {path.name}: the drop "
+                                      "cannot be verified")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise BatchStructureError(f"{path}: sha256 {actual} does not match the manifest ({expected}): "
+                                      "the file is truncated or changed")
+        return actual
+
+    def check_rows(self, path: Path, part: str | None, received: int) -> None:
+        """The rows received against the manifest's count (`rows: {sheet: n}`, or one `rows: n`)."""
+        rows = self.manifest.get("rows")
+        expected = rows.get(part) if isinstance(rows, dict) else rows
+        if expected is None:
+            raise BatchStructureError(f"{self.folder}/manifest.json has no row count for {part or path.name}")
+        if int(expected) != received:
+            raise BatchStructureError(f"{path}{f' sheet {part}' if part else ''}: manifest says {expected} rows, "
+                                      f"the drop has {received}")
+
     def file(self, pattern: str) -> Path:
         found = sorted(self.folder.glob(pattern))
         if len(found) != 1:

@@ -98,9 +98,13 @@ class HotlineClient:
                 try:
                     response.content.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    # not transient: the source sends the wrong encoding; retrying cannot help
-                    raise BatchStructureError(f"hotline page is not UTF-8 ({exc.reason} at byte {exc.start}; "
-                                              "GBK?): the source must send UTF-8") from exc
+                    if exc.reason == "unexpected end of data":
+                        # the body stops inside a character: a truncated page, transient (retried)
+                        raise BadPage(f"page is truncated inside a multibyte character "
+                                      f"({len(response.content)} bytes)") from None
+                    # not transient: the source sends another encoding; retrying cannot help
+                    raise BatchStructureError(f"hotline page is not UTF-8 ({exc.reason} at byte {exc.start}): "
+                                              "the source must send UTF-8") from None
                 try:
                     body = msgspec.json.decode(response.content)
                 except msgspec.DecodeError as exc:
