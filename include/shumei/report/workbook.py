@@ -265,7 +265,7 @@ def _catalog_sheet(wb: Workbook, release: data.Release, cat: dict) -> None:
 
 
 def _notes_sheet(wb: Workbook, release: data.Release, changes: ReleaseChanges, areas: dict, cat: dict) -> None:
-    columns = [("类别\nSection", "", 14), ("指标代码\nIndicator", "indicator_code", 10), ("地区代码\nArea code", "area_code", 14),
+    columns = [("类别\nSection", "", 22), ("指标代码\nIndicator", "indicator_code", 10), ("地区代码\nArea code", "area_code", 14),
                ("地区\nArea", "", 14), ("期间类型\nPeriod", "period_type", 8), ("期间起\nFrom", "period_start", 11),
                ("原值\nOld", "old_value", 11), ("新值\nNew", "new_value", 11), ("原因\nCause", "", 26), ("说明\nDetail", "", 50)]
     prev = changes.previous
