@@ -26,7 +26,7 @@ def test_readers_read_published_and_nothing_else(published, test_env, role_url):
         conn.execute("set default_transaction_read_only = off")
         assert conn.execute("select count(*) from published.v_indicator_latest").fetchone()[0] == 14
         assert conn.execute("select count(*) from published.v_indicator_first_release").fetchone()[0] == 14
-        assert conn.execute("select count(*) from published.indicator_values_as_of(current_date)").fetchone()[0] == 14
+        assert conn.execute("select count(*) from published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date)").fetchone()[0] == 14
         assert conn.execute("select count(*) from published.indicator_catalog").fetchone()[0] == 3
         assert conn.execute("select count(*) from published.release_log").fetchone()[0] == 1
         for schema in DENIED:

@@ -126,14 +126,14 @@ def test_second_release_carries_closes_and_withdraws(lists, release, test_env):
         assert grade("v_enterprise_credit_list") == [("A",)]
         assert grade(f"enterprise_credit_list_in_release({first.release_id})") == [("AA",)]
         assert grade(f"enterprise_credit_list_in_release({second.release_id})") == [("A",)]
-        assert grade("enterprise_credit_list_as_of(current_date - 1)") == [("AA",)]
-        assert grade("enterprise_credit_list_as_of(current_date)") == [("A",)]
-        assert grade("enterprise_credit_list_as_of(current_date - 10)") == []
+        assert grade("enterprise_credit_list_as_of((now() at time zone 'Asia/Shanghai')::date - 1)") == [("AA",)]
+        assert grade("enterprise_credit_list_as_of((now() at time zone 'Asia/Shanghai')::date)") == [("A",)]
+        assert grade("enterprise_credit_list_as_of((now() at time zone 'Asia/Shanghai')::date - 10)") == []
         # the withdrawn compound is in the first release only
         c003 = "select count(*) from published.{} where compound_id = 'C003'"
         assert conn.execute(c003.format("v_compound_status_list")).fetchone()[0] == 0
         assert conn.execute(c003.format(f"compound_status_list_in_release({first.release_id})")).fetchone()[0] == 1
-        assert conn.execute(c003.format("compound_status_list_as_of(current_date)")).fetchone()[0] == 0
+        assert conn.execute(c003.format("compound_status_list_as_of((now() at time zone 'Asia/Shanghai')::date)")).fetchone()[0] == 0
         # one order followed through its handling: a version per release in which it changed
         versions = conn.execute("""select r.release_id, w.status_code, w.open311_status
                                    from published.release_log r
@@ -154,13 +154,13 @@ def test_unknown_release_is_an_error(lists, release, test_env, table):
 @pytest.mark.parametrize(("call", "where", "index"), [
     ("compound_status_list_in_release(1)", f"town_code = '{TOWN1}' and month_end_date = '2024-06-30'",
      "compound_status_list_town_month"),
-    ("compound_status_list_as_of(current_date)", f"town_code = '{TOWN1}' and month_end_date = '2024-06-30'",
+    ("compound_status_list_as_of((now() at time zone 'Asia/Shanghai')::date)", f"town_code = '{TOWN1}' and month_end_date = '2024-06-30'",
      "compound_status_list_town_month"),
     ("enterprise_credit_list_in_release(1)", f"enterprise_uscc = '{USCC_A}'", "enterprise_credit_list_key_release"),
-    ("enterprise_credit_list_as_of(current_date)", f"enterprise_uscc = '{USCC_A}'",
+    ("enterprise_credit_list_as_of((now() at time zone 'Asia/Shanghai')::date)", f"enterprise_uscc = '{USCC_A}'",
      "enterprise_credit_list_key_release"),
     ("work_orders_in_release(1)", "work_order_id = 'WO-2'", "work_orders_key_release"),
-    ("work_orders_as_of(current_date)", "work_order_id = 'WO-2'", "work_orders_key_release"),
+    ("work_orders_as_of((now() at time zone 'Asia/Shanghai')::date)", "work_order_id = 'WO-2'", "work_orders_key_release"),
 ])
 def test_reader_functions_are_inlined(lists, release, test_env, call, where, index):
     release()

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 READER_QUERIES = [
     "select * from published.v_indicator_latest order by indicator_code, area_code, period_start",
     "select * from published.v_indicator_first_release order by indicator_code, area_code, period_start",
-    "select * from published.indicator_values_as_of(current_date) order by indicator_code, area_code, period_start",
+    "select * from published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date) order by indicator_code, area_code, period_start",
     "select release_id, as_of_date, published_at from published.release_log order by release_id",
     "select * from published.indicator_catalog order by indicator_code",
 ]

@@ -55,9 +55,9 @@ def test_second_release_revises_exactly_one_value(wh, release):
     assert wh.execute("select count(*) from published.indicator_values").fetchone()[0] == 15
     assert _value(wh, "published.v_indicator_latest") == (3.5, "revised")
     assert _value(wh, "published.v_indicator_first_release") == (3.0, "final")
-    assert _value(wh, "published.indicator_values_as_of(current_date - 1)") == (3.0, "final")
-    assert _value(wh, "published.indicator_values_as_of(current_date)") == (3.5, "revised")
-    assert wh.execute("select count(*) from published.indicator_values_as_of(current_date - 10)").fetchone()[0] == 0
+    assert _value(wh, "published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date - 1)") == (3.0, "final")
+    assert _value(wh, "published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date)") == (3.5, "revised")
+    assert wh.execute("select count(*) from published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date - 10)").fetchone()[0] == 0
     assert _value(wh, f"published.indicator_values_in_release({first.release_id})") == (3.0, "final")
 
 
@@ -75,7 +75,7 @@ def test_provisional_value_becomes_final_and_withdrawn_value_is_closed(wh, relea
     result_third = release(as_of="2024-07-02")
     assert result_third.withdrawn == 1
     assert _value(wh, "published.v_indicator_latest", month=6) is None
-    assert _value(wh, "published.indicator_values_as_of(current_date)", month=6) is None
+    assert _value(wh, "published.indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date)", month=6) is None
     assert _value(wh, f"published.indicator_values_in_release({second.release_id})", month=6) == (2.6, "final")
 
 
@@ -124,7 +124,7 @@ def test_unknown_release_is_an_error(wh, release, test_env):
             conn.execute("select * from published.indicator_values_in_release(99)")
 
 
-@pytest.mark.parametrize("call", ["indicator_values_as_of(current_date)", "indicator_values_in_release(1)"])
+@pytest.mark.parametrize("call", ["indicator_values_as_of((now() at time zone 'Asia/Shanghai')::date)", "indicator_values_in_release(1)"])
 def test_as_of_and_in_release_are_inlined(wh, release, test_env, call):
     import psycopg
 

@@ -84,9 +84,7 @@ def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, tes
             return changes_since_previous(conn, release_id)
 
     first = release()
-    assert compare_with_previous(wh, first.release_id) == [ReleaseChange("TS_SC_MED", "new", 2),
-                                                           ReleaseChange("TS_SL", "new", 6),
-                                                           ReleaseChange("WY_FG", "new", 6)]
+    assert compare_with_previous(wh, first.release_id) == []  # the first release: nothing to compare with
     wh.execute("update published_candidate.indicator_values set value = 3.5"
                " where indicator_code = 'TS_SC_MED' and period_start = '2024-05-01'")          # revised
     wh.execute("update published_candidate.indicator_values set numerator = 36, value = 36"

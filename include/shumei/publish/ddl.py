@@ -13,12 +13,14 @@ when `valid_from_release <= R and (valid_to_release is null or valid_to_release 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from shumei.local.bootstrap import READER_GROUP
+from shumei.publish import tables as tables_module
 from shumei.publish.dictionary import (
     PublishedObject,
     load_published_objects,
@@ -589,17 +591,67 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
             cur.execute(sql.SQL("revoke all on schema {} from public").format(ident))
 
 
+# The state ensure_published_schema last applied (internal: schema audit, never readable by readers).
+STATE_SQL = """
+create schema if not exists audit;
+create table if not exists audit.published_ddl_state (
+    singleton boolean primary key default true check (singleton),
+    fingerprint text not null,
+    catalog_signature text not null,
+    applied_at timestamptz not null default clock_timestamp()
+);
+"""
+# What readers can see of `published`: every relation and function with its kind, grants and comment.
+# A dbt rebuild of a view (models/published/interface) drops its comment, a hand-made grant or a
+# dropped object changes it: then the DDL is applied again.
+CATALOG_SIGNATURE_SQL = """
+select md5(coalesce(string_agg(entry, '|' order by entry), ''))
+from (
+    select c.relname || ':' || c.relkind::text || ':' || coalesce(c.relacl::text, '') || ':'
+           || coalesce(obj_description(c.oid, 'pg_class'), '') as entry
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'published'
+    union all
+    select p.oid::regprocedure::text || ':' || coalesce(p.proacl::text, '') || ':'
+           || coalesce(obj_description(p.oid, 'pg_proc'), '')
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'published'
+) e
+"""
+
+
+def _fingerprint(objects: dict[str, PublishedObject]) -> str:
+    """The DDL, comments and grants this code would apply: the source of this module and the descriptions."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(tables_module.__file__).read_bytes())
+    digest.update(repr(sorted((o.name, o.kind, o.description, sorted(o.columns.items()), o.signature)
+                              for o in objects.values())).encode())
+    return digest.hexdigest()
+
+
 def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None = None) -> None:
     """Create or update the `published` schema, its tables, views, functions, comments and grants.
 
     Runs in its own transaction (committed on return), as the pipeline's owner role, which owns
     what it creates. The comments are the dbt descriptions of the published objects (the dbt
     manifest, `manifest_path` or the project's): an object or column without one is refused.
+
+    Nothing is done when the same code and descriptions were last applied and the catalog is as they
+    left it: `create or replace view` takes exclusive locks, and a reader's transaction that holds
+    one view and then reads another deadlocks with it (seen in bench/reader_database.py), so a
+    publication must not re-run the DDL when nothing changed.
     """
     objects = load_published_objects(manifest_path)
+    fingerprint = _fingerprint(objects)
     with conn.transaction(), conn.cursor() as cur:
         # serialise concurrent callers (two DAG runs): DDL on the same objects would deadlock
         cur.execute("select pg_advisory_xact_lock(hashtext('shumei.published.ddl'))")
+        cur.execute(STATE_SQL)
+        cur.execute("select fingerprint, catalog_signature from audit.published_ddl_state")
+        state = cur.fetchone()
+        cur.execute(CATALOG_SIGNATURE_SQL)
+        if state is not None and state == (fingerprint, cur.fetchone()[0]):
+            return
         cur.execute("create schema if not exists published")
         cur.execute(TABLES_SQL)
         cur.execute(VIEWS_SQL)
@@ -610,3 +662,8 @@ def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None
         cur.execute(DISCLOSURE_VIEWS_SQL)
         _apply_comments(cur, objects)
         _apply_grants(cur)
+        cur.execute(CATALOG_SIGNATURE_SQL)
+        cur.execute("""insert into audit.published_ddl_state (fingerprint, catalog_signature) values (%s, %s)
+                       on conflict (singleton) do update set fingerprint = excluded.fingerprint,
+                           catalog_signature = excluded.catalog_signature, applied_at = clock_timestamp()""",
+                    (fingerprint, cur.fetchone()[0]))
