@@ -47,7 +47,7 @@ where f.indicator_code is null                                    -- members of 
    or coalesce(f.denominator, 0) <> coalesce(m.denominator, 0)
    or m.releases > 1 or m.release_id <> (select release_id from published.v_release_current)
    or (f.indicator_code in ('TS_SC_MED', 'TS_SCH_MED', 'TS_SC_P90', 'TS_SCH_P90')
-       and (m.units is distinct from f.denominator
+       and (coalesce(m.units, 0) is distinct from coalesce(f.denominator, 0)  -- an empty cell: no members, 0
             or round((case when f.indicator_code like '%MED' then m.p50 else m.p90 end)::numeric, f.decimals)
                is distinct from f.value))
 order by {KEY}
