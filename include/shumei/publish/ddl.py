@@ -459,6 +459,11 @@ where t.valid_to_release is null;
 # value views. Kept here only; written to published.disclosure_rules so readers see it too.
 SMALL_COUNT_MIN_DENOMINATOR = 5
 
+# The small-count flag of a published value row `{row}`: the one definition, used by the value views
+# and by the bulletin for the values of a past release.
+SMALL_COUNT_SQL = """coalesce({row}.unit = 'percent' and coalesce({row}.denominator, 0) < (
+           select r.min_denominator from published.disclosure_rules r where r.rule_code = 'small_count'), false)"""
+
 RULES_SQL = """
 insert into published.disclosure_rules (rule_code, min_denominator, rule_zh, rule_en)
 values ('small_count', %(min_denominator)s,
@@ -474,8 +479,7 @@ select l.indicator_code, c.name_zh as indicator_name_zh, c.name_en as indicator_
        l.area_code, a.area_name_zh, a.area_name_en, l.area_level, a.parent_area_code,
        l.period_start, l.period_end, l.breakdown_type, l.breakdown_code,
        l.numerator, l.denominator, l.value, l.unit, c.decimals, c.is_additive,
-       coalesce(l.unit = 'percent' and coalesce(l.denominator, 0) < (
-           select r.min_denominator from published.disclosure_rules r where r.rule_code = 'small_count'), false)
+       {small_count}
            as is_small_count,
        l.target, l.deadline, l.target_met, l.status, l.revision_reason, l.valid_from_release,
        l.release_published_at
@@ -530,7 +534,8 @@ left join lateral (
 ) v on coalesce(t.measure_scope, 'area') = 'area';
 """
 
-FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f) for f in ("month", "quarter", "year"))
+FREQUENCY_VIEWS_SQL = "".join(_FREQUENCY_VIEW.format(frequency=f, small_count=SMALL_COUNT_SQL.format(row="l"))
+                              for f in ("month", "quarter", "year"))
 
 def _apply_comments(cur: psycopg.Cursor, objects: dict[str, PublishedObject]) -> None:
     """COMMENT ON every relation, column and function of `published`, from the dbt descriptions.

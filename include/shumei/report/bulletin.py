@@ -36,6 +36,7 @@ import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from psycopg.rows import dict_row
 
+from shumei.publish.ddl import SMALL_COUNT_SQL
 from shumei.publish.summary import HEADLINE
 from shumei.report import charts
 from shumei.report.data import connect as reader_connect
@@ -57,15 +58,14 @@ TARGET_KIND_ZH = {"firm": "硬性", "aspirational": "力争", "basically_met": "
 CHANGE_KIND_ZH = {"new": "新增", "revised": "修订", "updated": "初步数更新或转正", "withdrawn": "撤回"}
 PERIOD_RANK = {"year": 0, "quarter": 1, "month": 2}  # at a deadline, the longest period counts (as v_indicator_targets)
 
-VALUES_SQL = """
+VALUES_SQL = f"""
 select v.indicator_code, c.name_zh, c.decimals, v.area_code, a.area_name_zh, v.area_level,
        v.period_type, v.period_start, v.period_end, v.breakdown_type, v.breakdown_code,
        v.numerator, v.denominator, v.value, v.unit, v.target, v.deadline, v.target_met, v.status,
-       coalesce(v.unit = 'percent' and coalesce(v.denominator, 0) < r.min_denominator, false) as is_small_count
+       {SMALL_COUNT_SQL.format(row="v")} as is_small_count
 from published.indicator_values_in_release(%(release_id)s) v
 left join published.indicator_catalog c on c.indicator_code = v.indicator_code
 left join published.dim_area a on a.area_code = v.area_code
-cross join (select min_denominator from published.disclosure_rules where rule_code = 'small_count') r
 where v.breakdown_type = 'total' or v.indicator_code = 'YJ_SL'
    or (v.indicator_code, v.area_code, v.breakdown_type, v.breakdown_code) in (
        select t.indicator_code, t.area_code, t.breakdown_type, t.breakdown_code from published.indicator_targets t)
