@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -122,21 +119,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
-    from shumei.local.bootstrap import bootstrap
-    from shumei.local.embedded import EmbeddedServer, free_port
-    from shumei.local.envfile import build_env
+    from scratch import scratch_warehouse
     from shumei.publish import ensure_published_schema, publish
     from shumei.publish.tables import DISCLOSURE_TABLES
 
-    work = Path(tempfile.mkdtemp(prefix="shumei-bench-"))
-    env = build_env(work, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port())
-    env["SHUMEI_PG_SUPERUSER_PASSWORD"] = secrets.token_hex(8)
-    server = EmbeddedServer(work / "pg", int(env["SHUMEI_WH_PORT"]), env["SHUMEI_PG_SUPERUSER_PASSWORD"])
-    server.start()
-    server.wait_ready()
-    bootstrap(server.superuser_dsn(), env, with_airflow=False)
     audit = SimpleNamespace(passed=True, target="indicator_candidate", candidate_checksum=None)
-    try:
+    with scratch_warehouse() as (server, env, work):
         with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"], autocommit=True) as conn:
             conn.execute("create schema published_candidate; create table published_candidate.indicator_values ("
                          "indicator_code text, area_code text, area_level text, period_type text, period_start date,"
@@ -172,9 +160,6 @@ def main() -> None:
                     runs.append(float(next(p for p in plan if p.startswith("Execution Time")).split()[2]))
                 timings[label] = statistics.median(runs)
                 print(f"{timings[label]:8.3f} ms  {label}", flush=True)
-    finally:
-        server.destroy()
-        shutil.rmtree(work, ignore_errors=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
     stored = ", ".join(f"{name} {total:,} ({current:,} current)" for name, (total, current) in sizes.items())
     lines = [f"\n## Disclosure reader queries (bench/disclosure_queries.py), {date.today()}, {machine}\n",

@@ -28,12 +28,9 @@ import os
 import platform
 import re
 import resource
-import secrets
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -203,19 +200,11 @@ def main() -> None:
         return
 
     import psycopg
-    from shumei.local.bootstrap import bootstrap
-    from shumei.local.embedded import EmbeddedServer, free_port, pg_bin
-    from shumei.local.envfile import build_env
+    from scratch import scratch_warehouse
+    from shumei.local.embedded import pg_bin
 
-    work = Path(tempfile.mkdtemp(prefix="shumei-bench-"))
-    env = build_env(work, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port())
-    env["SHUMEI_PG_SUPERUSER_PASSWORD"] = secrets.token_hex(8)
-    server = EmbeddedServer(work / "pg", int(env["SHUMEI_WH_PORT"]), env["SHUMEI_PG_SUPERUSER_PASSWORD"])
-    server.start()
-    server.wait_ready()
-    bootstrap(server.superuser_dsn(), env, with_airflow=False)
-    child_env = {**os.environ, **env, "SHUMEI_PSQL": pg_bin("psql")}
-    try:
+    with scratch_warehouse() as (server, env, work):
+        child_env = {**os.environ, **env, "SHUMEI_PSQL": pg_bin("psql")}
         t = time.perf_counter()
         jsonl = make_dataset(work, args.rows)
         print(f"dataset: {args.rows} rows, {jsonl.stat().st_size / 1e6:.0f} MB JSON lines "
@@ -228,9 +217,6 @@ def main() -> None:
                              "drop schema if exists bench cascade")
                 conn.execute("checkpoint")
             results.append(_run_child(method, jsonl, child_env))
-    finally:
-        server.destroy()
-        shutil.rmtree(work, ignore_errors=True)
     copy = next(r for r in results if r["method"] == "psql_copy")["rows_per_s"]
     to_sql = next(r for r in results if r["method"] == "to_sql")["rows_per_s"]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
