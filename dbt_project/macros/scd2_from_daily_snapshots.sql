@@ -11,25 +11,104 @@
       snapshot. Intervals are [valid_from, valid_to).
     - A key missing from a snapshot is deleted from that day (is_deleted_at_valid_to); if it comes
       back, a new version starts.
+    - A rejected row is not a deletion (DOMAIN §8): with `rejects_feed`, a key missing from a
+      snapshot day because its row was rejected that day (stg_ingest__rejects) keeps its last
+      accepted version, as a version of its own with is_carried_forward and carry_reason (the
+      reject codes and the day of the version carried); the figures it touches are estimated.
+      A rejected key with no accepted version before stays absent (nothing to carry).
 #}
 {% macro scd2_from_daily_snapshots(
-    relation, key_columns, tracked_columns, date_column='snapshot_date', output_cte='history'
+    relation, key_columns, tracked_columns, date_column='snapshot_date', output_cte='history', rejects_feed=none
 ) -%}
 {#- Emits CTE definitions (no leading `with`) for the model's with-list; the last, output_cte,
     holds the versions. -#}
 {%- set keys = key_columns | join(', ') -%}
 {%- set qualified_keys = [] -%}
 {%- for k in key_columns %}{% do qualified_keys.append('snapshot_rows.' ~ k) %}{% endfor -%}
-snapshot_rows as (
+accepted_rows as (
 
     select
         {{ keys }},
         {% for column in tracked_columns -%}
         {{ column }},
         {% endfor -%}
-        {{ date_column }} as snapshot_date,
-        md5(row({{ tracked_columns | join(', ') }})::text) as row_hash
+        {{ date_column }} as snapshot_date
     from {{ relation }}
+
+),
+{%- if rejects_feed %}
+
+rejected_keys as (
+
+    -- keys as the staging model normalises them: trimmed, credit codes in upper case
+    select
+        {% for k in key_columns -%}
+        {% if k.endswith('uscc') %}upper({% endif %}nullif(btrim(record ->> '{{ k }}'), ''){% if k.endswith('uscc') %}){% endif %} as {{ k }},
+        {% endfor -%}
+        snapshot_date,
+        string_agg(distinct reason_code, ', ' order by reason_code) as reason_codes
+    from {{ ref('stg_ingest__rejects') }}
+    where feed = '{{ rejects_feed }}'
+    group by {{ keys }}, snapshot_date
+
+),
+
+carried_rows as (
+
+    -- the last accepted row before the day, for a rejected key absent from the day's snapshot
+    select
+        {% for k in key_columns -%}
+        rejected_keys.{{ k }},
+        {% endfor -%}
+        {% for column in tracked_columns -%}
+        last_accepted.{{ column }},
+        {% endfor -%}
+        rejected_keys.snapshot_date,
+        format(
+            '%s %s 行被拒收 row rejected (%s): 沿用 %s 的版本 last accepted version of %s carried forward',
+            '{{ rejects_feed }}', rejected_keys.snapshot_date, rejected_keys.reason_codes,
+            last_accepted.snapshot_date, last_accepted.snapshot_date
+        ) as carry_reason
+    from rejected_keys
+    inner join lateral (
+        select accepted_rows.*
+        from accepted_rows
+        where
+            {% for k in key_columns -%}
+            {% if not loop.first %}and {% endif %}accepted_rows.{{ k }} = rejected_keys.{{ k }}
+            {% endfor -%}
+            and accepted_rows.snapshot_date < rejected_keys.snapshot_date
+        order by accepted_rows.snapshot_date desc
+        limit 1
+    ) as last_accepted on true
+    where not exists (
+        select 1 from accepted_rows as same_day
+        where
+            {% for k in key_columns -%}
+            same_day.{{ k }} = rejected_keys.{{ k }}
+            and {% endfor -%}
+            same_day.snapshot_date = rejected_keys.snapshot_date
+    )
+
+),
+{%- endif %}
+
+snapshot_rows as (
+
+    -- a carried row's hash differs from its source row's (carry_reason is hashed): its own version
+    select
+        *,
+        md5(row({{ tracked_columns | join(', ') }}, carry_reason)::text) as row_hash
+    from (
+        select
+            accepted_rows.*,
+            null::text as carry_reason
+        from accepted_rows
+        {%- if rejects_feed %}
+        union all
+        select * from carried_rows
+        {%- endif %}
+    ) as rows_of_days
 
 ),
 
@@ -109,6 +188,7 @@ versions as (
         {{ column }},
         {% endfor -%}
         row_hash,
+        carry_reason,
         last_seen_date,
         version_number::integer as version_number,
         version_valid_from as valid_from,
@@ -136,6 +216,8 @@ with_next as (
         {{ column }},
         {% endfor -%}
         row_hash,
+        carry_reason is not null as is_carried_forward,
+        carry_reason,
         valid_from,
         valid_to,
         last_seen_date,

@@ -74,8 +74,11 @@ def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
         # tables of the published schema, which must exist on a first run on an empty warehouse
         ensure_published_schema(conn)
         todo = _batches_to_gate(conn)
-        as_of = as_of_date(conn)
-    summaries, blocked = [], []
+        completeness = feed_completeness(conn)
+        as_of = as_of_date(conn, completeness)
+    summaries, blocked = [f.describe() for f in completeness if f.first_gap is not None], []
+    for line in summaries:
+        log.warning("SHUMEI SUMMARY completeness: %s", line)
     for feed, batch_id in todo:
         result = run_checkpoint(settings.warehouse_url, feed, batch_id=batch_id, dag_run_id=dag_run_id,
                                 build_docs=False)
@@ -113,12 +116,67 @@ class _PassedAudit:
         return self.summary
 
 
-def as_of_date(conn: psycopg.Connection) -> date:
-    """The release's as-of date: the last day every source has loaded."""
-    row = conn.execute("""select min(last_day) from (
-                              select source, max(interval_start) as last_day from raw.batch_log
-                              where status = 'loaded' group by source) s""").fetchone()
-    return row[0]
+@dataclass(frozen=True)
+class FeedCompleteness:
+    """How far one feed is complete (raw.batch_log): every day from its first loaded day up to
+    `complete_through` has a loaded batch; `missing_days` are the days after it with none, up to its
+    last loaded day `last_day` (the first of them is the first gap)."""
+
+    feed: str
+    first_day: date
+    complete_through: date
+    last_day: date
+    missing_days: int
+    first_gap: date | None
+
+    def describe(self) -> str:
+        if self.first_gap is None:
+            return f"{self.feed}: complete {self.first_day}..{self.complete_through}"
+        return (f"{self.feed}: complete through {self.complete_through}; {self.missing_days} day(s) missing "
+                f"from {self.first_gap} (loaded up to {self.last_day}): the release is as of "
+                f"{self.complete_through} at the latest and the periods after the gap stay provisional")
+
+
+# The completeness rule (DOMAIN §8), its one home: per feed, the days its loaded batches cover
+# ([interval_start, interval_end), one day per daily batch) and the first day missing after its
+# first loaded day.
+COMPLETENESS_SQL = """
+with covered as (
+    select distinct b.feed, d::date as day
+    from raw.batch_log b
+    cross join lateral generate_series(b.interval_start, greatest(b.interval_end - 1, b.interval_start),
+                                       interval '1 day') as d
+    where b.status = 'loaded'
+),
+bounds as (
+    select feed, min(day) as first_day, max(day) as last_day, count(*) as days from covered group by feed
+),
+gaps as (
+    select c.feed, min(c.day + 1) as first_gap
+    from covered c join bounds b using (feed)
+    where c.day < b.last_day
+      and not exists (select 1 from covered n where n.feed = c.feed and n.day = c.day + 1)
+    group by c.feed
+)
+select b.feed, b.first_day, coalesce(g.first_gap - 1, b.last_day) as complete_through, b.last_day,
+       (b.last_day - b.first_day + 1 - b.days)::integer as missing_days, g.first_gap
+from bounds b left join gaps g using (feed)
+order by b.feed
+"""
+
+
+def feed_completeness(conn: psycopg.Connection) -> list[FeedCompleteness]:
+    """Completeness of every feed that has loaded a batch, from raw.batch_log."""
+    return [FeedCompleteness(*row) for row in conn.execute(COMPLETENESS_SQL).fetchall()]
+
+
+def as_of_date(conn: psycopg.Connection, completeness: list[FeedCompleteness] | None = None) -> date | None:
+    """The release's as-of date (DOMAIN §8): the last day up to which every feed is complete with no
+    gap. A feed with a missing day holds the release at the day before it, so every period after the
+    gap stays provisional (dbt's is_provisional reads this date, var shumei_as_of_date) until the day
+    is loaded."""
+    days = [f.complete_through for f in (feed_completeness(conn) if completeness is None else completeness)]
+    return min(days) if days else None
 
 
 def publish_release(audit: dict, as_of: date, dag_run_id: str | None = None) -> dict:

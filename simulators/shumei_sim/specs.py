@@ -84,7 +84,10 @@ USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 REGISTRY_LAYOUT = {
     "layout": "one workbook a day: <registry_dir>/YYYY-MM-DD/舒城县物业管理台账_YYYYMMDD.xlsx "
               "(--format csv: <registry_dir>/YYYY-MM-DD/<sheet>.csv, UTF-8); manifest.json written last",
-    "snapshot": "full ledger as of the day; a row missing from a later day's ledger is deleted",
+    "snapshot": "full ledger as of the day; a row missing from a later day's ledger is deleted, a rejected row keeps "
+                "its last accepted version (its figures estimated)",
+    # DOMAIN §8: beyond this share of rejected rows (of the rows received) the batch blocks publication
+    "max_reject_share": 0.05,
 }
 
 REGISTRY_SHEETS: list[Feed] = [

@@ -265,9 +265,10 @@ def batches(n_orders: int = 120) -> list[tuple[str, dt.date, list[dict]]]:
 def create(conn: psycopg.Connection) -> None:
     """A fresh raw layer with the ingestion's own DDL (shumei.ingest.schema, from the contracts)."""
     from shumei.ingest.contracts import load_contracts
-    from shumei.ingest.schema import ensure_feed_tables
+    from shumei.ingest.schema import ensure_feed_tables, forget_ensured
 
     conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
+    forget_ensured()
     contracts = load_contracts()
     for feed in FEEDS:
         ensure_feed_tables(conn, contracts[feed])

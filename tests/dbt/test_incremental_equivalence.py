@@ -9,8 +9,6 @@ batches, a rerun that replaces an already loaded batch), run incrementally, then
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,19 +18,11 @@ import pytest
 # tests/dbt has no __init__.py on purpose: a package named `dbt` would shadow dbt-core itself.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import raw_fixture  # noqa: E402
+from dbt_run import dbt as _dbt  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 SPLIT = dt.date(2023, 9, 30)
-VARS = "{shumei_as_of_date: '2024-07-15'}"
-
-
-def _dbt(*args: str) -> None:
-    dbt = str(Path(sys.executable).parent / "dbt")
-    result = subprocess.run([dbt, *args, "--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR),
-                             "--vars", VARS], cwd=DBT_DIR, env=dict(os.environ), capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def _table(conn: psycopg.Connection) -> list[tuple]:

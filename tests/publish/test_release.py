@@ -136,3 +136,31 @@ def test_as_of_and_in_release_are_inlined(wh, release, test_env, call):
             " and period_type = 'month'", (COUNTY,)).fetchall())
     assert "Function Scan" not in plan, plan
     assert "Index Scan using indicator_values_key_release_bd on indicator_values" in plan, plan
+
+
+def test_estimated_value_carries_its_reason_then_becomes_final(wh, release):
+    """DOMAIN §8: a figure with a member carried forward from a rejected row is published as
+    estimated (SDMX E) with the reason; the same estimate again is no change; built from accepted
+    rows only, it is released again as final (a closed period) or provisional (an open one)."""
+    release()
+    reason = ("估计值 estimated: 1 个单位沿用上次接受的版本 units carried forward; registry_compounds 2024-05-31 "
+              "行被拒收 row rejected (duplicate_key_conflict): 沿用 2024-05-30 的版本 last accepted version of "
+              "2024-05-30 carried forward")
+    wh.execute("alter table published_candidate.indicator_values add column estimate_reason text")
+    wh.execute("update published_candidate.indicator_values set estimate_reason = %s"
+               " where indicator_code = 'WY_FG' and area_code = %s and period_start in ('2024-05-01', '2024-06-01')",
+               (reason, COUNTY))
+    second = release(as_of="2024-06-16", dag_run_id="run-2")
+    assert (second.changed, second.unchanged) == (2, 12)
+    rows = wh.execute("select period_start::text, status, revision_reason from published.v_indicator_latest"
+                      " where indicator_code = 'WY_FG' and area_code = %s order by 1", (COUNTY,)).fetchall()
+    assert rows == [("2024-05-01", "estimated", reason), ("2024-06-01", "estimated", reason)]
+    again = release(as_of="2024-06-17", dag_run_id="run-3")
+    assert not again.released
+    wh.execute("update published_candidate.indicator_values set estimate_reason = null")
+    fourth = release(as_of="2024-06-18", dag_run_id="run-4")
+    assert fourth.changed == 2
+    assert _value(wh, "published.v_indicator_latest", code="WY_FG") == (93.6, "final")
+    assert _value(wh, "published.v_indicator_latest", code="WY_FG", month=6) == (95.7, "provisional")
+    assert _value(wh, f"published.indicator_values_in_release({second.release_id})", code="WY_FG") == (
+        93.6, "estimated")

@@ -131,6 +131,24 @@ def test_corrupted_batch_is_blocked(feed, warehouse_url, kind, expected_check):
     assert expected_check in result.summary()
 
 
+@pytest.mark.parametrize("received, passed", [(20, True), (21, True), (22, False), (52, False)])
+def test_reject_share_above_the_contract_share_blocks(feed, warehouse_url, received, passed):
+    """DOMAIN §8: beyond the contract's max_reject_share of rejected rows the batch blocks. 20 rows
+    loaded: 1 of 21 rejected (4.8 %) passes a 5 % share, 2 of 22 (9.1 %) and 32 of 52 block; the row
+    count band alone lets the last through (its ±10-row slack)."""
+    conn, load = feed
+    load(base_rows())
+    conn.execute(f"update {SCHEMA}.batch_log set rows_received = %s, rows_rejected = %s - rows_loaded"
+                 " where batch_id = %s", (received, received, BATCH))
+    result = run_checkpoint(warehouse_url, FEED, batch_id=BATCH, contract=dict(CONTRACT, max_reject_share=0.05),
+                            raw_schema=SCHEMA, dag_run_id="batch-test", build_docs=False)
+    assert result.passed is passed, result.summary()
+    assert "reject_share" in {o.check for o in result.outcomes}
+    if not passed:
+        assert {o.check for o in result.failures} == {"reject_share"}, result.summary()
+        assert "reject_share" in result.summary()
+
+
 def test_one_invalid_code_only_warns(feed, warehouse_url):
     conn, load = feed
     rows = base_rows()

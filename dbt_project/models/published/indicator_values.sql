@@ -90,7 +90,8 @@ observations as (
         breakdown_code,
         numerator,
         denominator,
-        measure_value
+        measure_value,
+        estimate_reason
     from stock_values
     union all
     select
@@ -104,7 +105,8 @@ observations as (
         breakdown_code,
         numerator,
         denominator,
-        measure_value
+        measure_value,
+        null::text as estimate_reason
     from flow_values
 
 ),
@@ -194,6 +196,7 @@ densified as (
         cells.unit,
         cells.decimals,
         catalogued.measure_value,
+        catalogued.estimate_reason,
         case
             when catalogued.indicator_code is not null then catalogued.numerator
             when cells.unit in ('working_days', 'hours') then null
@@ -232,6 +235,7 @@ valued as (
         denominator,
         unit,
         decimals,
+        estimate_reason,
         case
             when unit = 'percent' then 100 * numerator / nullif(denominator, 0)
             when unit = 'score' then numerator / nullif(denominator, 0)
@@ -339,7 +343,9 @@ final as (
                 end
         end as target_met,
         period_end >= {{ as_of_date() }} as is_provisional,
-        revision_reason::text as revision_reason
+        revision_reason::text as revision_reason,
+        -- set when a member unit is a rejected row's last accepted version: status estimated (E)
+        estimate_reason::text as estimate_reason
     from with_reason
 
 )

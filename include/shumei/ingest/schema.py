@@ -154,6 +154,12 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
 _ENSURED: set[tuple[str, str]] = set()
 
 
+def forget_ensured() -> None:
+    """Forgets which feed tables this process has ensured: after the raw schemas were dropped (a test's
+    fresh raw layer), the next ensure_feed_tables creates them again."""
+    _ENSURED.clear()
+
+
 def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
     """Creates (or checks) the feed's tables and commits; once per process and server."""
     key = (conn.info.dsn, contract.feed)

@@ -72,7 +72,7 @@ create table if not exists published.indicator_values (
     target numeric,
     deadline date,
     target_met boolean,
-    status text not null check (status in ('provisional', 'final', 'revised', 'break_in_series')),
+    status text not null check (status in ('provisional', 'final', 'revised', 'break_in_series', 'estimated')),
     revision_reason text,
     valid_from_release bigint not null references published.release_log (release_id),
     valid_to_release bigint references published.release_log (release_id),
@@ -83,6 +83,18 @@ alter table published.indicator_values
     add column if not exists breakdown_type text not null default 'total'
         check (breakdown_type in ('total', 'channel', 'request_type', 'category', 'rule')),
     add column if not exists breakdown_code text not null default '_T';
+-- 2026-12-01: status estimated (SDMX E: a member unit is a rejected registry row's last accepted version)
+do $$
+begin
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'published.indicator_values'::regclass and conname = 'indicator_values_status_check'
+                     and pg_get_constraintdef(oid) like '%estimated%') then
+        alter table published.indicator_values drop constraint if exists indicator_values_status_check;
+        alter table published.indicator_values add constraint indicator_values_status_check
+            check (status in ('provisional', 'final', 'revised', 'break_in_series', 'estimated'));
+    end if;
+end
+$$;
 drop index if exists published.indicator_values_current_key;
 drop index if exists published.indicator_values_key_release;
 -- at most one current value per key: the diff of a release relies on it

@@ -10,6 +10,9 @@ current in `published.indicator_values`:
   provisional value is updated, otherwise `revised` with a reason (the candidate's
   `revision_reason` column when dbt provides one, else a generated description of the change);
   `break_in_series` when the candidate flags it (optional boolean column `break_in_series`);
+  `estimated` (SDMX E) when the candidate gives an `estimate_reason` (a member unit is the last
+  accepted version of a rejected registry row, DOMAIN §8), with that reason; an estimated value
+  that is later built from accepted rows only is released again (final, or provisional);
 - a published value missing from the candidate is closed (withdrawn in the new release);
 - the member units of the figures (marts.fct_indicator_{stock,flow}_members) replace those of the
   previous release in published.indicator_{stock,flow}_member_units, for the drill-through view
@@ -198,30 +201,37 @@ def _apply(cur: psycopg.Cursor, v: _Versioning, release_id: int) -> None:
 
 
 def _values_versioning(candidate: str, columns: set[str]) -> _Versioning:
-    """indicator_values: a status (provisional, final, revised, break in series) and a revision reason."""
+    """indicator_values: a status (provisional, final, revised, break in series, estimated) and a reason."""
     reason = sql.SQL("nullif(trim(c.revision_reason), '')" if "revision_reason" in columns else "null::text")
+    estimate = sql.SQL("nullif(trim(c.estimate_reason), '')" if "estimate_reason" in columns else "null::text")
     brk = sql.SQL("coalesce(c.break_in_series, false)" if "break_in_series" in columns else "false")
     select = sql.SQL("""
             select c.indicator_code, c.area_code, c.area_level, c.period_type, c.period_start,
                    c.period_end, c.breakdown_type, c.breakdown_code, c.numerator::numeric, c.denominator::numeric, c.value::numeric, c.unit,
                    c.target::numeric, c.deadline, c.target_met, coalesce(c.is_provisional, false) as is_provisional,
-                   {reason} as revision_reason, {brk} as break_in_series
-            from {tbl} c""").format(reason=reason, brk=brk, tbl=sql.Identifier(*candidate.split(".")))
+                   {reason} as revision_reason, {brk} as break_in_series, {estimate} as estimate_reason
+            from {tbl} c""").format(reason=reason, brk=brk, estimate=estimate,
+                                    tbl=sql.Identifier(*candidate.split(".")))
     return _Versioning(
         table=INDICATOR_VALUES,
         candidate_select=select,
-        unchanged_also=("(p.status = 'provisional') = c.is_provisional"
-                        " and not (c.break_in_series and p.status <> 'break_in_series')"),
+        # the status the candidate would get is the one in force (an estimate with the same reason)
+        unchanged_also=("(case when c.estimate_reason is not null and not c.break_in_series"
+                        " then p.status = 'estimated' and p.revision_reason is not distinct from c.estimate_reason"
+                        " else p.status <> 'estimated' and (p.status = 'provisional') = c.is_provisional"
+                        " and not (c.break_in_series and p.status <> 'break_in_series') end)"),
         diff_extra=f", p.status as old_status, concat_ws('; ', {_REASON_PARTS}) as change_description",
         derived=(("status", "s.status"),
                  ("revision_reason", """case s.status
            when 'revised' then coalesce(d.revision_reason, '修订 revised: ' || d.change_description)
            when 'break_in_series' then coalesce(d.revision_reason, '序列中断 break in series')
+           when 'estimated' then d.estimate_reason
        end""")),
         insert_join="""cross join lateral (select case
     when d.break_in_series then 'break_in_series'
+    when d.estimate_reason is not null then 'estimated'
     when d.is_provisional then 'provisional'
-    when d.change = 'new' or d.old_status = 'provisional' then 'final'
+    when d.change = 'new' or d.old_status in ('provisional', 'estimated') then 'final'
     else 'revised' end as status) s""",
     )
 

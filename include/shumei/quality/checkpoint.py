@@ -190,15 +190,20 @@ def _relation_columns(engine: sa.Engine, schema: str, table: str) -> set[str]:
         return {r[0] for r in rows}
 
 
+def _batch_logged(conn: sa.Connection, raw_schema: str, batch_id: int, column: str) -> Any:
+    """One column of the batch's raw.batch_log row, or None (no batch log, or no such batch)."""
+    if conn.execute(sa.text("select to_regclass(:t)"), {"t": f"{raw_schema}.batch_log"}).scalar() is None:
+        return None
+    return conn.execute(sa.text(f"select {column} from {raw_schema}.batch_log where batch_id = :b"),
+                        {"b": batch_id}).scalar()
+
+
 def row_count_band(engine: sa.Engine, feed: str, batch_id: int, spec: dict[str, Any],
                    raw_schema: str = "raw") -> dict | None:
     """(min, max) rows per severity from the trailing average of rows_loaded, or None (no history)."""
     cfg = spec["row_count"]
     with engine.connect() as conn:
-        if conn.execute(sa.text("select to_regclass(:t)"), {"t": f"{raw_schema}.batch_log"}).scalar() is None:
-            return None
-        start = conn.execute(sa.text(f"select interval_start from {raw_schema}.batch_log where batch_id = :b"),
-                             {"b": batch_id}).scalar()
+        start = _batch_logged(conn, raw_schema, batch_id, "interval_start")
         if start is None:
             return None
         avg, n = conn.execute(sa.text(f"""
@@ -216,6 +221,21 @@ def row_count_band(engine: sa.Engine, feed: str, batch_id: int, spec: dict[str, 
         low, high = cfg[f"{severity}_band"]
         bands[severity] = (max(0, math.floor(avg * low - slack)), math.ceil(avg * high + slack))
     return bands
+
+
+def loaded_rows_floor(engine: sa.Engine, batch_id: int, contract: dict[str, Any],
+                      raw_schema: str = "raw") -> tuple[int, int] | None:
+    """(fewest rows the batch may load, rows received) under the contract's max_reject_share (DOMAIN
+    §8: beyond that share of rejected rows the batch blocks publication), or None when the contract
+    sets no share or the batch log does not know the batch."""
+    share = contract.get("max_reject_share")
+    if share is None:
+        return None
+    with engine.connect() as conn:
+        received = _batch_logged(conn, raw_schema, batch_id, "rows_received")
+    if received is None:
+        return None
+    return received - math.floor(received * float(share) + 1e-9), received
 
 
 def _batch_frame(engine: sa.Engine, feed: str, batch_id: int, contract: dict[str, Any], raw_schema: str):
@@ -274,7 +294,8 @@ def run_checkpoint(engine_or_url: sa.Engine | str, target: str, *, batch_id: int
         frame = _batch_frame(engine, target, batch_id, contract, raw_schema)
         expectations = suites.batch_expectations(
             contract, spec, columns=set(frame.columns),
-            row_count_band=row_count_band(engine, target, batch_id, spec, raw_schema))
+            row_count_band=row_count_band(engine, target, batch_id, spec, raw_schema),
+            loaded_floor=loaded_rows_floor(engine, batch_id, contract, raw_schema))
         suite_name, batch_parameters = f"{spec['suite_prefix']}.{target}", {"dataframe": frame}
 
     with _locked(gx_dir()):

@@ -103,12 +103,14 @@ def timestamp_pairs(contract: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def batch_expectations(contract: Mapping[str, Any], spec: Mapping[str, Any], *, columns: set[str],
-                       row_count_band: Mapping[str, tuple[int, int]] | None) -> list:
+                       row_count_band: Mapping[str, tuple[int, int]] | None,
+                       loaded_floor: tuple[int, int] | None = None) -> list:
     """Expectations of one source batch of `contract`'s feed.
 
     `columns` are the columns of the batch (PII fields may live in raw_restricted instead: they are
     checked only when present); `row_count_band` maps severity to (min, max) rows, or None when the
-    feed has too little history.
+    feed has too little history; `loaded_floor` is (fewest rows loaded, rows received) under the
+    contract's max_reject_share, or None.
     """
     fields = contract.get("fields", [])
     out = []
@@ -160,4 +162,12 @@ def batch_expectations(contract: Mapping[str, Any], spec: Mapping[str, Any], *, 
                                 min_value=int(low), max_value=int(high),
                                 description="行数在近期平均值范围内 Rows within the band around the trailing "
                                             "average of rows_loaded (raw.batch_log)"))
+    if loaded_floor is not None:
+        floor, received = loaded_floor
+        share = float(contract["max_reject_share"])
+        out.append(_expectation("ExpectTableRowCountToBeBetween", "reject_share", spec["reject_share"],
+                                min_value=int(floor), max_value=int(received),
+                                description=f"拒收比例 ≤ {share:.0%} Rejected rows at most {share:.0%} of the "
+                                            f"{received} received (contract max_reject_share): at least "
+                                            f"{floor} loaded"))
     return out

@@ -13,7 +13,8 @@ with snapshots as (
     ['agreement_id'],
     [
         'enterprise_uscc', 'community_code', 'signed_date'
-    ]
+    ],
+    rejects_feed='registry_agreements'
 ) }},
 
 final as (

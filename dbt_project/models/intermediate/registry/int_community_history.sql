@@ -14,7 +14,8 @@ with snapshots as (
     [
         'community_name', 'town_code', 'has_alliance', 'alliance_date', 'has_joint_meeting',
         'joint_meeting_date'
-    ]
+    ],
+    rejects_feed='registry_communities'
 ) }},
 
 final as (

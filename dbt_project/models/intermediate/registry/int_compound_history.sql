@@ -15,7 +15,8 @@ with snapshots as (
         'compound_name', 'town_code', 'community_code', 'address', 'is_urban_residential',
         'households', 'buildings', 'built_year', 'service_mode_code', 'has_property_service',
         'enterprise_uscc', 'enterprise_name', 'service_start_date', 'ledger_date'
-    ]
+    ],
+    rejects_feed='registry_compounds'
 ) }},
 
 final as (

@@ -14,7 +14,8 @@ with snapshots as (
     [
         'object_type_code', 'object_id', 'object_name', 'title_level_code', 'title_name',
         'awarded_date'
-    ]
+    ],
+    rejects_feed='registry_demonstrations'
 ) }},
 
 final as (

@@ -14,7 +14,8 @@ with snapshots as (
     [
         'enterprise_name', 'registered_area_code', 'is_local', 'is_state_owned', 'has_party_org',
         'party_org_type_zh', 'party_org_date', 'served_compounds', 'ledger_date'
-    ]
+    ],
+    rejects_feed='registry_enterprises'
 ) }},
 
 final as (

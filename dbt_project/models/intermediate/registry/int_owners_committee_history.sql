@@ -15,7 +15,8 @@ with snapshots as (
         'compound_id', 'committee_type_code', 'formed_date', 'term_no', 'term_start_date',
         'term_end_date', 'members', 'party_members', 'director_is_community_cadre', 'is_active',
         'dissolved_date'
-    ]
+    ],
+    rejects_feed='registry_owners_committees'
 ) }},
 
 final as (

@@ -13,7 +13,8 @@ with snapshots as (
     ['org_id', 'compound_id'],
     [
         'org_form_code', 'org_name', 'formed_date', 'party_members', 'secretary_source_zh'
-    ]
+    ],
+    rejects_feed='registry_party_orgs'
 ) }},
 
 final as (

@@ -14,7 +14,8 @@ with snapshots as (
     [
         'enterprise_uscc', 'community_code', 'project_name', 'claim_year', 'claimed_date',
         'status_code', 'completed_date'
-    ]
+    ],
+    rejects_feed='registry_service_projects'
 ) }},
 
 final as (

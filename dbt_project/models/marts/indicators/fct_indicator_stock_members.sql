@@ -79,7 +79,8 @@ compound_observations as (
             when 'YWH_DY' then urban_compounds.is_committee_party_share_met::integer
             when 'SFD_XQ' then urban_compounds.is_city_demonstration::integer
         end::numeric as numerator,
-        case when indicator.indicator_code = 'SFD_XQ' then null else 1 end::numeric as denominator
+        case when indicator.indicator_code = 'SFD_XQ' then null else 1 end::numeric as denominator,
+        urban_compounds.estimate_reason
     from urban_compounds
     cross join (
         values ('WY_FG'), ('YWH_FG'), ('DZB_ZJ'), ('YWH_DY'), ('SFD_XQ')
@@ -109,7 +110,8 @@ community_observations as (
         communities.community_code as unit_id,
         coalesce(communities.has_alliance and communities.has_joint_meeting, false)::integer::numeric
             as numerator,
-        1::numeric as denominator
+        1::numeric as denominator,
+        communities.carry_reason as estimate_reason
     from months
     inner join communities
         on
@@ -133,7 +135,8 @@ located_observations as (
         observations.unit_type,
         observations.unit_id,
         observations.numerator,
-        observations.denominator
+        observations.denominator,
+        observations.estimate_reason
     from (
         select * from compound_observations
         union all
@@ -169,6 +172,7 @@ enterprise_observations as (
         enterprise_status.month_end_date,
         enterprise_status.served_town_codes,
         enterprise_status.enterprise_uscc as unit_id,
+        enterprise_status.estimate_reason,
         1::numeric as denominator,
         case indicator.indicator_code
             when 'QYDZZ_ZJ' then enterprise_status.has_party_org::integer
@@ -211,7 +215,8 @@ enterprise_members as (
         'enterprise' as unit_type,
         unit_id,
         numerator,
-        denominator
+        denominator,
+        estimate_reason
     from enterprise_observations
     union all
     select
@@ -222,7 +227,8 @@ enterprise_members as (
         'enterprise' as unit_type,
         enterprise_observations.unit_id,
         enterprise_observations.numerator,
-        enterprise_observations.denominator
+        enterprise_observations.denominator,
+        enterprise_observations.estimate_reason
     from enterprise_observations
     cross join lateral unnest(string_to_array(enterprise_observations.served_town_codes, '|')) as served (town_code)
 
@@ -232,7 +238,7 @@ demonstration_enterprise_members as (
 
     -- SFD_QY counts enterprises holding a city-level title at the month end (cumulative, not
     -- revoked), whether or not they serve a compound that day: county level only
-    select distinct
+    select
         'SFD_QY' as indicator_code,
         months.month_end_date,
         {{ county }} as area_code,
@@ -240,7 +246,9 @@ demonstration_enterprise_members as (
         'enterprise' as unit_type,
         demonstrations.object_id as unit_id,
         1::numeric as numerator,
-        null::numeric as denominator
+        null::numeric as denominator,
+        string_agg(distinct demonstrations.carry_reason, '; ' order by demonstrations.carry_reason)
+            as estimate_reason
     from months
     inner join demonstrations
         on
@@ -248,6 +256,7 @@ demonstration_enterprise_members as (
             and (demonstrations.valid_to is null or months.month_end_date < demonstrations.valid_to)
             and months.month_end_date >= demonstrations.awarded_date
     where demonstrations.object_type_code = 'enterprise' and demonstrations.title_level_code = 'city'
+    group by months.month_end_date, demonstrations.object_id
     union all
     -- a zero at every month end the registry covers, so the count starts at 0, not at the first title
     select distinct
@@ -258,7 +267,8 @@ demonstration_enterprise_members as (
         'none' as unit_type,
         '(none)' as unit_id,
         0::numeric as numerator,
-        null::numeric as denominator
+        null::numeric as denominator,
+        null::text as estimate_reason
     from compound_status
 
 ),

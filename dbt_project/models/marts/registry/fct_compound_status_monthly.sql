@@ -67,7 +67,8 @@ compound_months as (
         compounds.service_mode_code,
         compounds.has_property_service,
         compounds.enterprise_uscc,
-        compounds.enterprise_name
+        compounds.enterprise_name,
+        compounds.carry_reason
     from months
     inner join compounds
         on
@@ -84,7 +85,8 @@ committee_months as (
         committees.committee_id,
         committees.committee_type_code,
         committees.members,
-        committees.party_members
+        committees.party_members,
+        committees.carry_reason
     from months
     inner join committees
         on
@@ -104,7 +106,8 @@ party_org_months as (
         party_orgs.compound_id,
         months.month_end_date,
         party_orgs.org_id as party_org_id,
-        party_orgs.org_form_code as party_org_form_code
+        party_orgs.org_form_code as party_org_form_code,
+        party_orgs.carry_reason
     from months
     inner join party_orgs
         on
@@ -126,7 +129,8 @@ community_months as (
         communities.community_code,
         months.month_end_date,
         communities.has_alliance,
-        communities.has_joint_meeting
+        communities.has_joint_meeting,
+        communities.carry_reason
     from months
     inner join communities
         on
@@ -137,9 +141,10 @@ community_months as (
 
 demonstration_months as (
 
-    select distinct
+    select
         demonstrations.object_id as compound_id,
-        months.month_end_date
+        months.month_end_date,
+        string_agg(distinct demonstrations.carry_reason, '; ' order by demonstrations.carry_reason) as carry_reason
     from months
     inner join demonstrations
         on
@@ -147,6 +152,7 @@ demonstration_months as (
             and (demonstrations.valid_to is null or months.month_end_date < demonstrations.valid_to)
             and months.month_end_date >= demonstrations.awarded_date
     where demonstrations.object_type_code = 'compound' and demonstrations.title_level_code = 'city'
+    group by demonstrations.object_id, months.month_end_date
 
 ),
 
@@ -179,7 +185,12 @@ final as (
         coalesce(party_org_months.party_org_form_code = 'work_group', false) as has_party_work_group,
         coalesce(community_months.has_alliance and community_months.has_joint_meeting, false)
             as is_alliance_covered,
-        demonstration_months.compound_id is not null as is_city_demonstration
+        demonstration_months.compound_id is not null as is_city_demonstration,
+        -- a rejected row carried forward in any ledger this month end is read from (DOMAIN §8)
+        nullif(concat_ws(
+            '; ', compound_months.carry_reason, committee_months.carry_reason, party_org_months.carry_reason,
+            community_months.carry_reason, demonstration_months.carry_reason
+        ), '') as estimate_reason
     from compound_months
     left join committee_months
         on

@@ -34,7 +34,8 @@ served as (
         enterprise_uscc,
         month_end_date,
         bool_or(is_provisional) as is_provisional,
-        count(*) as served_compounds
+        count(*) as served_compounds,
+        string_agg(distinct estimate_reason, '; ' order by estimate_reason) as estimate_reason
     from compound_status
     where has_property_service and is_urban_residential and enterprise_uscc is not null
     group by enterprise_uscc, month_end_date
@@ -59,6 +60,7 @@ enterprise_versions as (
         served.enterprise_uscc,
         served.month_end_date,
         enterprises.enterprise_name,
+        enterprises.carry_reason,
         coalesce(
             enterprises.has_party_org
             and (enterprises.party_org_date is null or enterprises.party_org_date <= served.month_end_date),
@@ -75,9 +77,10 @@ enterprise_versions as (
 
 agreement_months as (
 
-    select distinct
+    select
         served.enterprise_uscc,
-        served.month_end_date
+        served.month_end_date,
+        string_agg(distinct agreements.carry_reason, '; ' order by agreements.carry_reason) as carry_reason
     from served
     inner join agreements
         on
@@ -85,6 +88,7 @@ agreement_months as (
             and served.month_end_date >= agreements.valid_from
             and (agreements.valid_to is null or served.month_end_date < agreements.valid_to)
             and served.month_end_date >= agreements.signed_date
+    group by served.enterprise_uscc, served.month_end_date
 
 ),
 
@@ -94,7 +98,8 @@ project_months as (
     select
         served.enterprise_uscc,
         served.month_end_date,
-        count(distinct projects.project_id) as projects_claimed_ytd
+        count(distinct projects.project_id) as projects_claimed_ytd,
+        string_agg(distinct projects.carry_reason, '; ' order by projects.carry_reason) as carry_reason
     from served
     inner join projects
         on
@@ -118,7 +123,12 @@ final as (
         served_towns.served_town_codes,
         enterprise_versions.has_party_org,
         agreement_months.enterprise_uscc is not null as has_coconstruction_agreement,
-        coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd
+        coalesce(project_months.projects_claimed_ytd, 0)::integer as projects_claimed_ytd,
+        -- a rejected row carried forward in any ledger this month end is read from (DOMAIN §8)
+        nullif(concat_ws(
+            '; ', served.estimate_reason, enterprise_versions.carry_reason, agreement_months.carry_reason,
+            project_months.carry_reason
+        ), '') as estimate_reason
     from served
     inner join served_towns
         on
