@@ -129,10 +129,18 @@ def test_as_of_and_in_release_are_inlined(wh, release, test_env, call):
     import psycopg
 
     release()
+    query = (f"explain verbose select * from published.{call} where indicator_code = 'WY_FG' and area_code = %s"
+             " and period_type = 'month'")
+    # the reader's database: the function is inlined and the caller's filters go to the warehouse
     with psycopg.connect(test_env["SHUMEI_BI_URL"], autocommit=True) as conn:
-        conn.execute("set enable_seqscan = off")  # a table this small would be scanned whole
-        plan = "\n".join(r[0] for r in conn.execute(
-            f"explain select * from published.{call} where indicator_code = 'WY_FG' and area_code = %s"
-            " and period_type = 'month'", (COUNTY,)).fetchall())
+        plan = "\n".join(r[0] for r in conn.execute(query, (COUNTY,)).fetchall())
     assert "Function Scan" not in plan, plan
-    assert "Index Scan using indicator_values_key_release_bd on indicator_values" in plan, plan
+    remote = [line for line in plan.splitlines() if "Remote SQL" in line and "indicator_values" in line]
+    assert remote and all("indicator_code = 'WY_FG'" in line and f"area_code = '{COUNTY}'" in line
+                          for line in remote), plan
+    # the warehouse, the same definition: an index scan
+    wh.execute("set enable_seqscan = off")  # a table this small would be scanned whole
+    plan = "\n".join(r[0] for r in wh.execute(query, (COUNTY,)).fetchall())
+    wh.execute("reset enable_seqscan")
+    assert "Function Scan" not in plan, plan
+    assert "Index Scan using indicator_values_key_release_bd on published.indicator_values" in plan, plan

@@ -494,7 +494,9 @@ def _apply_comments(cur: psycopg.Cursor) -> None:
             sql.Identifier(SCHEMA), sql.SQL(signature), sql.Literal(text)))
 
 
-def _apply_grants(cur: psycopg.Cursor) -> None:
+def apply_reader_grants(cur: psycopg.Cursor) -> None:
+    """The readers' privileges on `published`, and nothing elsewhere; run in the warehouse database
+    and in the reader database (reader_db.py)."""
     reader = sql.Identifier(READER_GROUP)
     cur.execute("revoke all on schema published from public")
     cur.execute("revoke all on all tables in schema published from public")
@@ -515,7 +517,8 @@ def _apply_grants(cur: psycopg.Cursor) -> None:
 
 
 def ensure_published_schema(conn: psycopg.Connection) -> None:
-    """Create or update the `published` schema, its tables, views, function, comments and grants.
+    """Create or update the `published` schema, its tables, views, function, comments and grants,
+    then bring the readers' database in step (shumei.publish.reader_db).
 
     Runs in its own transaction (committed on return), as the pipeline's owner role, which owns
     what it creates.
@@ -530,4 +533,8 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         cur.execute(FREQUENCY_VIEWS_SQL)
         cur.execute(TARGETS_VIEW_SQL)
         _apply_comments(cur)
-        _apply_grants(cur)
+        apply_reader_grants(cur)
+    # after the commit: the reader database imports what the warehouse has committed
+    from shumei.publish.reader_db import sync_reader_database
+
+    sync_reader_database(conn)
