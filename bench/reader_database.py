@@ -1,16 +1,16 @@
-"""A readers' database (postgres_fdw, logical replication, local copies) against the readers' path (the warehouse database).
+"""The readers' database (postgres_fdw) and two alternatives (logical replication, local copies) against the warehouse database.
 
     .venv/bin/python bench/reader_database.py --source-url "$SHUMEI_STATS_URL" [--runs 50]
 
 `--source-url` is a reader URL of a populated warehouse (a county build after `make run`); it is only
-read. The script starts its own throwaway embedded PostgreSQL, creates the roles and the warehouse
-database with the project's bootstrap and `published` with ensure_published_schema, copies the
-source's published tables into it, builds a readers' database `shumei_public` (`_reader_database`:
-the mechanism of branch readerdb-fdw, not wired in the project), and then times the usual reader
-queries as the statistics office's role through
+read. The script starts its own throwaway embedded PostgreSQL, creates the roles and both databases
+with the project's bootstrap, creates `published` with ensure_published_schema (which builds the
+readers' database `shumei_public`, shumei.publish.reader_db), copies the source's published tables
+into the warehouse database, and then times the usual reader queries as the statistics office's role
+through
 
-- `direct`: the warehouse database, the readers' path;
-- `reader_db`: the readers' database, foreign tables through postgres_fdw;
+- `direct`: the warehouse database (CONNECT granted to the readers for this run only);
+- `reader_db`: the readers' database, foreign tables through postgres_fdw (the project's path);
 - `reader_db fetch_size=100`: the same with postgres_fdw's default batch size;
 - `copy`: local tables refreshed after each publication in one transaction (`_copied`);
 - `replica`: logical replication of the published tables into a third database (`_replica`).
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -37,15 +36,13 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from shumei.local.bootstrap import READER_GROUP, bootstrap
+from shumei.local.bootstrap import FDW_FETCH_SIZE, FDW_SERVER, READER_GROUP, bootstrap
 from shumei.local.embedded import EmbeddedServer, free_port
 from shumei.local.envfile import build_env
 from shumei.publish import ddl
 from shumei.publish.ddl import ensure_published_schema
 
 COUNTY = "341523000000"
-READER_DB, FDW_USER, FDW_SERVER = "shumei_public", "shumei_fdw", "warehouse"
-FDW_FETCH_SIZE = 10000  # rows per round trip of a foreign scan (postgres_fdw's default is 100)
 QUERIES = {
     "county series of one indicator (v_indicator_month)":
         f"""select period_start, value from published.v_indicator_month
@@ -113,16 +110,9 @@ def _copy_published(source_url: str, owner_url: str) -> dict[str, int]:
     return counted
 
 
-def _grant_readers(cur: psycopg.Cursor) -> None:
-    reader = sql.Identifier(READER_GROUP)
-    cur.execute("revoke all on all functions in schema published from public")
-    for grant in ("grant usage on schema published to {}", "grant select on all tables in schema published to {}",
-                  "grant execute on all functions in schema published to {}"):
-        cur.execute(sql.SQL(grant).format(reader))
-
-
-def _foreign_server(su: psycopg.Connection, server: EmbeddedServer, env: dict[str, str], fdw_password: str) -> None:
-    """postgres_fdw in the superuser's current database, pointing at the warehouse database as FDW_USER."""
+def _foreign_server(su: psycopg.Connection, server: EmbeddedServer, env: dict[str, str]) -> None:
+    """postgres_fdw in the superuser's current database, pointing at the warehouse database as the
+    readers' database does (role shumei_fdw), for the copies of (c)."""
     owner, wh = env["SHUMEI_WH_USER"], env["SHUMEI_WH_DB"]
     su.execute("create extension postgres_fdw schema pg_catalog")
     su.execute(sql.SQL("create server {} foreign data wrapper postgres_fdw options"
@@ -131,42 +121,10 @@ def _foreign_server(su: psycopg.Connection, server: EmbeddedServer, env: dict[st
     su.execute(sql.SQL("grant usage on foreign server {} to {}").format(sql.Identifier(FDW_SERVER),
                                                                         sql.Identifier(owner)))
     su.execute(sql.SQL("create user mapping for public server {} options (user {}, password {})").format(
-        sql.Identifier(FDW_SERVER), sql.Literal(FDW_USER), sql.Literal(fdw_password)))
+        sql.Identifier(FDW_SERVER), sql.Literal(env["SHUMEI_FDW_USER"]), sql.Literal(env["SHUMEI_FDW_PASSWORD"])))
 
 
-def _reader_database(server: EmbeddedServer, env: dict[str, str], fdw_password: str) -> str:
-    """(a): a database with schema `published` only: the warehouse's published tables and views as
-    foreign tables (postgres_fdw through a role that reads published only), its functions from the
-    warehouse's definitions. Returns the stats role's URL of it."""
-    owner, wh = env["SHUMEI_WH_USER"], env["SHUMEI_WH_DB"]
-    with psycopg.connect(server.superuser_dsn(), autocommit=True) as su:
-        su.execute(sql.SQL("create role {} login password {}").format(sql.Identifier(FDW_USER), sql.Literal(fdw_password)))
-        su.execute(sql.SQL("grant {} to {}").format(sql.Identifier(READER_GROUP), sql.Identifier(FDW_USER)))
-        su.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(wh), sql.Identifier(FDW_USER)))
-        su.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(READER_DB), sql.Identifier(owner)))
-        su.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(READER_DB)))
-        su.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(READER_DB),
-                                                                     sql.Identifier(READER_GROUP)))
-    with psycopg.connect(server.superuser_dsn(READER_DB), autocommit=True) as su:
-        su.execute("drop schema public")
-        _foreign_server(su, server, env, fdw_password)
-    owner_url = env["SHUMEI_WAREHOUSE_URL"]
-    with psycopg.connect(owner_url) as whc:
-        functions = [r[0] for r in whc.execute(
-            """select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-               where n.nspname = 'published' and p.prokind = 'f' order by p.oid""")]
-    with psycopg.connect(owner_url.rsplit("/", 1)[0] + "/" + READER_DB) as rdb, rdb.cursor() as cur:
-        cur.execute("set check_function_bodies = off")
-        cur.execute("create schema published")
-        cur.execute(sql.SQL("import foreign schema published from server {} into published").format(
-            sql.Identifier(FDW_SERVER)))
-        for definition in functions:
-            cur.execute(definition)
-        _grant_readers(cur)
-    return env["SHUMEI_STATS_URL"].rsplit("/", 1)[0] + "/" + READER_DB
-
-
-def _copied(server: EmbeddedServer, env: dict[str, str], fdw_password: str) -> tuple[str, list[float]]:
+def _copied(server: EmbeddedServer, env: dict[str, str]) -> tuple[str, list[float]]:
     """(c), for comparison only: a readers' database with local tables (the same DDL text as the
     warehouse: tables, indexes, views, functions), refreshed after each publication in one transaction
     of its own: the published tables read through postgres_fdw from a schema created and dropped inside
@@ -178,14 +136,14 @@ def _copied(server: EmbeddedServer, env: dict[str, str], fdw_password: str) -> t
         su.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(copy_db),
                                                                      sql.Identifier(READER_GROUP)))
     with psycopg.connect(server.superuser_dsn(copy_db), autocommit=True) as su:
-        _foreign_server(su, server, env, fdw_password)
+        _foreign_server(su, server, env)
         su.execute(sql.SQL("alter schema public owner to {}").format(sql.Identifier(owner)))
     copy_url = env["SHUMEI_WAREHOUSE_URL"].rsplit("/", 1)[0] + "/" + copy_db
     with psycopg.connect(copy_url, autocommit=True) as conn:
         conn.execute("create schema published")
         for text in (ddl.TABLES_SQL, ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
             conn.execute(text)
-        _grant_readers(conn.cursor())
+        ddl.apply_reader_grants(conn.cursor())
         tables = [r[0] for r in conn.execute(
             """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
                where n.nspname = 'published' and c.relkind = 'r' order by c.relname <> 'release_log', c.relname""")]
@@ -282,7 +240,7 @@ def _replica(server: EmbeddedServer, env: dict[str, str]) -> str:
         su.execute(sql.SQL("alter schema published owner to {}").format(sql.Identifier(owner)))
         for text in (ddl.TABLES_SQL, ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
             su.execute(text)
-        _grant_readers(su.cursor())
+        ddl.apply_reader_grants(su.cursor())
         tables = [r[0] for r in su.execute("select c.oid::regclass::text from pg_class c join pg_namespace n"
                                            " on n.oid = c.relnamespace where n.nspname = 'published' and c.relkind = 'r'")]
         with psycopg.connect(server.superuser_dsn(wh), autocommit=True) as whsu:
@@ -339,10 +297,13 @@ def main() -> None:
         with psycopg.connect(owner_url, autocommit=True) as owner:
             ensure_published_schema(owner)
         counted = _copy_published(args.source_url, owner_url)
-        direct_url = env["SHUMEI_STATS_URL"]
-        fdw_password = secrets.token_hex(16)
-        reader_url = _reader_database(server, env, fdw_password)
-        reader_db = server.superuser_dsn(READER_DB)
+        # the readers' old path, for this run only (bootstrap lets only shumei_fdw into the warehouse)
+        with psycopg.connect(server.superuser_dsn(), autocommit=True) as su:
+            su.execute(sql.SQL("grant connect on database {} to {}").format(
+                sql.Identifier(env["SHUMEI_WH_DB"]), sql.Identifier(READER_GROUP)))
+        reader_url = env["SHUMEI_STATS_URL"]
+        direct_url = reader_url.rsplit("/", 1)[0] + "/" + env["SHUMEI_WH_DB"]
+        reader_db = server.superuser_dsn(env["SHUMEI_READER_DB"])
 
         def fetch_size(n: int) -> None:
             with psycopg.connect(reader_db, autocommit=True) as su:
@@ -389,7 +350,7 @@ def main() -> None:
         print("| --- | --- | --- | --- |")
         for line in _isolation(owner_url, reader_url, direct_url):
             print(line)
-        copy_url, refresh_ms = _copied(server, env, fdw_password)
+        copy_url, refresh_ms = _copied(server, env)
         print("\n(c) local copies refreshed after each publication, open connection, ms (p50 / p95 / max):\n")
         _compare(direct_url, copy_url, "copy", args.runs)
         print(f"\n(c) full refresh of every published table in one transaction, ms (p50 / p95 / max of 5):"

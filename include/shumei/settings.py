@@ -14,6 +14,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# the readers' database (SHUMEI_READER_DB) and the role of its connections into the warehouse database
+READER_DATABASE = "shumei_public"
+FDW_USER = "shumei_fdw"
 
 
 def bin_path(name: str) -> str:
@@ -43,6 +46,8 @@ class Settings:
     wh_database: str
     wh_user: str
     wh_password: str
+    # the readers' database (only `published` in it; shumei.publish.reader_db keeps it in step)
+    reader_database: str
     # the statistics office's read-only role: the reports read the published interface through it
     stats_user: str
     stats_password: str
@@ -72,8 +77,8 @@ class Settings:
 
     @property
     def stats_url(self) -> str:
-        """psycopg / libpq URL of the statistics office's read-only role (shumei_stats)."""
-        return pg_url(self.stats_user, self.stats_password, self.wh_host, self.wh_port, self.wh_database)
+        """psycopg / libpq URL of the statistics office's read-only role (shumei_stats), in the reader database."""
+        return pg_url(self.stats_user, self.stats_password, self.wh_host, self.wh_port, self.reader_database)
 
 
 @lru_cache(maxsize=1)
@@ -86,6 +91,7 @@ def get_settings() -> Settings:
         wh_database=_env("SHUMEI_WH_DB", "shumei"),
         wh_user=_env("SHUMEI_WH_USER", "shumei_owner"),
         wh_password=_env("SHUMEI_WH_PASSWORD", ""),
+        reader_database=_env("SHUMEI_READER_DB", READER_DATABASE),
         stats_user=_env("SHUMEI_STATS_USER", "shumei_stats"),
         stats_password=_env("SHUMEI_STATS_PASSWORD", ""),
         local_dir=local_dir,

@@ -222,6 +222,14 @@ def test_pipeline_settings_reach_airflow_containers(services):
         assert key in env, key
 
 
+def test_readers_database_settings_reach_init_and_reports(services):
+    """warehouse-init creates the readers' database and shumei_fdw; the report task reads through it."""
+    init, worker = env_of(services["warehouse-init"]), env_of(services["airflow-worker"])
+    assert with_defaults(init["SHUMEI_READER_DB"]) == with_defaults(worker["SHUMEI_READER_DB"]) == "shumei_public"
+    assert with_defaults(init["SHUMEI_FDW_USER"]) == "shumei_fdw"
+    assert "SHUMEI_FDW_PASSWORD" in init and "SHUMEI_FDW_PASSWORD" not in worker
+
+
 def test_airflow_services_mount_project_and_drops(services):
     for name in AIRFLOW_SERVICES:
         targets = {target for _, _, target in mounts(services[name])}

@@ -203,6 +203,9 @@ def test_analyst_sees_only_published(imported, test_env):
     created = analyst.http.post("/api/v1/dataset/", json={"database": database["id"], "schema": "marts",
                                                           "table_name": "dim_area"})
     assert created.status_code in (401, 403), f"dataset on marts.dim_area: HTTP {created.status_code}"
+    # a Superset admin too: the BI URL names the readers' database, which holds nothing but published
+    schemas = imported["admin"].http.get(f"/api/v1/database/{database['id']}/schemas/", params={"q": "(force:!t)"})
+    assert set(schemas.json()["result"]) - {"information_schema"} == {"published"}, schemas.text[:1000]
 
 
 def test_dashboard_renders_in_chromium(superset, imported, tmp_path):

@@ -158,3 +158,22 @@ def release(wh, audit, _audits):
         return publish(wh, as_of, dag_run_id, result, catalog=CATALOG, targets=TARGETS, areas=AREAS,
                        stock_members=STOCK_MEMBERS, flow_members=FLOW_MEMBERS, **kwargs)
     return run
+
+
+def assert_inlined(wh: psycopg.Connection, reader_url: str, select: str, filters: dict[str, str], index: str) -> None:
+    """`select ... where <filters>` over a reader function (`published.<name>_in_release(…)`, `_as_of(…)`):
+    through the readers' database the function is inlined and every filter column reaches the warehouse
+    in the foreign scan's Remote SQL; in the warehouse the same definition reads the index `index`."""
+    query = f"explain verbose {select} where " + " and ".join(f"{c} = {v}" for c, v in filters.items())
+    with psycopg.connect(reader_url, autocommit=True) as conn:
+        plan = "\n".join(r[0] for r in conn.execute(query))
+    assert "Function Scan" not in plan, plan
+    remote = [line.split(" WHERE ", 1)[1] for line in plan.splitlines() if "Remote SQL" in line and " WHERE " in line]
+    assert remote and all(any(f"{c} = " in where for where in remote) for c in filters), plan
+    wh.execute("set enable_seqscan = off")  # tables this small would be scanned whole
+    try:
+        plan = "\n".join(r[0] for r in wh.execute(query))
+    finally:
+        wh.execute("reset enable_seqscan")
+    assert "Function Scan" not in plan, plan
+    assert f"Index Scan using {index}" in plan or f"Bitmap Index Scan on {index}" in plan, plan

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shumei.local.embedded import free_port
-from shumei.settings import REPO_ROOT, pg_url
+from shumei.settings import FDW_USER, READER_DATABASE, REPO_ROOT, pg_url
 
 ENV_PATH = REPO_ROOT / ".env"
 
@@ -54,8 +54,8 @@ PRIVATE_AIRFLOW_LOGS = {"AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSI
 
 
 def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: int) -> dict[str, str]:
-    pw = {name: _token() for name in ("superuser", "owner", "stats", "bi", "airflow")}
-    host, db = "127.0.0.1", "shumei"
+    pw = {name: _token() for name in ("superuser", "owner", "stats", "bi", "fdw", "airflow")}
+    host, db, reader_db = "127.0.0.1", "shumei", READER_DATABASE
     env = {
         "SHUMEI_LOCAL_DIR": str(local_dir),
         "SHUMEI_PG_SUPERUSER_PASSWORD": pw["superuser"],
@@ -64,13 +64,17 @@ def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: in
         "SHUMEI_WH_DB": db,
         "SHUMEI_WH_USER": "shumei_owner",
         "SHUMEI_WH_PASSWORD": pw["owner"],
+        "SHUMEI_READER_DB": reader_db,
         "SHUMEI_STATS_USER": "shumei_stats",
         "SHUMEI_STATS_PASSWORD": pw["stats"],
         "SHUMEI_BI_USER": "shumei_bi",
         "SHUMEI_BI_PASSWORD": pw["bi"],
+        "SHUMEI_FDW_USER": FDW_USER,
+        "SHUMEI_FDW_PASSWORD": pw["fdw"],
         "SHUMEI_WAREHOUSE_URL": pg_url("shumei_owner", pw["owner"], host, wh_port, db),
-        "SHUMEI_STATS_URL": pg_url("shumei_stats", pw["stats"], host, wh_port, db),
-        "SHUMEI_BI_URL": pg_url("shumei_bi", pw["bi"], host, wh_port, db),
+        # the readers' URLs name the reader database (only `published` in it), not the warehouse
+        "SHUMEI_STATS_URL": pg_url("shumei_stats", pw["stats"], host, wh_port, reader_db),
+        "SHUMEI_BI_URL": pg_url("shumei_bi", pw["bi"], host, wh_port, reader_db),
         "SHUMEI_AIRFLOW_DB_PASSWORD": pw["airflow"],
         "SHUMEI_HOTLINE_PORT": str(hotline_port),
         "SHUMEI_HOTLINE_URL": f"http://127.0.0.1:{hotline_port}",
@@ -92,12 +96,38 @@ def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: in
     return env
 
 
+def _upgrade_env(path: Path, values: dict[str, str]) -> dict[str, str]:
+    """Bring a `.env` written by an earlier version up to date, keeping its passwords and ports:
+    the reader database (2026-12-02) adds SHUMEI_READER_DB and the shumei_fdw role, and the readers'
+    URLs move from the warehouse database to it."""
+    added: dict[str, str] = {}
+    if "SHUMEI_READER_DB" not in values:
+        added = {"SHUMEI_READER_DB": READER_DATABASE, "SHUMEI_FDW_USER": FDW_USER,
+                 "SHUMEI_FDW_PASSWORD": _token()}
+    reader_db = values.get("SHUMEI_READER_DB", added.get("SHUMEI_READER_DB"))
+    moved = {}
+    for key, user_key, pw_key in (("SHUMEI_STATS_URL", "SHUMEI_STATS_USER", "SHUMEI_STATS_PASSWORD"),
+                                  ("SHUMEI_BI_URL", "SHUMEI_BI_USER", "SHUMEI_BI_PASSWORD")):
+        url = pg_url(values[user_key], values[pw_key], values["SHUMEI_WH_HOST"], values["SHUMEI_WH_PORT"],
+                     reader_db)
+        if key in values and values[key] != url:
+            moved[key] = url
+    if not added and not moved:
+        return values
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if line.partition("=")[0].strip() not in moved]
+    lines += [f"{key}={value}" for key, value in {**added, **moved}.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return read_env(path)
+
+
 def ensure_env(path: Path = ENV_PATH) -> tuple[dict[str, str], bool]:
-    """Write `.env` once; later calls return what is there (with settings added since it was written,
-    and the file made private again). Returns (values, created)."""
+    """Write `.env` once; later calls return what is there, upgraded in place (_upgrade_env), with
+    settings added since it was written, and the file made private again. Returns (values, created)."""
     if path.exists():
         path.chmod(0o600)
-        return {**PRIVATE_AIRFLOW_LOGS, **read_env(path)}, False
+        return {**PRIVATE_AIRFLOW_LOGS, **_upgrade_env(path, read_env(path))}, False
     local_dir = REPO_ROOT / ".local"
     env = build_env(local_dir, wh_port=free_port(55432), hotline_port=free_port(8765),
                     airflow_port=free_port(8080))

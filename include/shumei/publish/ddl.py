@@ -585,7 +585,9 @@ def _apply_comments(cur: psycopg.Cursor, objects: dict[str, PublishedObject]) ->
             sql.SQL(procedure), sql.Literal(described[signature].description)))
 
 
-def _apply_grants(cur: psycopg.Cursor) -> None:
+def apply_reader_grants(cur: psycopg.Cursor) -> None:
+    """The readers' privileges on `published`, and nothing elsewhere; run in the warehouse database
+    and in the reader database (reader_db.py)."""
     reader = sql.Identifier(READER_GROUP)
     cur.execute("revoke all on schema published from public")
     cur.execute("revoke all on all tables in schema published from public")
@@ -647,7 +649,8 @@ def _fingerprint(objects: dict[str, PublishedObject]) -> str:
 
 
 def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None = None) -> None:
-    """Create or update the `published` schema, its tables, views, functions, comments and grants.
+    """Create or update the `published` schema, its tables, views, functions, comments and grants,
+    then bring the readers' database in step (shumei.publish.reader_db).
 
     Runs in its own transaction (committed on return), as the pipeline's owner role, which owns
     what it creates. The comments are the dbt descriptions of the published objects (the dbt
@@ -656,9 +659,19 @@ def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None
     Nothing is done when the same code and descriptions were last applied and the catalog is as they
     left it: `create or replace view` takes exclusive locks, and a reader's transaction that holds
     one view and then reads another deadlocks with it (seen in bench/reader_database.py), so a
-    publication must not re-run the DDL when nothing changed.
+    publication must not re-run the DDL when nothing changed. The readers' database follows the same
+    rule: it is rebuilt only when its catalog differs from the warehouse's `published`.
     """
-    objects = load_published_objects(manifest_path)
+    _apply_published_ddl(conn, load_published_objects(manifest_path))
+    # after the commit: the reader database imports what the warehouse has committed (reader_db
+    # imports this module, hence the import here)
+    from shumei.publish.reader_db import sync_reader_database
+
+    sync_reader_database(conn)
+
+
+def _apply_published_ddl(conn: psycopg.Connection, objects: dict[str, PublishedObject]) -> None:
+    """The DDL of the warehouse's `published`, in one transaction, unless the state says it is applied."""
     fingerprint = _fingerprint(objects)
     with conn.transaction(), conn.cursor() as cur:
         # serialise concurrent callers (two DAG runs): DDL on the same objects would deadlock
@@ -678,7 +691,7 @@ def ensure_published_schema(conn: psycopg.Connection, manifest_path: Path | None
         cur.execute(TARGETS_VIEW_SQL)
         cur.execute(DISCLOSURE_VIEWS_SQL)
         _apply_comments(cur, objects)
-        _apply_grants(cur)
+        apply_reader_grants(cur)
         cur.execute(CATALOG_SIGNATURE_SQL)
         cur.execute("""insert into audit.published_ddl_state (fingerprint, catalog_signature) values (%s, %s)
                        on conflict (singleton) do update set fingerprint = excluded.fingerprint,

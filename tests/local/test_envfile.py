@@ -1,0 +1,26 @@
+"""The local `.env`: written once, and upgraded in place by a later version (passwords and ports kept)."""
+
+from __future__ import annotations
+
+from shumei.local.envfile import build_env, ensure_env, read_env
+
+
+def test_an_env_of_the_earlier_version_moves_the_readers_to_their_database(tmp_path):
+    path = tmp_path / ".env"
+    fresh = build_env(tmp_path, wh_port=55999, hotline_port=8799, airflow_port=8099)
+    old = {k: v for k, v in fresh.items() if k not in ("SHUMEI_READER_DB", "SHUMEI_FDW_USER", "SHUMEI_FDW_PASSWORD")}
+    old["SHUMEI_STATS_URL"] = fresh["SHUMEI_STATS_URL"].replace("/shumei_public", "/shumei")
+    old["SHUMEI_BI_URL"] = fresh["SHUMEI_BI_URL"].replace("/shumei_public", "/shumei")
+    path.write_text("# written by an earlier version\n" + "".join(f"{k}={v}\n" for k, v in old.items()))
+
+    values, created = ensure_env(path)
+    assert not created
+    assert values["SHUMEI_READER_DB"] == "shumei_public" and len(values["SHUMEI_FDW_PASSWORD"]) == 32
+    assert values["SHUMEI_STATS_URL"] == fresh["SHUMEI_STATS_URL"]  # same password and port
+    assert values["SHUMEI_BI_URL"] == fresh["SHUMEI_BI_URL"]
+    assert values["SHUMEI_WH_PASSWORD"] == old["SHUMEI_WH_PASSWORD"]
+    assert path.read_text().startswith("# written by an earlier version\n")
+    assert path.stat().st_mode & 0o777 == 0o600
+    # a second call changes nothing
+    before = path.read_text()
+    assert ensure_env(path)[0] == read_env(path) and path.read_text() == before
