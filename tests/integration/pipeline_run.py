@@ -23,7 +23,7 @@ SIM, AIRFLOW = str(BIN / "shumei-sim"), str(BIN / "airflow")
 FIRST, LAST, SPOILED = date(2022, 12, 1), date(2023, 3, 12), date(2023, 3, 13)
 INGEST_DAGS = ("ingest_registry", "ingest_credit", "ingest_hotline")
 COUNTY = "341523000000"
-DAG_TIMEOUT = 900  # seconds; a hung DAG run fails the test instead of blocking the suite
+DAG_TIMEOUT = 1800  # seconds; a hung DAG run fails the test instead of blocking the suite
 
 
 def q(url: str, sql: str, *args) -> list[tuple]:
