@@ -247,17 +247,9 @@ def contract_from_doc(doc: dict, origin: str = "contract") -> Contract:
         raise ContractError(f"{origin}: {_problems(exc, doc)}") from None
 
 
-def _contracts_from_doc(doc: dict) -> list[Contract]:  # kept for the tests that write contracts inline
-    return [contract_from_doc(doc)]
-
-
-def _contracts_dir(directory: Path | str | None) -> Path:
-    return Path(directory or os.environ.get("SHUMEI_CONTRACTS_DIR") or CONTRACTS_DIR)
-
-
 def load_contracts(directory: Path | str | None = None) -> dict[str, Contract]:
     """Every contract of the folder (default: SHUMEI_CONTRACTS_DIR, else the package's), by feed."""
-    return _load(_contracts_dir(directory).resolve())
+    return _load(Path(directory or os.environ.get("SHUMEI_CONTRACTS_DIR") or CONTRACTS_DIR).resolve())
 
 
 @cache
