@@ -54,7 +54,10 @@ class Drop:
     def check_rows(self, path: Path, contract: Contract, received: int) -> None:
         """The rows received against the manifest's count."""
         expected = self.stated(contract, "rows", path)
-        if not isinstance(expected, int) or expected != received:
+        if not isinstance(expected, int) or isinstance(expected, bool):
+            raise BatchStructureError(f"{self.folder}/manifest.json: the row count of {contract.sheet or path.name} "
+                                      "is not a whole number")
+        if expected != received:
             raise BatchStructureError(f"{path}{f' sheet {contract.sheet}' if contract.sheet else ''}: manifest says "
                                       f"{expected} rows, the drop has {received}")
 
