@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 from . import hotline
 from .common import HISTORY_START, SCALES, corrupt_uscc
 from .credit import CreditFeed
-from .generate import _finish, workbook_name
+from .generate import _finish, credit_manifest, registry_manifest, sha256_file, workbook_name
 from .registry import Ledger, start_ledger
 from .specs import CREDIT_EVENTS, REGISTRY_SHEETS
 from .xlsx import excel_serial, write_xlsx
@@ -90,13 +89,13 @@ def registry_bad(out: Path, d: D, kind: str, seed: int = 20230306, scale: str = 
     tmp = day_dir.with_name(day_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    files = {}
+    files: dict = {}
     if kind == "empty_file":
         (tmp / workbook_name(d)).write_bytes(b"")
-        files[workbook_name(d)] = hashlib.sha256(b"").hexdigest()
+        files[workbook_name(d)] = None
     elif fmt == "xlsx":
         write_xlsx(tmp / workbook_name(d), [(f.sheet, h, rows) for h, rows, f in tables.values()])
-        files[workbook_name(d)] = hashlib.sha256((tmp / workbook_name(d)).read_bytes()).hexdigest()
+        files[workbook_name(d)] = None
     else:
         enc = "gbk" if kind == "gbk_text" else "utf-8"
         for h, rows, f in tables.values():
@@ -106,9 +105,10 @@ def registry_bad(out: Path, d: D, kind: str, seed: int = 20230306, scale: str = 
             w.writerows([["" if v is None else (v.isoformat() if isinstance(v, D) else v) for v in row] for row in rows])
             data = buf.getvalue().encode(enc)
             (tmp / f"{f.sheet}.csv").write_bytes(data)
-            files[f"{f.sheet}.csv"] = hashlib.sha256(data).hexdigest()
-    manifest = {"date": d.isoformat(), "format": "csv" if fmt == "csv" else "xlsx", "files": files,
-                "rows": {f.sheet: len(rows) for _, rows, f in tables.values()}, "bad_data": kind}
+            files[f"{f.sheet}.csv"] = f
+    digests = {name: sha256_file(tmp / name) for name in files}
+    manifest = registry_manifest(d, "csv" if fmt == "csv" else "xlsx", files, digests,
+                                 {feed: len(rows) for feed, (_, rows, _) in tables.items()}, bad_data=kind)
     _finish(tmp, day_dir, manifest)
     return day_dir
 
@@ -167,9 +167,7 @@ def credit_bad(out: Path, d: D, kind: str, seed: int = 20230306, scale: str = "c
         raise ValueError(f"unknown kind {kind}")
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     data = text.encode("gbk" if kind == "gbk_text" else "utf-8")
-    manifest = {"date": d.isoformat(), "file": "credit_events.jsonl", "rows": len(rows),
-                "sha256": hashlib.sha256(data).hexdigest(), "generated_at": f"{d.isoformat()}T23:30:00+08:00",
-                "bad_data": kind}
+    manifest = credit_manifest(d, "credit_events.jsonl", data, len(rows), bad_data=kind)
     if kind == "empty_file":
         data = b""  # the manifest still announces the rows and digest of the real day
     day_dir = out / "credit" / d.isoformat()

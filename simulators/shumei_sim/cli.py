@@ -54,9 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--scale", choices=list(SCALES), default="county")
     b.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
 
-    c = sub.add_parser("contracts", help="write the YAML contracts from the simulator's field specs")
-    c.add_argument("--out", type=Path, default=Path("include/shumei/contracts"))
-
     a = p.parse_args(argv)
     if a.cmd == "generate":
         from .generate import generate
@@ -99,12 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = credit_bad(a.out, a.date, a.kind, a.seed, a.scale)
         print(path)
-        return 0
-    if a.cmd == "contracts":
-        from .contracts import write_yaml
-
-        for path in write_yaml(a.out):
-            print(path)
         return 0
     return 1
 

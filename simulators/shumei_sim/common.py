@@ -73,11 +73,12 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
 def make_uscc(r: random.Random, area: str) -> str:
-    from stdnum.cn import uscc
+    """A valid code; its check character from the pipeline's one implementation (`check: uscc`)."""
+    from shumei.ingest.contracts import uscc_check_character
 
     org = "MA" + "".join(r.choice(USCC_ALPHABET[:10] + "ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
     body = "91" + area + org
-    return body + uscc.calc_check_digit(body)
+    return body + uscc_check_character(body)
 
 
 def corrupt_uscc(code: str) -> str:

@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import hotline
 from .common import HISTORY_START, SCALES, TZ
 from .credit import CreditFeed
 from .registry import Ledger
-from .specs import CREDIT_EVENTS, REGISTRY_SHEETS
+from .specs import CREDIT_EVENTS, REGISTRY_SHEETS, Feed, put
 from .xlsx import write_xlsx
 
 D = dt.date
@@ -45,17 +46,49 @@ def _cell(v, fmt: str):
     return v
 
 
-def write_registry_day(day_dir: Path, d: D, snap: dict, fmt: str) -> dict:
+def registry_manifest(d: D, fmt: str, files: dict[str, Feed | None], digests: dict[str, str],
+                      rows: dict[str, int], **more) -> dict:
+    """manifest.json of a registry drop: each file's sha256 and each sheet's row count where the
+    sheets' contracts say (`files`: name -> its sheet's feed, None for the workbook of all sheets)."""
+    manifest = {"date": d.isoformat(), "format": fmt}
+    for name, digest in digests.items():
+        for f in [files[name]] if files[name] else REGISTRY_SHEETS:
+            put(manifest, f.contract.manifest.sha256, digest, file=name, sheet=f.sheet)
+    for f in REGISTRY_SHEETS:
+        put(manifest, f.contract.manifest.rows, rows[f.feed], sheet=f.sheet)
+    return {**manifest, **more}
+
+
+def credit_manifest(d: D, name: str, data: bytes, rows: int, **more) -> dict:
+    manifest = {"date": d.isoformat(), "file": name}
+    put(manifest, CREDIT_EVENTS.contract.manifest.rows, rows, file=name)
+    put(manifest, CREDIT_EVENTS.contract.manifest.sha256, hashlib.sha256(data).hexdigest(), file=name)
+    # generated_at is the end of the feed day, not the wall clock, so reruns give identical bytes
+    return {**manifest, "generated_at": dt.datetime.combine(d, dt.time(23, 30), tzinfo=TZ).isoformat(), **more}
+
+
+@dataclass
+class RegistryDay:
+    """What a written registry day holds: its format, files (-> their sheet's feed, None: all sheets),
+    their digests and each feed's row count."""
+
+    fmt: str
+    files: dict[str, Feed | None]
+    digests: dict[str, str]
+    rows: dict[str, int]
+
+
+def write_registry_day(day_dir: Path, d: D, snap: dict, fmt: str) -> RegistryDay:
     """Write one day's ledger (xlsx or csv) and its manifest (last, as the completeness marker)."""
     tmp = day_dir.with_name(day_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    files = {}
+    files: dict[str, Feed | None] = {}
     if fmt == "xlsx":
         name = workbook_name(d)
         write_xlsx(tmp / name, [(f.sheet, f.headers, [[row[n] for n in f.names] for row in snap[f.feed]])
                                 for f in REGISTRY_SHEETS])
-        files[name] = sha256_file(tmp / name)
+        files[name] = None
     else:
         for f in REGISTRY_SHEETS:
             name = f"{f.sheet}.csv"
@@ -64,11 +97,11 @@ def write_registry_day(day_dir: Path, d: D, snap: dict, fmt: str) -> dict:
                 w.writerow(f.headers)
                 for row in snap[f.feed]:
                     w.writerow(["" if row[n] is None else _cell(row[n], fmt) for n in f.names])
-            files[name] = sha256_file(tmp / name)
-    manifest = {"date": d.isoformat(), "format": fmt, "files": files,
-                "rows": {f.sheet: len(snap[f.feed]) for f in REGISTRY_SHEETS}}
-    _finish(tmp, day_dir, manifest)
-    return manifest
+            files[name] = f
+    day = RegistryDay(fmt, files, {name: sha256_file(tmp / name) for name in files},
+                      {f.feed: len(snap[f.feed]) for f in REGISTRY_SHEETS})
+    _finish(tmp, day_dir, registry_manifest(d, fmt, day.files, day.digests, day.rows))
+    return day
 
 
 def _finish(tmp: Path, day_dir: Path, manifest: dict) -> None:
@@ -77,19 +110,18 @@ def _finish(tmp: Path, day_dir: Path, manifest: dict) -> None:
     os.replace(tmp, day_dir)
 
 
-def copy_registry_day(prev_dir: Path, prev: D, day_dir: Path, d: D, prev_manifest: dict) -> dict:
+def copy_registry_day(prev_dir: Path, prev: D, day_dir: Path, d: D, last: RegistryDay) -> RegistryDay:
     """An unchanged ledger: the previous day's files under this day's name (same bytes as a rewrite)."""
     tmp = day_dir.with_name(day_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    files = {}
-    for name, digest in prev_manifest["files"].items():
-        new = workbook_name(d) if name == workbook_name(prev) else name
-        shutil.copyfile(prev_dir / name, tmp / new)
-        files[new] = digest
-    manifest = dict(prev_manifest, date=d.isoformat(), files=files)
-    _finish(tmp, day_dir, manifest)
-    return manifest
+    new = {name: workbook_name(d) if name == workbook_name(prev) else name for name in last.files}
+    for name in last.files:
+        shutil.copyfile(prev_dir / name, tmp / new[name])
+    day = RegistryDay(last.fmt, {new[n]: f for n, f in last.files.items()},
+                      {new[n]: digest for n, digest in last.digests.items()}, last.rows)
+    _finish(tmp, day_dir, registry_manifest(d, day.fmt, day.files, day.digests, day.rows))
+    return day
 
 
 def write_credit_day(day_dir: Path, d: D, rows: list[dict]) -> None:
@@ -99,11 +131,7 @@ def write_credit_day(day_dir: Path, d: D, rows: list[dict]) -> None:
     names = CREDIT_EVENTS.names
     data = "".join(json.dumps({n: r[n] for n in names}, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     (tmp / "credit_events.jsonl").write_bytes(data)
-    # generated_at is the end of the feed day, not the wall clock, so reruns give identical bytes
-    manifest = {"date": d.isoformat(), "file": "credit_events.jsonl", "rows": len(rows),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "generated_at": dt.datetime.combine(d, dt.time(23, 30), tzinfo=TZ).isoformat()}
-    _finish(tmp, day_dir, manifest)
+    _finish(tmp, day_dir, credit_manifest(d, "credit_events.jsonl", data, len(rows)))
 
 
 def generate(out: Path, end: D, start: D = HISTORY_START, seed: int = 20230306, scale: str = "county",
@@ -134,7 +162,7 @@ def generate(out: Path, end: D, start: D = HISTORY_START, seed: int = 20230306, 
     need = [x for x in (hot_from, credit_from) if x is not None]
     orders_from = max(HISTORY_START, min(need) - dt.timedelta(days=hotline.LIFECYCLE_MAX_DAYS + 5)) if need else None
     reg_root, cred_root = out / "registry", out / "credit"
-    prev = None  # (day, dir, manifest) of the last registry day written or copied in this run
+    prev = None  # (day, dir, RegistryDay) of the last registry day written or copied in this run
     batch: list[dict] = []
     d = HISTORY_START
     last_report = time.time()
@@ -157,7 +185,7 @@ def generate(out: Path, end: D, start: D = HISTORY_START, seed: int = 20230306, 
             day_dir = registry_day_dir(reg_root, d)
             if (day_dir / "manifest.json").exists():
                 prev = None
-            elif prev is not None and d not in ledger.changes and prev[2]["format"] == fmt:
+            elif prev is not None and d not in ledger.changes and prev[2].fmt == fmt:
                 prev = (d, day_dir, copy_registry_day(prev[1], prev[0], day_dir, d, prev[2]))
                 stats["registry_copied"] += 1
             else:

@@ -34,7 +34,11 @@ BASE_VOLUME = 32.1  # first calls a day (county, before 2024); follow-ups add ab
 RESIDENT_POOL = 3  # frequent callers per compound
 RESIDENT_SHARE = 0.05  # share of first calls made by one of them
 MONTH = [1.15, 0.85, 0.95, 1.0, 1.05, 1.2, 1.35, 1.35, 1.1, 0.9, 0.95, 1.15]
-CAT_W = [14, 10, 7, 8, 4, 9, 4, 9, 5, 6, 4, 4, 3, 2, 3, 4]
+# relative frequency of the categories (the contract's allowed values; one it adds gets DEFAULT_CAT_W)
+CAT_W = {"物业服务质量": 14, "物业收费": 10, "电梯故障": 7, "供水排水": 8, "消防安全": 4, "环境卫生": 9, "绿化养护": 4,
+         "停车管理": 9, "门禁安保": 5, "噪音扰民": 6, "违章搭建": 4, "装修管理": 4, "公共收益": 3, "维修资金": 2,
+         "业委会事务": 3, "其他物业问题": 4}
+DEFAULT_CAT_W = 2
 SUMMER = {"供水排水", "绿化养护", "电梯故障", "噪音扰民", "环境卫生"}
 TYPE_W = {"投诉": 55, "求助": 18, "咨询": 15, "举报": 4, "建议": 4, "感谢": 2, "其他": 2}
 SUMMARIES = {
@@ -55,6 +59,10 @@ SUMMARIES = {
     "业委会事务": ["业委会换届选举程序有异议", "业委会成员不履职", "咨询如何成立业主委员会"],
     "其他物业问题": ["物业撤场后无人管理", "前期物业交接问题", "快递柜设置问题"],
 }
+
+
+def _summaries(cat: str) -> list[str]:
+    return SUMMARIES.get(cat) or [f"反映{cat}相关问题"]  # a category of the contract the simulator has no texts for
 COLUMNS = HOTLINE_EVENTS.names
 PREFIX = {"12345": "RX", "12319": "JS", "smart_platform": "ZH"}
 
@@ -131,7 +139,7 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dic
     if not serving:
         return events, verified
     cats = CATEGORIES
-    weights = [w * (1.6 if (c in SUMMER and d.month in (6, 7, 8)) else 1.0) for c, w in zip(cats, CAT_W, strict=False)]
+    weights = [CAT_W.get(c, DEFAULT_CAT_W) * (1.6 if (c in SUMMER and d.month in (6, 7, 8)) else 1.0) for c in cats]
     types, tw = list(TYPE_W), list(TYPE_W.values())
     platform = d >= PLATFORM_LIVE
     cum = list(itertools.accumulate(max(1.0, c.households / 100) * (2.5 if mode == "无物业管理" else 1.0)
@@ -153,7 +161,7 @@ def orders_for_day(seed: int, scale: int, d: D, serving: list) -> tuple[list[dic
         else:
             name, tel = person_name(r), phone(r)
         head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched, name, tel,
-                     r.choice(SUMMARIES[cat]))
+                     r.choice(_summaries(cat)))
         evs = _lifecycle(r, head, received, rtype, urgency, uscc, comp.community.name, verified,
                          verified_share(seed, uscc))
         events.extend(evs)
@@ -222,7 +230,7 @@ def _follow_up(seed, scale, d, seq, first, evs, comp, weights, verified) -> list
         summary = rf.choice(["再次反映：", "来电人再次来电，", "此前已反映，"]) + text + (
             "，问题仍未解决" if unsatisfied else "")
     else:
-        summary = rf.choice(SUMMARIES[cat])
+        summary = rf.choice(_summaries(cat))
     # numbered from 60000 by (days after the first order's day, its sequence): unique per prefix and day
     order_id = f"{PREFIX[channel]}{d1.strftime('%Y%m%d')}{60000 + gap * 400 * scale + seq - 1:05d}"
     head = _head(order_id, channel, received, rtype, cat, urgency, comp, uscc, unmatched,

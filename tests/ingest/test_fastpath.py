@@ -9,13 +9,13 @@ from datetime import date
 
 import pytest
 from shumei.ingest import loader
-from shumei.ingest.contracts import _contracts_from_doc
+from shumei.ingest.contracts import contract_from_doc
 from shumei.ingest.fastpath import FastPath
 from shumei.ingest.loader import BatchMeta, JsonDocs, load_batch
 
 pytestmark = pytest.mark.integration
 
-CONTRACT = _contracts_from_doc({
+CONTRACT = contract_from_doc({
     "feed": "test_edge", "source": "test", "format": "json", "version": 1,
     "primary_key": ["id"],
     "ordered": [["received_at", "closed_at"]],
@@ -37,7 +37,7 @@ CONTRACT = _contracts_from_doc({
         {"name": "caller_name", "type": "string", "required": True, "pii": True},
         {"name": "caller_phone", "type": "string", "pii": True},
     ],
-})[0]
+})
 
 BASE = {"id": "A", "received_at": "2024-03-01T09:00:00+08:00", "closed_at": "2024-03-01T10:00:00+08:00",
         "day": "2024-03-01", "channel": "12345", "level": 2, "count": 7, "verified": None,
@@ -169,10 +169,10 @@ def test_sql_only_is_really_sql_only(conn, monkeypatch):
 def test_contracts_the_fast_path_cannot_check_go_to_sql(extra_field):
     doc = {"feed": "test_other", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
            "fields": [{"name": "id", "type": "string", "required": True}, extra_field]}
-    contract = _contracts_from_doc(doc)[0]
+    contract = contract_from_doc(doc)
     assert not FastPath(contract, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
-    mixed = _contracts_from_doc({**doc, "fields": doc["fields"][:1] + [
-        {"name": "day", "type": "date"}, {"name": "at", "type": "timestamp"}], "ordered": [["day", "at"]]})[0]
+    mixed = contract_from_doc({**doc, "fields": doc["fields"][:1] + [
+        {"name": "day", "type": "date"}, {"name": "at", "type": "timestamp"}], "ordered": [["day", "at"]]})
     assert not FastPath(mixed, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
     assert FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
 

@@ -8,12 +8,12 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from shumei.ingest.contracts import _contracts_from_doc
+from shumei.ingest.contracts import contract_from_doc
 from shumei.ingest.loader import BatchMeta, BatchStructureError, check_structure, load_batch
 
 pytestmark = pytest.mark.integration
 
-CONTRACT = _contracts_from_doc({
+CONTRACT = contract_from_doc({
     "feed": "test_orders", "source": "test", "format": "json", "version": 1,
     "primary_key": ["order_id"],
     "ordered": [["received_at", "closed_at"]],
@@ -27,7 +27,7 @@ CONTRACT = _contracts_from_doc({
         {"name": "uscc", "type": "string", "check": "uscc"},
         {"name": "caller_phone", "type": "string", "pii": True},
     ],
-})[0]
+})
 
 GOOD_USCC = "91110000600037341L"
 BAD_USCC = "91350100M000100Y4Z"
@@ -185,7 +185,7 @@ def test_words_and_serials_are_not_timestamps(conn, value):
 
 
 # DOMAIN §8: dates are ISO 8601 (or real Excel date cells); ambiguous text is rejected, never guessed
-DATE_CONTRACT = _contracts_from_doc({
+DATE_CONTRACT = contract_from_doc({
     "feed": "test_dates", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
     "fields": [
         {"name": "id", "type": "string", "required": True},
@@ -193,7 +193,7 @@ DATE_CONTRACT = _contracts_from_doc({
         {"name": "signed_at", "type": "timestamp"},
         {"name": "caller_phone", "type": "string", "pii": True},
     ],
-})[0]
+})
 
 NOT_ISO_DATES = {
     "01/05/2023": "date_not_iso",  # was loaded as 5 January (DateStyle MDY)
@@ -310,7 +310,7 @@ def test_server_log_holds_no_row_of_a_failing_copy(conn, pg_server):
     assert pg_server.logfile.stat().st_mode & 0o077 == 0
 
 
-FREE_TEXT_CONTRACT = _contracts_from_doc({
+FREE_TEXT_CONTRACT = contract_from_doc({
     "feed": "test_notes", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
     "fields": [
         {"name": "id", "type": "string", "required": True},
@@ -318,7 +318,7 @@ FREE_TEXT_CONTRACT = _contracts_from_doc({
         {"name": "caller_phone", "type": "string", "pii": True},
         {"name": "summary", "type": "string", "free_text": True},
     ],
-})[0]
+})
 TYPED = "联系人王建国，电话13912345678，身份证34152319800101123X"
 
 

@@ -7,9 +7,9 @@ import json
 
 import openpyxl
 import pytest
+from shumei.ingest.contracts import valid_uscc
 from shumei_sim.badfiles import KINDS
 from shumei_sim.cli import main
-from stdnum.cn import uscc
 
 DAY = "2023-12-24"  # a day with credit records (the party organisations' evaluations)
 
@@ -33,7 +33,7 @@ def registry_drops(tmp_path_factory):
 def test_registry_bad_kinds(registry_drops):
     d = registry_drops
     _, ents = _sheet(d["invalid_uscc"], "物业企业")
-    assert sum(not uscc.is_valid(e["统一社会信用代码"]) for e in ents) == 1
+    assert sum(not valid_uscc(e["统一社会信用代码"]) for e in ents) == 1
     _, comps = _sheet(d["unknown_compound"], "小区")
     _, cms = _sheet(d["unknown_compound"], "业主委员会")
     assert "XQ9999" in {c["小区编号"] for c in cms} - {c["小区编号"] for c in comps}
@@ -76,7 +76,7 @@ def _rows(day_dir, enc="utf-8"):
 
 def test_credit_bad_kinds(credit_drops):
     d = credit_drops
-    assert sum(not uscc.is_valid(r["enterprise_uscc"]) for r in _rows(d["invalid_uscc"])) == 1
+    assert sum(not valid_uscc(r["enterprise_uscc"]) for r in _rows(d["invalid_uscc"])) == 1
     assert _rows(d["unknown_compound"])[0]["compound_id"] == "XQ9999"
     r = _rows(d["closed_before_received"])[0]
     assert r["event_date"] > r["record_date"]
@@ -100,4 +100,4 @@ def test_normal_day_has_valid_codes(tmp_path):
     from shumei_sim.badfiles import credit_rows
 
     rows = credit_rows(dt.date.fromisoformat(DAY))
-    assert rows and all(uscc.is_valid(r["enterprise_uscc"]) for r in rows)
+    assert rows and all(valid_uscc(r["enterprise_uscc"]) for r in rows)

@@ -12,10 +12,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
+from shumei.ingest.contracts import valid_uscc
 from shumei_sim.common import DEFAULT_SEED
 from shumei_sim.generate import generate
 from sim_setup import END, SEED, START
-from stdnum.cn import uscc
 
 D = dt.date
 CONTRACTS = Path(__file__).resolve().parents[2] / "include" / "shumei" / "contracts"
@@ -92,7 +92,7 @@ def test_every_credit_code_is_valid(sim_data):
         codes += [json.loads(line)["enterprise_uscc"] for line in p.read_text("utf-8").splitlines()]
     codes += [r[0] for r in sqlite3.connect(sim_data / "hotline/events.sqlite").execute(
         "select distinct enterprise_uscc from events where enterprise_uscc is not null")]
-    assert len(codes) > 100 and all(uscc.is_valid(c) for c in codes)
+    assert len(codes) > 100 and all(valid_uscc(c) for c in codes)
     assert 25 <= len(ents) <= 40
     assert 5 <= sum(r["统一社会信用代码"][2:8] != "341523" for r in ents) <= 10
 
@@ -121,7 +121,7 @@ def _check(value, f: dict, where: str) -> None:
     if "min" in f:
         assert f["min"] <= value <= f["max"], where
     if f.get("check") == "uscc":
-        assert uscc.is_valid(value), where
+        assert valid_uscc(value), where
 
 
 def test_registry_matches_contracts(sim_data):

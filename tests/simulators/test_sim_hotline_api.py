@@ -8,8 +8,8 @@ import time
 
 import httpx
 import pytest
+from shumei.ingest.contracts import valid_uscc
 from sim_setup import TOKEN
-from stdnum.cn import uscc
 
 
 def _all(api, **params) -> list[dict]:
@@ -115,9 +115,9 @@ def test_fault_schema_drift(api, drift, check):
 
 def test_fault_bad_rows(api):
     normal = _get(api).json()["items"]
-    assert all(uscc.is_valid(i["enterprise_uscc"]) for i in normal if i["enterprise_uscc"])
+    assert all(valid_uscc(i["enterprise_uscc"]) for i in normal if i["enterprise_uscc"])
     expect = {
-        "invalid_uscc": lambda items: any(i["enterprise_uscc"] and not uscc.is_valid(i["enterprise_uscc"]) for i in items),
+        "invalid_uscc": lambda items: any(i["enterprise_uscc"] and not valid_uscc(i["enterprise_uscc"]) for i in items),
         "unknown_compound": lambda items: items[0]["compound_id"] == "XQ9999",
         "closed_before_received": lambda items: items[0]["event_type"] == "CLOSED" and items[0]["event_at"] < items[0]["received_at"],
         "future_date": lambda items: items[0]["event_at"].startswith("2099"),

@@ -23,3 +23,33 @@ def test_csv_cells_keep_their_line_breaks(tmp_path):
 def test_page_items_that_are_not_objects_have_no_id():
     """A page item that is not a JSON object must not crash the client: the loader refuses it."""
     assert _event_ids([{"event_id": "RX1-01"}, "text", 3, None]) == ("RX1-01", None, None, None)
+
+
+def test_the_manifest_is_read_where_the_contract_says(tmp_path):
+    """A drop's digest and row count are read at the contract's `manifest` key paths: a manifest
+    without them, or with a row count that is not a number, refuses the drop naming what is missing."""
+    import hashlib
+    from datetime import date
+
+    import pytest
+    from shumei.ingest.loader import BatchStructureError
+    from shumei.sources.files import Drop
+
+    compounds, credit = get_contract("registry_compounds"), get_contract("credit_events")
+    (tmp_path / "a.xlsx").write_bytes(b"x")
+    (tmp_path / "c.jsonl").write_bytes(b"y\n")
+    digest = {p: hashlib.sha256((tmp_path / p).read_bytes()).hexdigest() for p in ("a.xlsx", "c.jsonl")}
+    drop = Drop(date(2024, 3, 1), tmp_path, {"files": {"a.xlsx": digest["a.xlsx"]}, "rows": {"小区": 2},
+                                             "sha256": digest["c.jsonl"]})
+    assert drop.verified_sha256(tmp_path / "a.xlsx", compounds) == digest["a.xlsx"]
+    assert drop.verified_sha256(tmp_path / "c.jsonl", credit) == digest["c.jsonl"]
+    drop.check_rows(tmp_path / "a.xlsx", compounds, 2)
+    with pytest.raises(BatchStructureError, match=r"has no rows for c.jsonl \(contract credit_events: rows\)"):
+        Drop(drop.day, tmp_path, {"sha256": digest["c.jsonl"]}).check_rows(tmp_path / "c.jsonl", credit, 1)
+    with pytest.raises(BatchStructureError, match=r"has no sha256 for 小区 \(contract registry_compounds: files.<file>\)"):
+        Drop(drop.day, tmp_path, {"files": {}}).verified_sha256(tmp_path / "a.xlsx", compounds)
+    with pytest.raises(BatchStructureError, match="manifest says 2 rows, the drop has 3"):
+        drop.check_rows(tmp_path / "a.xlsx", compounds, 3)
+    drop.manifest["rows"] = {"小区": "2"}
+    with pytest.raises(BatchStructureError, match="row count of 小区 is not a whole number"):
+        drop.check_rows(tmp_path / "a.xlsx", compounds, 2)

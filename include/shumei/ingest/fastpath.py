@@ -87,7 +87,7 @@ class FastPath:
         # an order between fields of different types, which Python cannot compare)
         type_of = {f.name: f.type for f in contract.fields}
         self.supported = all(t is not None for t in types.values()) and all(
-            type_of[a] == type_of[b] for a, b in contract.extra.get("ordered", []))
+            type_of[a] == type_of[b] for a, b in contract.ordered)
         struct_fields = [(f.name, types[f.name] if f.required else Optional[types[f.name]])  # noqa: UP045
                          for f in contract.fields]
         row_type = msgspec.defstruct(f"Row_{contract.feed}", struct_fields, forbid_unknown_fields=True,
@@ -123,7 +123,7 @@ class FastPath:
                                "horizon_day": horizon_day, "hmac_digest": hmac.digest, "key": pii_key.encode(),
                                "hashes": {}, "values": {}, "CACHE_MAX": _CACHE_MAX}
         names = [f.name for f in contract.fields]
-        ordered = contract.extra.get("ordered", [])
+        ordered = contract.ordered
         in_order = {n for pair in ordered for n in pair}
         tested = [f for f in contract.fields if f.pattern or f.check or f.references]
         code = ["def check(r):"]

@@ -75,18 +75,18 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
     contracts = _referenced_first(contracts_for("registry"))
     sheets = read_workbook(workbooks[0], contracts) if workbooks else None
     # the manifest's digests and row counts (DOMAIN §7 layout): a drop that differs is refused
-    workbook_checksum = drop.verified_sha256(workbooks[0]) if workbooks else None
+    workbook_checksum = drop.verified_sha256(workbooks[0], contracts[0]) if workbooks else None
     results = []
     for contract in contracts:
         if sheets is not None:  # the workbook (default), else the CSV option: one <sheet>.csv per sheet
             path, rows, checksum = workbooks[0], sheets[contract.feed], workbook_checksum
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
-            checksum = drop.verified_sha256(path)
+            checksum = drop.verified_sha256(path, contract)
         meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
-                         expect_rows=bool(contract.extra.get("expect_rows", False)))
+                         expect_rows=contract.expect_rows)
         result = load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum)
-        drop.check_rows(path, contract.sheet, result.rows_received)
+        drop.check_rows(path, contract, result.rows_received)
         results.append(result)
     return results
 
@@ -109,11 +109,11 @@ def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str
     contract = get_contract("credit_events")
     drop = wait_for_drop(settings.credit_dir, day, settings.drop_wait_seconds)
     path = drop.file("*.jsonl")
-    checksum = drop.verified_sha256(path)
+    checksum = drop.verified_sha256(path, contract)
     meta = BatchMeta("credit", contract.feed, day, day + timedelta(days=1), str(path), run_id,
-                     expect_rows=int(drop.manifest.get("rows", 0)) > 0)
+                     expect_rows=drop.stated(contract, "rows", path) != 0)
     result = load_batch(conn, contract, JsonDocs(read_lines(path)), meta, settings.pii_hash_key, checksum=checksum)
-    drop.check_rows(path, None, result.rows_received)
+    drop.check_rows(path, contract, result.rows_received)
     return [result]
 
 

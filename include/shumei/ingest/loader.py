@@ -517,7 +517,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composab
             checks.append((f"future_date:{f.name}",
                            sql.SQL("{c} is not null and {t} >= {b}::{ty} + {tol}::interval")
                            .format(c=col, t=typed, b=bound, ty=sql.SQL(f.pg_type), tol=tolerance)))
-    for earlier, later in contract.extra.get("ordered", []):
+    for earlier, later in contract.ordered:
         checks.append((f"out_of_order:{later}<{earlier}",
                        sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
                            a=sql.Identifier(earlier), b=sql.Identifier(later))))

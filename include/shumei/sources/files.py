@@ -28,29 +28,38 @@ class Drop:
     folder: Path
     manifest: dict
 
-    def verified_sha256(self, path: Path) -> str:
-        """The file's sha256, checked against the manifest (`files: {name: sha256}`, or one `sha256` for
-        a drop of one file); a digest that differs, or none for the file, refuses the batch."""
-        files = self.manifest.get("files")
-        expected = files.get(path.name) if isinstance(files, dict) else self.manifest.get("sha256")
-        if not expected:
-            raise BatchStructureError(f"{self.folder}/manifest.json has no sha256 for {path.name}: the drop "
-                                      "cannot be verified")
+    def stated(self, contract: Contract, what: str, path: Path):
+        """What the manifest states of the feed's file: its `sha256` or `rows`, at the key path the
+        contract's `manifest` gives (`<file>`: the file's name, `<sheet>`: the contract's sheet)."""
+        value = self.manifest
+        for key in getattr(contract.manifest, what):
+            key = key.replace("<file>", path.name).replace("<sheet>", contract.sheet or "")
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            raise BatchStructureError(f"{self.folder}/manifest.json has no {what} for {contract.sheet or path.name} "
+                                      f"(contract {contract.feed}: {'.'.join(getattr(contract.manifest, what))}): "
+                                      "the drop cannot be verified")
+        return value
+
+    def verified_sha256(self, path: Path, contract: Contract) -> str:
+        """The file's sha256, checked against the manifest: a digest that differs, or none for the
+        file, refuses the batch."""
+        expected = self.stated(contract, "sha256", path)
         actual = sha256_file(path)
         if actual != expected:
             raise BatchStructureError(f"{path}: sha256 {actual} does not match the manifest ({expected}): "
                                       "the file is truncated or changed")
         return actual
 
-    def check_rows(self, path: Path, part: str | None, received: int) -> None:
-        """The rows received against the manifest's count (`rows: {sheet: n}`, or one `rows: n`)."""
-        rows = self.manifest.get("rows")
-        expected = rows.get(part) if isinstance(rows, dict) else rows
-        if expected is None:
-            raise BatchStructureError(f"{self.folder}/manifest.json has no row count for {part or path.name}")
-        if int(expected) != received:
-            raise BatchStructureError(f"{path}{f' sheet {part}' if part else ''}: manifest says {expected} rows, "
-                                      f"the drop has {received}")
+    def check_rows(self, path: Path, contract: Contract, received: int) -> None:
+        """The rows received against the manifest's count."""
+        expected = self.stated(contract, "rows", path)
+        if not isinstance(expected, int) or isinstance(expected, bool):
+            raise BatchStructureError(f"{self.folder}/manifest.json: the row count of {contract.sheet or path.name} "
+                                      "is not a whole number")
+        if expected != received:
+            raise BatchStructureError(f"{path}{f' sheet {contract.sheet}' if contract.sheet else ''}: manifest says "
+                                      f"{expected} rows, the drop has {received}")
 
     def file(self, pattern: str) -> Path:
         found = sorted(self.folder.glob(pattern))
