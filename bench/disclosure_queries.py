@@ -120,7 +120,8 @@ def main() -> None:
 
     import psycopg
     from scratch import scratch_warehouse
-    from shumei.publish import ensure_published_schema, publish
+    from shumei.migrations import migrate
+    from shumei.publish import publish
     from shumei.publish.tables import DISCLOSURE_TABLES
 
     audit = SimpleNamespace(passed=True, target="indicator_candidate", candidate_checksum=None)
@@ -133,7 +134,7 @@ def main() -> None:
                          " target_met boolean, is_provisional boolean)")
             for t in DISCLOSURE_TABLES:
                 conn.execute(f"create table {t.candidate} ({', '.join(f'{c} {ty}' for c, ty in t.columns)})")
-            ensure_published_schema(conn)
+            migrate(conn)
             publish_seconds = []
             for month in month_ends(args.releases):
                 cut = date(month.year + (month.month == 12), month.month % 12 + 1, 1)

@@ -94,14 +94,14 @@ def child(method: str, jsonl: Path) -> None:
     import psycopg
     from shumei.ingest.contracts import get_contract
     from shumei.ingest.loader import BatchMeta, load_batch
-    from shumei.ingest.schema import ensure_feed_tables
+    from shumei.migrations import migrate
 
     url = os.environ["SHUMEI_WAREHOUSE_URL"]
     contract = get_contract("hotline_events")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade; "
-                     "drop schema if exists bench cascade; create schema bench")
-        ensure_feed_tables(conn, contract)
+                     "drop schema if exists audit cascade; drop schema if exists bench cascade; create schema bench")
+        migrate(conn, published=False)  # raw and audit from zero, with the contracts' feed tables
         cols = ", ".join(f'"{f.name}" text' for f in contract.fields)
         conn.execute(f"create table bench.hotline_plain ({cols})")
         # the registry the batch refers to (references: its compounds and enterprises are known)

@@ -4,7 +4,7 @@
 
 `--source-url` is a reader URL of a populated warehouse (a county build after `make run`); it is only
 read. The script starts its own throwaway embedded PostgreSQL, creates the roles and both databases
-with the project's bootstrap, creates `published` with ensure_published_schema (which builds the
+with the project's bootstrap, creates `published` with the migration step (which builds the
 readers' database `shumei_public`, shumei.publish.reader_db), copies the source's published tables
 into the warehouse database, and then times the usual reader queries as the statistics office's role
 through
@@ -39,10 +39,11 @@ from psycopg import sql
 from shumei.local.bootstrap import FDW_FETCH_SIZE, FDW_SERVER, READER_GROUP, bootstrap
 from shumei.local.embedded import EmbeddedServer, free_port
 from shumei.local.envfile import build_env
+from shumei.migrations import MIGRATIONS_DIR, migrate
 from shumei.publish import ddl
-from shumei.publish.ddl import ensure_published_schema
 
 COUNTY = "341523000000"
+PUBLISHED_STORAGE = MIGRATIONS_DIR / "0003_published_storage.sql"
 QUERIES = {
     "county series of one indicator (v_indicator_month)":
         f"""select period_start, value from published.v_indicator_month
@@ -141,7 +142,7 @@ def _copied(server: EmbeddedServer, env: dict[str, str]) -> tuple[str, list[floa
     copy_url = env["SHUMEI_WAREHOUSE_URL"].rsplit("/", 1)[0] + "/" + copy_db
     with psycopg.connect(copy_url, autocommit=True) as conn:
         conn.execute("create schema published")
-        for text in (ddl.TABLES_SQL, ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
+        for text in (PUBLISHED_STORAGE.read_text(encoding="utf-8"), ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
             conn.execute(text)
         ddl.apply_reader_grants(conn.cursor())
         tables = [r[0] for r in conn.execute(
@@ -238,13 +239,13 @@ def _replica(server: EmbeddedServer, env: dict[str, str]) -> str:
     with psycopg.connect(server.superuser_dsn("shumei_replica"), autocommit=True) as su:
         su.execute("create schema published")
         su.execute(sql.SQL("alter schema published owner to {}").format(sql.Identifier(owner)))
-        for text in (ddl.TABLES_SQL, ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
+        for text in (PUBLISHED_STORAGE.read_text(encoding="utf-8"), ddl.VIEWS_SQL, ddl.FREQUENCY_VIEWS_SQL, ddl.TARGETS_VIEW_SQL):
             su.execute(text)
         ddl.apply_reader_grants(su.cursor())
         tables = [r[0] for r in su.execute("select c.oid::regclass::text from pg_class c join pg_namespace n"
                                            " on n.oid = c.relnamespace where n.nspname = 'published' and c.relkind = 'r'")]
         with psycopg.connect(server.superuser_dsn(wh), autocommit=True) as whsu:
-            # the tables of TABLES_SQL (values, releases, catalogue, targets, areas, calendar, rules)
+            # the tables of the storage migration (values, releases, catalogue, targets, areas, calendar, rules)
             whsu.execute(sql.SQL("create publication bench_published for table {}").format(
                 sql.SQL(", ").join(sql.SQL(t) for t in tables)))
             # a subscription in the same cluster cannot create its slot itself
@@ -295,7 +296,7 @@ def main() -> None:
         bootstrap(server.superuser_dsn(), env, with_airflow=False)
         owner_url = env["SHUMEI_WAREHOUSE_URL"]
         with psycopg.connect(owner_url, autocommit=True) as owner:
-            ensure_published_schema(owner)
+            migrate(owner)
         counted = _copy_published(args.source_url, owner_url)
         # the readers' old path, for this run only (bootstrap lets only shumei_fdw into the warehouse)
         with psycopg.connect(server.superuser_dsn(), autocommit=True) as su:

@@ -65,14 +65,14 @@ def _batches_to_gate(conn: psycopg.Connection) -> list[tuple[str, int]]:
 
 
 def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
-    from shumei.publish import ensure_published_schema
+    from shumei.migrations import migrate
     from shumei.quality import run_checkpoint
 
     settings = get_settings()
     with psycopg.connect(settings.warehouse_url) as conn:
-        # before dbt: the reader views dbt defines in `published` (the drill-through) read storage
-        # tables of the published schema, which must exist on a first run on an empty warehouse
-        ensure_published_schema(conn)
+        # the DAG's first task: the warehouse's DDL step, before dbt (the reader view dbt defines in
+        # `published`, the drill-through, reads storage tables of the published schema)
+        migrate(conn)
         todo = _batches_to_gate(conn)
         completeness = feed_completeness(conn)
         as_of = as_of_date(conn, completeness)

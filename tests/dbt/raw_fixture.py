@@ -263,16 +263,11 @@ def batches(n_orders: int = 120) -> list[tuple[str, dt.date, list[dict]]]:
 
 
 def create(conn: psycopg.Connection) -> None:
-    """A fresh raw layer with the ingestion's own DDL (shumei.ingest.schema, from the contracts)."""
-    from shumei.ingest.contracts import load_contracts
-    from shumei.ingest.schema import ensure_feed_tables, forget_ensured
+    """A fresh raw layer with the warehouse's own DDL step (shumei.migrations: the feed tables from the
+    contracts)."""
+    from migrated import fresh_migrated
 
-    conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
-    forget_ensured()
-    contracts = load_contracts()
-    for feed in FEEDS:
-        ensure_feed_tables(conn, contracts[feed])
-    conn.commit()
+    fresh_migrated(conn)
 
 
 def load(conn: psycopg.Connection, until: dt.date | None = None, since: dt.date | None = None,

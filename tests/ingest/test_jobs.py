@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
-from shumei.ingest import schema
+from migrated import fresh_migrated
 from shumei.ingest.jobs import load_day, load_range
 from shumei.ingest.loader import BatchStructureError
 from shumei.local.embedded import free_port
@@ -70,8 +70,7 @@ def env(pg_server, drops, hotline, monkeypatch):
     monkeypatch.setenv("SHUMEI_REFERENCE_WAIT_SECONDS", "0")
     get_settings.cache_clear()
     with psycopg.connect(os.environ["SHUMEI_WAREHOUSE_URL"], autocommit=True) as conn:
-        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
-    schema._ENSURED.clear()
+        fresh_migrated(conn)
     _faults(hotline, {"reset": True})
     yield get_settings()
     _faults(hotline, {"reset": True})
@@ -147,8 +146,7 @@ def test_rerun_replaces_and_backfill_equals_daily(env):
     assert _q("select count(*) from raw.batch_log where status = 'superseded'")[0][0] == 10  # 8 sheets + 2
 
     with psycopg.connect(os.environ["SHUMEI_WAREHOUSE_URL"], autocommit=True) as conn:
-        conn.execute("drop schema raw cascade; drop schema raw_restricted cascade")
-    schema._ENSURED.clear()
+        fresh_migrated(conn)
     for source in ("registry", "credit", "hotline"):
         load_range(source, FIRST, FIRST + timedelta(days=2))
     for feed, rows in daily.items():

@@ -354,16 +354,15 @@ def test_an_existing_restricted_table_gains_the_free_text_columns(warehouse_url)
     """A warehouse loaded before free text was masked: its raw_restricted.<feed>_pii gets the columns
     of the originals appended (empty for the batches loaded before), and loads go on."""
     import psycopg
+    from migrated import fresh_migrated
     from shumei.ingest import schema
 
     with psycopg.connect(warehouse_url) as conn:
-        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade")
-        schema.ensure_base(conn)
+        fresh_migrated(conn)
         before = [c for c in FREE_TEXT_CONTRACT.restricted_columns() if c[0] != "summary"]
         conn.execute("create table raw_restricted.test_notes_pii ({})".format(
             ", ".join(f"{c} {t}" for c, t in before)))
         conn.commit()
-        schema._ENSURED.clear()
         schema.ensure_feed_tables(conn, FREE_TEXT_CONTRACT)
         cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
                 where table_schema = 'raw_restricted' and table_name = 'test_notes_pii' order by ordinal_position""")]

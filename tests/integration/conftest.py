@@ -63,15 +63,12 @@ def dbt_manifest() -> None:
 @pytest.fixture(scope="session")
 def fresh_warehouse(warehouse_url) -> None:
     """Drops what earlier tests of the session left in the warehouse (every schema the pipeline owns)."""
-    from shumei.ingest import schema
-
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         owned = [r[0] for r in conn.execute("""
             select n.nspname from pg_namespace n join pg_roles r on r.oid = n.nspowner
             where r.rolname = current_user and n.nspname <> 'public'""").fetchall()]
         for name in owned:
             conn.execute(f'drop schema "{name}" cascade')
-    schema._ENSURED.clear()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from migrated import fresh_migrated
 from shumei.publish.tables import DISCLOSURE_TABLES
 
 CATALOG = "qa_ref.ref_indicator_catalog"
@@ -112,8 +113,9 @@ def wh(warehouse_url, gx_home, monkeypatch):
     """An autocommit owner connection on a fresh publication state, with the base candidate."""
     monkeypatch.setenv("SHUMEI_GX_DIR", str(gx_home))
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        for schema in ("published", "audit", "published_candidate", "qa_ref"):
+        for schema in ("published_candidate", "qa_ref"):
             conn.execute(f"drop schema if exists {schema} cascade")
+        fresh_migrated(conn, published=True)
         conn.execute(CANDIDATE_DDL)
         conn.execute(CATALOG_DDL)
         insert_candidate(conn)

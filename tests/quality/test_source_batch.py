@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 import yaml
+from migrated import fresh_migrated
 from shumei.quality import run_checkpoint
 from shumei.quality.suites import batch_expectations, load_contract, load_spec
 from stdnum.cn import uscc
@@ -53,7 +54,7 @@ def feed(warehouse_url, tmp_path, monkeypatch):
     monkeypatch.setenv("SHUMEI_GX_DIR", str(tmp_path / "gx"))
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute(f"drop schema if exists {SCHEMA} cascade")
-        conn.execute("drop schema if exists audit cascade")
+        fresh_migrated(conn)  # a fresh audit schema
         conn.execute(f"create schema {SCHEMA}")
         conn.execute(f"""create table {SCHEMA}.{FEED} (_batch_id bigint, _interval_start date, _row_number int,
                          enterprise_id text, enterprise_uscc text, status text, event_at timestamptz,

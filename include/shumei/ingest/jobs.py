@@ -20,7 +20,6 @@ import psycopg
 from shumei.failures import append_private_jsonl, describe, without_data
 from shumei.ingest.contracts import contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
-from shumei.ingest.schema import ensure_feed_tables
 from shumei.settings import Settings, get_settings
 from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, wait_for_drop
 from shumei.sources.hotline import HotlineClient
@@ -124,11 +123,8 @@ def _record_failure(settings: Settings, source: str, day: date, run_id: str | No
     """The failed attempt in raw.batch_log; when the warehouse cannot take it (it is down), in the local
     failure file instead (<local dir>/alerts/ingest_failures.jsonl, 0600), with the original cause and
     why the warehouse could not record it. Never raises: the original error is what the task reports."""
-    from shumei.ingest.schema import ensure_base
-
     try:
         with psycopg.connect(settings.warehouse_url, connect_timeout=10) as conn:
-            ensure_base(conn)
             conn.execute("""insert into raw.batch_log (source, feed, interval_start, interval_end, status, message,
                                 dag_run_id, finished_at)
                             values (%s, %s, %s, %s, 'failed', %s, %s, now())""",
@@ -185,8 +181,6 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
         _wait_for_references(settings, source, day)
         # a batch is staged in temporary tables: give them memory instead of spilling to disk
         with psycopg.connect(settings.warehouse_url, options="-c temp_buffers=256MB -c work_mem=128MB") as conn:
-            for contract in contracts_for(source):
-                ensure_feed_tables(conn, contract)
             batches = LOADERS[source](conn, day, settings, run_id)
             conn.commit()
     except Exception as exc:
@@ -218,7 +212,13 @@ def loaded_days(source: str, settings: Settings | None = None) -> set[date]:
 def load_range(source: str, first: date, last: date, run_id: str | None = None, *, reload: set[date] = frozenset(),
                progress: Callable[[int, int, date], None] | None = None,
                settings: Settings | None = None) -> list[DayResult]:
-    """Loads every day of [first, last] not loaded yet (and the days in `reload` again)."""
+    """Loads every day of [first, last] not loaded yet (and the days in `reload` again), after the
+    warehouse's DDL step (shumei.migrations.migrate; the ingest DAG's first and only task is this)."""
+    from shumei.migrations import migrate
+
+    settings = settings or get_settings()
+    with psycopg.connect(settings.warehouse_url) as conn:
+        migrate(conn, published=False)
     done = loaded_days(source, settings)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     todo = [d for d in days if d not in done or d in reload]

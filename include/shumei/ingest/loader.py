@@ -660,7 +660,7 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
 
     `source`: JsonDocs, or rows as {header: value} mappings. `checksum`: of the source bytes (file or
     pages; a callable is asked once the source is read), recorded in the batch log. The feed's tables
-    must exist: `schema.ensure_feed_tables` in a committed transaction first."""
+    must exist: `shumei.migrations.migrate` (or `schema.ensure_feed_tables`) in a committed transaction first."""
     if contract.pii_fields and not pii_key:
         raise RuntimeError("SHUMEI_PII_HASH_KEY is not set: personal data cannot be hashed")
     cur = conn.cursor()

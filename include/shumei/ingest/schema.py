@@ -17,76 +17,6 @@ from shumei.ingest.contracts import Contract
 RAW = "raw"
 RESTRICTED = "raw_restricted"
 
-BASE_DDL = """
-create schema if not exists raw;
-create schema if not exists raw_restricted;
-revoke all on schema raw_restricted from public;
-comment on schema raw is '原始层 Raw layer: source batches as received, append-only, with batch metadata';
-comment on schema raw_restricted is '受限原始层 Restricted raw layer: personal data (caller name, phone) in clear; owner role only';
-
-create table if not exists raw.batch_log (
-    batch_id bigint generated always as identity primary key,
-    source text not null,
-    feed text not null,
-    interval_start date not null,
-    interval_end date not null,
-    file_or_page text,
-    received_at timestamptz not null default now(),
-    finished_at timestamptz,
-    rows_received integer,
-    rows_loaded integer,
-    rows_rejected integer,
-    checksum text,
-    status text not null check (status in ('loading', 'loaded', 'superseded', 'failed')),
-    message text,
-    dag_run_id text,
-    contract_version integer,
-    superseded_batches bigint[],
-    superseded_by bigint,
-    constraint batch_rows_conserved check (
-        status not in ('loaded', 'superseded') or rows_received = rows_loaded + rows_rejected)
-);
-create index if not exists batch_log_feed_interval on raw.batch_log (feed, interval_start, status);
-comment on table raw.batch_log is '批次日志 Batch log: every batch of every feed; received = loaded + rejected';
-
-create table if not exists raw.rejects (
-    batch_id bigint not null references raw.batch_log (batch_id),
-    feed text not null,
-    row_number integer not null,
-    reason_code text not null,
-    reason_field text,
-    record jsonb not null,
-    primary key (batch_id, row_number)
-);
-comment on table raw.rejects is '拒收记录 Rejected rows with their reason code (quarantine)';
-"""
-
-# Keys other feeds refer to (`references:` in a contract), with the first day a loaded batch held them
-# (in a loaded row or a rejected one): a reference of day D is known when first_day <= D. Kept by the
-# loader; a few hundred rows, so checking a batch's references never scans a raw table.
-REFERENCE_KEYS_DDL = """
-create table raw.reference_keys (
-    feed text not null,
-    key text not null,
-    first_day date not null,
-    primary key (feed, key)
-);
-comment on table raw.reference_keys is '参照键 Keys other feeds refer to (compounds, communities, enterprises), with the first day a batch held them';
-"""
-
-
-def ensure_base(conn: psycopg.Connection) -> None:
-    # the ingest DAGs run side by side: one creator of schemas and tables at a time (until commit)
-    conn.execute("select pg_advisory_xact_lock(hashtext('shumei raw ddl'))")
-    conn.execute(BASE_DDL)
-    if conn.execute("select to_regclass('raw.reference_keys')").fetchone()[0] is None:
-        conn.execute(REFERENCE_KEYS_DDL)
-        # a warehouse loaded before the table existed: its keys from the batches already loaded
-        for feed, key in referenced_keys().items():
-            if conn.execute("select to_regclass(%s)", (f"raw.{feed}",)).fetchone()[0] is not None:
-                record_reference_keys(conn, feed, key, None)
-
-
 def referenced_keys() -> dict[str, str]:
     """{feed: key field} of every feed some contract's field refers to."""
     from shumei.ingest.contracts import load_contracts
@@ -138,12 +68,9 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
         cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
         conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table),
                                                               cols))
-    # a row is (batch, row number): the index finds a batch's rows, or single rows of it, at any size
-    # of the table. Tables made before 2026-11-27 had an index on _batch_id alone, replaced here (once).
-    conn.execute(sql.SQL("create unique index if not exists {} on {}.{} (_batch_id, _row_number)").format(
-        sql.Identifier(f"{table}_batch_row"), sql.Identifier(schema_name), sql.Identifier(table)))
-    for old in (f"{table}__batch_id_idx", f"{table}_batch_row_brin"):
-        conn.execute(sql.SQL("drop index if exists {}.{}").format(sql.Identifier(schema_name), sql.Identifier(old)))
+        # a row is (batch, row number): the index finds a batch's rows, or single rows of it, at any size
+        conn.execute(sql.SQL("create unique index {} on {}.{} (_batch_id, _row_number)").format(
+            sql.Identifier(f"{table}_batch_row"), sql.Identifier(schema_name), sql.Identifier(table)))
     if not created:
         return False
     conn.execute(sql.SQL("comment on table {}.{} is {}").format(sql.Identifier(schema_name), sql.Identifier(table),
@@ -151,21 +78,9 @@ def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, column
     return True
 
 
-_ENSURED: set[tuple[str, str]] = set()
-
-
-def forget_ensured() -> None:
-    """Forgets which feed tables this process has ensured: after the raw schemas were dropped (a test's
-    fresh raw layer), the next ensure_feed_tables creates them again."""
-    _ENSURED.clear()
-
-
 def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
-    """Creates (or checks) the feed's tables and commits; once per process and server."""
-    key = (conn.info.dsn, contract.feed)
-    if key in _ENSURED:
-        return
-    ensure_base(conn)
+    """Creates (or checks) the feed's tables from its contract, and commits. Derived DDL: run by
+    shumei.migrations.migrate for every contract (the raw schemas come from its numbered migrations)."""
     created = _ensure_table(conn, RAW, contract.table, contract.raw_columns(),
                             f"原始数据 Raw feed {contract.feed} (source {contract.source}, contract v{contract.version})")
     for f in contract.public_fields if created else ():
@@ -177,4 +92,3 @@ def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
         _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
                       f"个人信息 Personal data of feed {contract.feed}, restricted")
     conn.commit()
-    _ENSURED.add(key)

@@ -1,6 +1,6 @@
 """Publication of audited indicator values (write-audit-publish): DDL, releases, summary.
 
-    ensure_published_schema(conn)                       schema, tables, views, function, comments, grants
+    ensure_published_schema(conn)                       views, functions, comments, grants (derived DDL)
     publish(conn, as_of_date, dag_run_id, audit_result) one release, one transaction
     latest_summary(conn) -> str                         text summary for the end of `make run`
 """

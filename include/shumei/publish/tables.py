@@ -53,7 +53,7 @@ INDICATOR_VALUES = VersionedTable(
     name="indicator_values",
     row_id="value_id",
     key=("indicator_code", "area_code", "period_type", "period_start", "breakdown_type", "breakdown_code"),
-    # the storage DDL of indicator_values (with its migrations) is written out in ddl.TABLES_SQL
+    # the storage DDL of indicator_values is a numbered migration (shumei/migrations/0003_published_storage.sql)
     columns=(("indicator_code", "text"), ("area_code", "text"), ("area_level", "text"), ("period_type", "text"),
              ("period_start", "date"), ("period_end", "date"), ("breakdown_type", "text"),
              ("breakdown_code", "text"), ("numerator", "numeric"), ("denominator", "numeric"),

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shumei.quality import suites
-from shumei.quality.results import AuditResult, Outcome, ensure_audit_schema, store
+from shumei.quality.results import AuditResult, Outcome, store
 from shumei.settings import get_settings
 
 CANDIDATE_TARGET = "indicator_candidate"
@@ -267,15 +267,12 @@ def run_checkpoint(engine_or_url: sa.Engine | str, target: str, *, batch_id: int
     engine = _engine(engine_or_url)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    ensure_audit_schema(engine)
     checksum = None
     if target == CANDIDATE_TARGET:
-        from shumei.publish.ddl import ensure_published_schema
         from shumei.publish.release import candidate_checksum
 
         raw = engine.raw_connection()
         try:
-            ensure_published_schema(raw.driver_connection)
             checksum = candidate_checksum(raw.driver_connection)
             raw.driver_connection.rollback()
         finally:
