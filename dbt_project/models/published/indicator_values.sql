@@ -336,7 +336,12 @@ with_estimate as (
         with_reason.target,
         with_reason.deadline,
         with_reason.revision_reason,
-        nullif(concat_ws('; ', with_reason.estimate_reason, coalesce(cell.estimate_reason, every_breakdown.estimate_reason)), '')
+        nullif(
+            concat_ws(
+                '; ', with_reason.estimate_reason, coalesce(cell.estimate_reason, every_breakdown.estimate_reason)
+            ),
+            ''
+        )
             as estimate_reason
     from with_reason
     left join reject_estimates as cell

@@ -11,7 +11,10 @@
 with placed_flows as (
 
     -- the members relations themselves, not import CTEs: the macros read them more than once
-    {{ place_flow_members(ref('fct_indicator_reject_flow_members'), extra=['all_breakdowns', 'reject_feed', 'reject_id', 'reason_code']) }}
+    {{ place_flow_members(
+        ref('fct_indicator_reject_flow_members'),
+        extra=['all_breakdowns', 'reject_feed', 'reject_id', 'reason_code']
+    ) }}
 
 ),
 
@@ -112,7 +115,8 @@ by_feed as (
         count(distinct reject_id) as rejected_rows,
         string_agg(distinct reason_code, ', ' order by reason_code) as reason_codes
     from contributions
-    group by indicator_code, area_code, area_level, period_type, period_start, breakdown_type, breakdown_code, reject_feed
+    group by
+        indicator_code, area_code, area_level, period_type, period_start, breakdown_type, breakdown_code, reject_feed
 
 ),
 

@@ -139,7 +139,7 @@ hotline_days as (
     select
         rejected.*,
         fed_indicators.indicator_code,
-        days.observation_date
+        reject_days.observation_date
     from rejected
     inner join fed_indicators on rejected.feed = fed_indicators.feed
     cross join
@@ -149,7 +149,7 @@ hotline_days as (
             select (rejected.reject_date + repeat_rules.window_days)::date as observation_date
             from repeat_rules
             where fed_indicators.indicator_code = 'TS_CF'
-        ) as days
+        ) as reject_days
     where rejected.feed = 'hotline_events'
 
 ),
@@ -165,9 +165,10 @@ credit_month_ends as (
     inner join fed_indicators on rejected.feed = fed_indicators.feed
     inner join months
         on
-            months.month_end_date >= rejected.reject_date
+            rejected.reject_date <= months.month_end_date
             and months.month_end_date
-            <= rejected.reject_date + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
+            <= rejected.reject_date
+            + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
     where rejected.feed = 'credit_events'
 
 ),
@@ -201,8 +202,8 @@ would_be as (
 candidate_areas as (
 
     select
-        case when area_level = 'community' then area_code end as community_code,
-        town_code
+        town_code,
+        case when area_level = 'community' then area_code end as community_code
     from areas
     where area_level in ('community', 'town')
 
@@ -263,8 +264,8 @@ located as (
     from would_be
     inner join candidate_areas
         on case
-            when would_be.community_code is not null then candidate_areas.community_code = would_be.community_code
-            when would_be.town_code is not null then candidate_areas.town_code = would_be.town_code
+            when would_be.community_code is not null then would_be.community_code = candidate_areas.community_code
+            when would_be.town_code is not null then would_be.town_code = candidate_areas.town_code
             else true
         end
     where would_be.unit_type is null

@@ -66,9 +66,10 @@ month_ends as (
     inner join fed_indicators on rejected.feed = fed_indicators.feed
     inner join months
         on
-            months.month_end_date >= rejected.reject_date
+            rejected.reject_date <= months.month_end_date
             and months.month_end_date
-            <= rejected.reject_date + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
+            <= rejected.reject_date
+            + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
     where rejected.feed = 'credit_events'
 
 ),
@@ -97,7 +98,7 @@ towns as (
     inner join areas
         on
             areas.area_level = 'town'
-            and (month_ends.town_code is null or areas.area_code = month_ends.town_code)
+            and (month_ends.town_code is null or month_ends.town_code = areas.area_code)
     where month_ends.unit_type is null
 
 ),

@@ -88,12 +88,16 @@ lost as (
     where
         not (
             event_rejects.feed = 'hotline_events'
-            and exists (select 1 from hotline_events where hotline_events.event_id = event_rejects.record_key)
+            and exists (
+                select 1 from hotline_events
+                where hotline_events.event_id = event_rejects.record_key
+            )
         )
         and not (
             event_rejects.feed = 'credit_events'
             and exists (
-                select 1 from credit_events where credit_events.credit_event_id = event_rejects.record_key
+                select 1 from credit_events
+                where credit_events.credit_event_id = event_rejects.record_key
             )
         )
 
@@ -115,42 +119,51 @@ dated as (
 
 ),
 
+known_enterprises as (
+
+    select distinct enterprise_uscc from enterprises
+
+),
+
+latest_compounds as (
+
+    -- the areas of a compound's latest version
+    select distinct on (compound_id)
+        compound_id,
+        community_code,
+        town_code
+    from compounds
+    order by compound_id asc, valid_from desc
+
+),
+
 final as (
 
     select
         dated.feed,
         dated.batch_id,
         dated.row_number,
-        dated.feed || ':' || dated.batch_id || ':' || dated.row_number as reject_id,
         dated.reason_code,
         dated.reject_date,
+        dated.feed || ':' || dated.batch_id || ':' || dated.row_number as reject_id,
         case
             when orders.work_order_id is not null then 'work_order'
-            when enterprises.enterprise_uscc is not null then 'enterprise'
+            when known_enterprises.enterprise_uscc is not null then 'enterprise'
         end as unit_type,
-        coalesce(orders.work_order_id, enterprises.enterprise_uscc) as unit_id,
-        coalesce(
-            orders.community_code, community.area_code, compounds.community_code
-        ) as community_code,
-        coalesce(orders.town_code, community.town_code, town.area_code, compounds.town_code) as town_code
+        coalesce(orders.work_order_id, known_enterprises.enterprise_uscc) as unit_id,
+        coalesce(orders.community_code, community.area_code, latest_compounds.community_code) as community_code,
+        coalesce(orders.town_code, community.town_code, town.area_code, latest_compounds.town_code) as town_code
     from dated
     left join orders
         on dated.feed = 'hotline_events' and dated.order_id = orders.work_order_id
-    left join (select distinct enterprise_uscc from enterprises) as enterprises
-        on dated.feed = 'credit_events' and dated.enterprise_uscc = enterprises.enterprise_uscc
+    left join known_enterprises
+        on dated.feed = 'credit_events' and dated.enterprise_uscc = known_enterprises.enterprise_uscc
     left join areas as community
         on dated.community_code = community.area_code and community.area_level = 'community'
     left join areas as town
         on dated.town_code = town.area_code and town.area_level = 'town'
-    left join (
-        select distinct on (compound_id)
-            compound_id,
-            community_code,
-            town_code
-        from compounds
-        order by compound_id, valid_from desc
-    ) as compounds
-        on dated.feed = 'credit_events' and dated.compound_id = compounds.compound_id
+    left join latest_compounds
+        on dated.feed = 'credit_events' and dated.compound_id = latest_compounds.compound_id
 
 )
 
