@@ -8,13 +8,12 @@
 -- in. breakdown_type and breakdown_code are null where every breakdown of the indicator, area and
 -- period is touched (a row whose attributes are not known); a cell's reason also names those. The
 -- reason gives feed, number of rejected rows and reason codes, never a value of the record.
+{%- set reject_columns = ['reject_feed', 'reject_id', 'reason_code'] %}
+
 with placed_flows as (
 
     -- the members relations themselves, not import CTEs: the macros read them more than once
-    {{ place_flow_members(
-        ref('fct_indicator_reject_flow_members'),
-        extra=['all_breakdowns', 'reject_feed', 'reject_id', 'reason_code']
-    ) }}
+    {{ place_flow_members(ref('fct_indicator_reject_flow_members'), extra=['all_breakdowns'] + reject_columns) }}
 
 ),
 
@@ -22,7 +21,7 @@ placed_stocks as (
 
     {{ place_stock_members(
         ref('fct_indicator_reject_stock_members'),
-        extra=['reject_feed', 'reject_id', 'reason_code'],
+        extra=reject_columns,
         latest_from=ref('fct_indicator_stock_members')
     ) }}
 
