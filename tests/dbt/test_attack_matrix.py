@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PHONE = "13912345678"  # planted where a bad row carries a caller's data: never in a reason
 PHONE_OR_ID = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|(?<![0-9])\d{17}[0-9Xx](?![0-9])")
-ROW_KINDS_REASON = "rejected"
+QUARANTINED = "quarantined"
 REFUSED = "refused"
 
 
@@ -49,10 +49,9 @@ REFUSED = "refused"
 class Kind:
     name: str
     feed: str  # the contract's feed
-    outcome: str  # ROW_KINDS_REASON: quarantined with `expect`; REFUSED: refused with a message matching `expect`
+    outcome: str  # QUARANTINED: its bad rows rejected with reason code `expect`; REFUSED: a message matching `expect`
     expect: str
     spoil: Callable[[list[dict]], list[dict] | bytes]  # the day's rows -> bad rows (or bad bytes of the file)
-    pick: Callable[[dict], bool] = lambda row: True  # which row of the day a row-level spoil changes
 
 
 def _first(pick: Callable[[dict], bool], change: Callable[[dict], None]) -> Callable[[list[dict]], list[dict]]:
@@ -92,31 +91,31 @@ def _text_lines(rows: list[dict], encoding: str) -> bytes:
 
 KINDS: list[Kind] = [
     # hotline: API pages of status-change events
-    Kind("invalid_uscc", "hotline_events", ROW_KINDS_REASON, "invalid_uscc",
+    Kind("invalid_uscc", "hotline_events", QUARANTINED, "invalid_uscc",
          _first(_closed, lambda r: r.update(enterprise_uscc=_bad_check_character(r["enterprise_uscc"])))),
-    Kind("unknown_compound", "hotline_events", ROW_KINDS_REASON, "unknown_reference",
+    Kind("unknown_compound", "hotline_events", QUARANTINED, "unknown_reference",
          _first(_closed, _set(compound_id="XQ9999"))),
-    Kind("closed_before_received", "hotline_events", ROW_KINDS_REASON, "out_of_order",
+    Kind("closed_before_received", "hotline_events", QUARANTINED, "out_of_order",
          _first(_closed, lambda r: r.update(event_at=r["received_at"] - dt.timedelta(hours=1)))),
-    Kind("future_date", "hotline_events", ROW_KINDS_REASON, "future_date",
+    Kind("future_date", "hotline_events", QUARANTINED, "future_date",
          _first(_closed, _set(received_at=dt.datetime(2099, 1, 1, 9, tzinfo=raw_fixture.SH)))),
-    Kind("duplicate_key_conflict", "hotline_events", ROW_KINDS_REASON, "duplicate_key_conflict",
+    Kind("duplicate_key_conflict", "hotline_events", QUARANTINED, "duplicate_key_conflict",
          _duplicate("note", "更正")),
-    Kind("excel_date_serial", "hotline_events", ROW_KINDS_REASON, "invalid_type",
+    Kind("excel_date_serial", "hotline_events", QUARANTINED, "invalid_type",
          _first(_closed, _set(event_at="45000"))),
-    Kind("out_of_range", "hotline_events", ROW_KINDS_REASON, "out_of_range", _first(_closed, _set(event_seq=0))),
-    Kind("ambiguous_date", "hotline_events", ROW_KINDS_REASON, "date_not_iso",
+    Kind("out_of_range", "hotline_events", QUARANTINED, "out_of_range", _first(_closed, _set(event_seq=0))),
+    Kind("ambiguous_date", "hotline_events", QUARANTINED, "date_not_iso",
          _first(_closed, lambda r: r.update(event_at=r["event_at"].strftime("%m/%d/%Y %H:%M")))),
-    Kind("timestamp_without_offset", "hotline_events", ROW_KINDS_REASON, "timestamp_without_offset",
+    Kind("timestamp_without_offset", "hotline_events", QUARANTINED, "timestamp_without_offset",
          _first(_closed, lambda r: r.update(event_at=r["event_at"].replace(tzinfo=None).isoformat()))),
-    Kind("nul_character_by_caller_data", "hotline_events", ROW_KINDS_REASON, "invalid_character",
+    Kind("nul_character_by_caller_data", "hotline_events", QUARANTINED, "invalid_character",
          _first(_closed, _set(caller_name="王\x00建国", caller_phone=PHONE))),
-    Kind("value_not_allowed", "hotline_events", ROW_KINDS_REASON, "not_allowed", _first(_closed, _set(channel="微信"))),
-    Kind("missing_order_id", "hotline_events", ROW_KINDS_REASON, "missing_required",
+    Kind("value_not_allowed", "hotline_events", QUARANTINED, "not_allowed", _first(_closed, _set(channel="微信"))),
+    Kind("missing_order_id", "hotline_events", QUARANTINED, "missing_required",
          _first(lambda r: r["event_type"] == "RECEIVED", _set(order_id=None))),
-    Kind("unknown_division_code", "hotline_events", ROW_KINDS_REASON, "invalid_division_code",
+    Kind("unknown_division_code", "hotline_events", QUARANTINED, "invalid_division_code",
          _first(_closed, _set(community_code="341523999999"))),
-    Kind("pattern_mismatch", "hotline_events", ROW_KINDS_REASON, "pattern_mismatch",
+    Kind("pattern_mismatch", "hotline_events", QUARANTINED, "pattern_mismatch",
          _first(_closed, _set(compound_id="小区12"))),
     Kind("page_not_utf8", "hotline_events", REFUSED, "malformed JSON|not UTF-8",
          lambda rows: json.dumps({"items": rows}, ensure_ascii=False, default=str).encode("gbk")),
@@ -125,33 +124,33 @@ KINDS: list[Kind] = [
     Kind("renamed_column", "hotline_events", REFUSED, r"missing column\(s\).*event_at",
          lambda rows: [{("happened_at" if k == "event_at" else k): v for k, v in r.items()} for r in rows]),
     # credit: a JSON-lines file and its manifest a day
-    Kind("invalid_uscc", "credit_events", ROW_KINDS_REASON, "invalid_uscc",
+    Kind("invalid_uscc", "credit_events", QUARANTINED, "invalid_uscc",
          _first(lambda r: True, lambda r: r.update(enterprise_uscc=_bad_check_character(r["enterprise_uscc"])))),
-    Kind("unknown_compound", "credit_events", ROW_KINDS_REASON, "unknown_reference", _first(bool, _set(compound_id="XQ9999"))),
-    Kind("future_date", "credit_events", ROW_KINDS_REASON, "future_date", _first(bool, _set(event_date="2099-01-01"))),
-    Kind("ambiguous_date", "credit_events", ROW_KINDS_REASON, "date_not_iso",
+    Kind("unknown_compound", "credit_events", QUARANTINED, "unknown_reference", _first(bool, _set(compound_id="XQ9999"))),
+    Kind("future_date", "credit_events", QUARANTINED, "future_date", _first(bool, _set(event_date="2099-01-01"))),
+    Kind("ambiguous_date", "credit_events", QUARANTINED, "date_not_iso",
          _first(bool, lambda r: r.update(event_date=r["event_date"].strftime("%d/%m/%Y")))),
-    Kind("excel_date_serial", "credit_events", ROW_KINDS_REASON, "invalid_type",
+    Kind("excel_date_serial", "credit_events", QUARANTINED, "invalid_type",
          _first(bool, lambda r: r.update(event_date=str((r["event_date"] - dt.date(1899, 12, 30)).days)))),
-    Kind("out_of_range", "credit_events", ROW_KINDS_REASON, "out_of_range", _first(bool, _set(score=180))),
-    Kind("duplicate_key_conflict", "credit_events", ROW_KINDS_REASON, "duplicate_key_conflict",
+    Kind("out_of_range", "credit_events", QUARANTINED, "out_of_range", _first(bool, _set(score=180))),
+    Kind("duplicate_key_conflict", "credit_events", QUARANTINED, "duplicate_key_conflict",
          _duplicate("description", "（更正前）")),
-    Kind("value_not_allowed", "credit_events", ROW_KINDS_REASON, "not_allowed", _first(bool, _set(conduct="良好"))),
+    Kind("value_not_allowed", "credit_events", QUARANTINED, "not_allowed", _first(bool, _set(conduct="良好"))),
     Kind("file_not_utf8", "credit_events", REFUSED, "malformed JSON|not UTF-8", lambda rows: _text_lines(rows, "gbk")),
     Kind("manifest_sha256_differs", "credit_events", REFUSED, "does not match the manifest",
          lambda rows: _text_lines(rows, "utf-8")),
     Kind("manifest_rows_differ", "credit_events", REFUSED, "manifest says", lambda rows: list(rows)),
     Kind("empty_file", "credit_events", REFUSED, "no rows where rows are expected", lambda rows: b""),
     # registry: a full snapshot a day, one CSV sheet per feed with the manifest's digests and row counts
-    Kind("duplicate_key_conflict", "registry_compounds", ROW_KINDS_REASON, "duplicate_key_conflict",
+    Kind("duplicate_key_conflict", "registry_compounds", QUARANTINED, "duplicate_key_conflict",
          _duplicate("households", 17)),
-    Kind("invalid_uscc", "registry_compounds", ROW_KINDS_REASON, "invalid_uscc",
+    Kind("invalid_uscc", "registry_compounds", QUARANTINED, "invalid_uscc",
          _first(lambda r: r["enterprise_uscc"] is not None,
                 lambda r: r.update(enterprise_uscc=_bad_check_character(r["enterprise_uscc"])))),
-    Kind("unknown_compound", "registry_owners_committees", ROW_KINDS_REASON, "unknown_reference",
+    Kind("unknown_compound", "registry_owners_committees", QUARANTINED, "unknown_reference",
          _first(bool, _set(compound_id="XQ9999"))),
-    Kind("out_of_range", "registry_compounds", ROW_KINDS_REASON, "out_of_range", _first(bool, _set(households=-5))),
-    Kind("future_date", "registry_party_orgs", ROW_KINDS_REASON, "future_date", _first(bool, _set(formed_date=dt.date(2099, 1, 1)))),
+    Kind("out_of_range", "registry_compounds", QUARANTINED, "out_of_range", _first(bool, _set(households=-5))),
+    Kind("future_date", "registry_party_orgs", QUARANTINED, "future_date", _first(bool, _set(formed_date=dt.date(2099, 1, 1)))),
     Kind("sheet_not_utf8", "registry_communities", REFUSED, "not UTF-8", lambda rows: b"GBK"),
     Kind("missing_column", "registry_enterprises", REFUSED, r"missing column\(s\)",
          lambda rows: [{k: v for k, v in r.items() if k != "served_compounds"} for r in rows]),
@@ -432,7 +431,7 @@ def test_every_kind_of_bad_input_is_refused_or_quarantined_and_no_figure_changes
     assert moved, "the attack moved no figure: it tested nothing"
     # every feed of a quarantined kind is named in the reasons
     reasons = {v[3] for v in attacked.values() if v[3]}
-    for feed in {k.feed for k in KINDS if k.outcome == ROW_KINDS_REASON}:
+    for feed in {k.feed for k in KINDS if k.outcome == QUARANTINED}:
         assert any(feed in r for r in reasons), feed
     # (d) no phone or ID-number pattern in any reason
     assert [r for r in reasons if PHONE_OR_ID.search(r)] == []
