@@ -12,12 +12,14 @@
     numerator, denominator, measure, observation_date, then the columns named in `extra` as they are.
 #}
 
-{% macro place_stock_members(members, extra=[]) -%}
+{% macro place_stock_members(members, extra=[], latest_from=none) -%}
     {#- Stock members (fct_indicator_stock_members: already located in their areas) counted in the
         month of their month end, and in a quarter or year when their month end is the one the period
         is measured at: the period's last month end, or the latest month end while the period is
         unfinished. QY_XM (a yearly flow observed at month ends) counts in year rows only. Stocks
-        have no breakdown: 'total' / '_T'. -#}
+        have no breakdown: 'total' / '_T'. `latest_from`: the relation whose latest month end is the
+        latest one (default `members`; a subset of the members, e.g. the cells a rejected row could
+        touch, passes the whole members mart). -#}
     select
         members.indicator_code,
         members.area_code,
@@ -60,7 +62,7 @@
         (
             periods.period_type = 'month'
             or members.month_end_date
-            = least(periods.period_end, (select max(latest.month_end_date) from {{ members }} as latest))
+            = least(periods.period_end, (select max(latest.month_end_date) from {{ latest_from or members }} as latest))
         )
         and (members.indicator_code <> 'QY_XM' or periods.period_type = 'year')
 {%- endmacro %}

@@ -33,6 +33,12 @@ flow_values as (
 
 ),
 
+reject_estimates as (
+
+    select * from {{ ref('fct_indicator_reject_estimates') }}
+
+),
+
 catalog as (
 
     select * from {{ ref('ref_indicator_catalog') }}
@@ -303,6 +309,59 @@ with_reason as (
 
 ),
 
+with_estimate as (
+
+    -- estimated (SDMX E, DOMAIN §8): a member carried forward from a rejected registry row (the
+    -- stock values' reason), or a lost rejected row of an event feed that could touch the cell
+    -- (fct_indicator_reject_estimates: the cell itself, or every breakdown of its indicator, area
+    -- and period; a cell's own row already names the latter)
+    select
+        with_reason.indicator_code,
+        with_reason.area_code,
+        with_reason.area_level,
+        with_reason.period_type,
+        with_reason.period_start,
+        with_reason.period_end,
+        with_reason.breakdown_type,
+        with_reason.breakdown_code,
+        with_reason.numerator,
+        with_reason.denominator,
+        with_reason.unit,
+        with_reason.decimals,
+        with_reason.exact_value,
+        with_reason.target_id,
+        with_reason.comparator,
+        with_reason.threshold,
+        with_reason.target_unit,
+        with_reason.target,
+        with_reason.deadline,
+        with_reason.revision_reason,
+        nullif(
+            concat_ws(
+                '; ', with_reason.estimate_reason, coalesce(cell.estimate_reason, every_breakdown.estimate_reason)
+            ),
+            ''
+        )
+            as estimate_reason
+    from with_reason
+    left join reject_estimates as cell
+        on
+            with_reason.indicator_code = cell.indicator_code
+            and with_reason.area_code = cell.area_code
+            and with_reason.period_type = cell.period_type
+            and with_reason.period_start = cell.period_start
+            and with_reason.breakdown_type = cell.breakdown_type
+            and with_reason.breakdown_code = cell.breakdown_code
+    left join reject_estimates as every_breakdown
+        on
+            every_breakdown.breakdown_type is null
+            and with_reason.indicator_code = every_breakdown.indicator_code
+            and with_reason.area_code = every_breakdown.area_code
+            and with_reason.period_type = every_breakdown.period_type
+            and with_reason.period_start = every_breakdown.period_start
+
+),
+
 final as (
 
     select
@@ -344,9 +403,9 @@ final as (
         end as target_met,
         period_end >= {{ as_of_date() }} as is_provisional,
         revision_reason::text as revision_reason,
-        -- set when a member unit is a rejected row's last accepted version: status estimated (E)
+        -- set when a rejected row could touch the figure: status estimated (E)
         estimate_reason::text as estimate_reason
-    from with_reason
+    from with_estimate
 
 )
 
