@@ -27,7 +27,7 @@ from pipeline_run import AIRFLOW, SIM, q
 pytestmark = pytest.mark.integration
 
 HISTORY_DAYS = 30
-RUN_TIMEOUT = 1800  # seconds; a hung stack fails the test instead of blocking the suite
+RUN_TIMEOUT = 3600  # seconds per wait; a hung stack fails the test instead of blocking the suite (98 tasks on 2 shared cores)
 
 
 @pytest.fixture(scope="module")

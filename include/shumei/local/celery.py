@@ -71,9 +71,9 @@ def result_backend(sql_alchemy_conn: str) -> str:
 
 def worker_hostname() -> str:
     """`[core] hostname_callable` of the local workers: their Celery node name (`worker1@host`).
-    Two workers on one machine have the same FQDN; with this, task_instance.hostname says which of
+    Two workers on one machine have the same host name; with this, task_instance.hostname says which of
     them ran a task. (Compose containers have hostnames of their own and keep Airflow's default.)"""
-    return f"{os.environ[WORKER_NAME_VAR]}@{socket.getfqdn()}"
+    return f"{os.environ[WORKER_NAME_VAR]}@{socket.gethostname()}"  # Celery's %h
 
 
 def redis_server() -> str:
@@ -270,10 +270,15 @@ class CeleryStack:
                                   timeout=30)
             response.raise_for_status()
             self._token = response.json()["access_token"]
-        response = httpx.request(method, f"{self.api_url}/api/v2{path}", timeout=60,
-                                 headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
+        for attempt in range(3):
+            response = httpx.request(method, f"{self.api_url}/api/v2{path}", timeout=60,
+                                     headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
+            if response.status_code < 500:
+                break
+            time.sleep(2 ** attempt)  # the server's own trouble (a lost database connection): again
         if response.status_code >= 400:
-            raise StackError(f"{method} {path}: HTTP {response.status_code} {response.text[:500]}")
+            raise StackError(f"{method} {path}: HTTP {response.status_code} {response.text[:500]}; "
+                             f"see {self.logs / 'api-server.log'}")
         return response.json()
 
     def wait_for_dags(self, dag_ids, timeout: float = 300) -> dict[str, dict]:
@@ -314,19 +319,25 @@ class CeleryStack:
         self._wait(f"DAG run {dag_id} {run_id}", finished, timeout)
         return run
 
-    def wait_for_asset_run(self, dag_id: str, timeout: float) -> dict:
-        """The first asset-triggered run of `dag_id`, once it has finished."""
+    def wait_for_asset_run(self, dag_id: str, after: datetime, timeout: float) -> dict:
+        """The first asset-triggered run of `dag_id` queued after `after`, once it has finished."""
         run: dict = {}
 
         def finished() -> bool:
-            runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"run_type": "asset_triggered"})["dag_runs"]
+            runs = [r for r in self.api("GET", f"/dags/{dag_id}/dagRuns",
+                                        params={"run_type": "asset_triggered"})["dag_runs"]
+                    if _instant(r["queued_at"]) > after]
             if not runs:
                 return False
-            run.update(min(runs, key=lambda r: r["queued_at"]))
+            run.update(min(runs, key=lambda r: _instant(r["queued_at"])))
             return run["state"] in FINISHED
 
         self._wait(f"an asset-triggered run of {dag_id}", finished, timeout)
         return run
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
@@ -348,7 +359,8 @@ def daily_run(stack: CeleryStack, load_from: str, *, timeout: float) -> dict[str
     failed = [dag_id for dag_id, run in runs.items() if run["state"] != "success"]
     if failed:
         raise StackError(f"ingest DAG runs failed: {', '.join(failed)}; task logs in {stack.run_dir / 'task-logs'}")
-    runs[PUBLISH_DAG] = stack.wait_for_asset_run(PUBLISH_DAG, timeout)
+    triggered = min(_instant(run["queued_at"]) for run in runs.values())
+    runs[PUBLISH_DAG] = stack.wait_for_asset_run(PUBLISH_DAG, triggered, timeout)
     if runs[PUBLISH_DAG]["state"] != "success":
         raise StackError(f"{PUBLISH_DAG} failed ({runs[PUBLISH_DAG]['dag_run_id']}); "
                          f"task logs in {stack.run_dir / 'task-logs'}")
@@ -359,5 +371,4 @@ def next_interval_day(dag: dict, tz: str = "Asia/Shanghai") -> str:
     """The calendar day (Asia/Shanghai) that the DAG's next scheduled run loads."""
     from zoneinfo import ZoneInfo
 
-    start = datetime.fromisoformat(dag["next_dagrun_data_interval_start"].replace("Z", "+00:00"))
-    return start.astimezone(ZoneInfo(tz)).date().isoformat()
+    return _instant(dag["next_dagrun_data_interval_start"]).astimezone(ZoneInfo(tz)).date().isoformat()
