@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject
 SUPERSET_VENV := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cat requirements/superset.lock | sha1sum | cut -c1-12)
 
-.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui dbt-docs dbt-docs-serve data-dictionary
+.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui celery celery-test dbt-docs dbt-docs-serve data-dictionary
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -21,6 +21,8 @@ help:
 	@echo "make stop        stop the simulators and the embedded warehouse"
 	@echo "make status      what is running, and the connection URLs"
 	@echo "make airflow-ui  Airflow standalone (UI + scheduler) on the same DAGs and warehouse"
+	@echo "make celery      the Celery stack (Redis, scheduler, DAG processor, API server, 2 workers); Ctrl-C stops it"
+	@echo "make celery-test the Celery test alone (make test runs it too): ingest + build_and_publish on both workers"
 	@echo "make dbt-docs    generate the dbt documentation (dbt_project/target/index.html); dbt-docs-serve serves it"
 	@echo "make data-dictionary  regenerate docs/data_dictionary.md from the dbt descriptions of schema published"
 	@echo "make lock        regenerate requirements/requirements.lock from requirements/requirements.in"
@@ -79,6 +81,14 @@ superset-lock:
 
 airflow-ui: venv dbt-parse
 	$(PY) -m shumei airflow standalone
+
+# The Celery executor on this machine (include/shumei/local/celery.py); DAILY_RUN=1 also runs the pipeline
+celery: venv dbt-parse
+	$(PY) -m shumei celery $(if $(DAILY_RUN),--daily-run,)
+
+# tests/integration/test_celery.py alone; `make test` runs it with the rest
+celery-test: venv sysdeps dbt-parse
+	$(PY) -m pytest -q tests/integration/test_celery.py
 
 dbt-docs: venv
 	$(PY) -m shumei dbt-docs

@@ -5,6 +5,8 @@
     shumei status       what is running, and the URLs
     shumei warehouse    start the embedded warehouse only (creating roles and databases)
     shumei airflow ...  run an airflow command with the local settings (e.g. `shumei airflow standalone`)
+    shumei celery       the Celery stack (Redis, scheduler, DAG processor, API server, two workers) in the
+                        foreground; `--daily-run` runs the ingest DAGs and build_and_publish through it
     shumei dbt-parse    write the dbt manifest the warehouse DAG is rendered from
     shumei dbt-docs     generate the dbt documentation site (dbt docs generate)
     shumei report       the statistics office's files of a release (`--release N`, default: the current one)
@@ -169,6 +171,43 @@ def cmd_airflow(args: argparse.Namespace) -> None:
     raise SystemExit(result.returncode)
 
 
+def cmd_celery(args: argparse.Namespace) -> None:
+    from shumei.local import runner
+    from shumei.local.celery import CeleryStack, daily_run
+
+    env = prepare_env()
+    with step("embedded warehouse"):
+        start_warehouse(env)
+    with step("Airflow metadata database (airflow db migrate, dags reserialize)"):
+        migrate_airflow()
+    end = default_end_date()
+    with step(f"source simulators: generate data up to {end} (only what is new), start the hotline API"):
+        runner.generate_sources(env, end)
+        runner.start_hotline(env)
+    stack = CeleryStack(env, Path(env["SHUMEI_LOCAL_DIR"]) / "celery")
+    try:
+        with step("Celery stack: Redis broker, API server, scheduler, DAG processor, workers "
+                  f"{', '.join(stack.workers)} (logs in {stack.logs})"):
+            stack.start()
+        say(f"    Airflow UI {stack.api_url}: user admin, password in "
+            f"{Path(env['AIRFLOW_HOME']) / 'simple_auth_manager_passwords.json.generated'}")
+        if args.daily_run:
+            with step(f"daily run on the Celery workers: ingest DAGs (next interval, load from "
+                      f"{runner.HISTORY_START}), then build_and_publish"):
+                runs = daily_run(stack, runner.HISTORY_START.isoformat(), timeout=3 * 3600)
+            for dag_id, run in runs.items():
+                say(f"    {dag_id}: {run['dag_run_id']} {run['state']}")
+            runner.print_summary(env)
+        say("The stack runs until Ctrl-C (the warehouse and the hotline simulator stay up: make stop).")
+        while True:
+            time.sleep(5)
+            stack.check_alive()
+    except KeyboardInterrupt:
+        say("stopping the Celery stack")
+    finally:
+        stack.stop()
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     """Produce (again) the workbook, release notes and bulletin of a release, reading the published
     interface through the statistics office's read-only role; the checksums are recorded with the
@@ -239,6 +278,10 @@ def main(argv: list[str] | None = None) -> None:
     rp.set_defaults(func=cmd_report)
     sub.add_parser("data-dictionary", help="write docs/data_dictionary.md from the dbt descriptions"
                    ).set_defaults(func=cmd_data_dictionary)
+    ce = sub.add_parser("celery", help="the Celery stack in the foreground (Ctrl-C stops it)")
+    ce.add_argument("--daily-run", action="store_true",
+                    help="run the ingest DAGs (ranged load of the history) and build_and_publish through it")
+    ce.set_defaults(func=cmd_celery)
     af = sub.add_parser("airflow", help="an airflow command with the local settings")
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=cmd_airflow)

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shumei.local.celery import CELERY_SETTINGS_FILE, celery_settings, result_backend
 from shumei.settings import REPO_ROOT
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "docker" / "Dockerfile"
+CELERY_ENV_FILE = CELERY_SETTINGS_FILE.relative_to(REPO_ROOT).as_posix()
 
 AIRFLOW_SERVICES = {
     "airflow-init",
@@ -169,8 +171,11 @@ def test_airflow3_commands(services, service, command):
 
 def test_airflow_services_share_executor_jwt_secret_and_execution_api(services):
     envs = {name: env_of(services[name]) for name in AIRFLOW_SERVICES}
+    assert celery_settings()["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     for name, env in envs.items():
-        assert env.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor", name
+        # the Celery settings from the file the local Celery stack reads, overridden by nothing but .env
+        assert services[name]["env_file"] == [CELERY_ENV_FILE, ".env"], name
+        assert not set(env) & set(celery_settings()), name
         assert env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL") == (
             "http://airflow-apiserver:8080/execution/"
         ), name
@@ -192,12 +197,54 @@ def test_jwt_secret_is_required_not_defaulted(services):
 
 def test_airflow_metadb_and_broker_point_at_stack_services(services):
     env = env_of(services["airflow-scheduler"])
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
     assert "@airflow-metadb:" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
-    assert "@airflow-metadb:" in env["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == result_backend(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0"
-    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
+    assert celery_settings()["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
+
+
+# ---- the local Celery stack runs the same configuration ----------------------------------------
+
+
+@pytest.fixture
+def local_stack(tmp_path):
+    from shumei.local.celery import CeleryStack
+    from shumei.local.embedded import free_port
+    from shumei.local.envfile import build_env
+
+    return CeleryStack(build_env(tmp_path, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port()),
+                       tmp_path / "celery")
+
+
+def test_local_celery_stack_uses_the_compose_celery_settings(local_stack, services):
+    local = local_stack.settings()
+    compose = env_of(services["airflow-scheduler"])
+    # the shared file as it is: nothing of the local installation overrides it
+    assert {k: local[k] for k in celery_settings()} == celery_settings()
+    # the same rules for what differs by machine: a Redis broker, results in the metadata database
+    # through the same driver, workers reaching the API server's Task Execution API, one JWT secret
+    for env in (local, compose):
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == result_backend(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].endswith("/execution/")
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert local["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://127.0.0.1:{local_stack.api_port}/execution/"
+
+
+def test_local_celery_stack_runs_the_compose_commands(services):
+    from shumei.local.celery import AIRFLOW_COMMANDS, WORKER_COMMAND, WORKERS
+
+    compose_commands = {services[name]["command"] for name in AIRFLOW_SERVICES}
+    assert {" ".join(c) for c in (*AIRFLOW_COMMANDS.values(), WORKER_COMMAND)} <= compose_commands
+    assert len(WORKERS) == 2
+
+
+def test_celery_settings_file_holds_literals_only():
+    text = (REPO / CELERY_ENV_FILE).read_text(encoding="utf-8")
+    assert not COMPOSE_VAR.search(text)
+    assert not [k for k in parse_env_file(REPO / CELERY_ENV_FILE) if SECRET_NAME.search(k)]
 
 
 def test_pipeline_settings_reach_airflow_containers(services):
