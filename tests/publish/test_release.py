@@ -34,7 +34,7 @@ def test_clean_publish(wh, audit):
     assert wh.execute("select count(*) from published.indicator_catalog").fetchone()[0] == 3
     assert wh.execute("select threshold from published.indicator_targets").fetchone()[0] == 1
     runs = wh.execute("select passed, expectations, dag_run_id from audit.validation_runs").fetchall()
-    assert runs[0][0] is True and runs[0][1] > 20 and runs[0][2] == "run-1"
+    assert runs[0][0] is True and runs[0][1] == len(result.outcomes) == 4 and runs[0][2] == "run-1"
     assert wh.execute("select count(*) from audit.validation_results where blocking").fetchone()[0] > 10
     summary = latest_summary(wh)
     assert "WY_FG" in summary and "95.7" in summary and "未达标 not met" in summary

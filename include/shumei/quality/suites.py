@@ -57,22 +57,13 @@ def candidate_expectations(spec: Mapping[str, Any], *, catalog: str, latest: str
         values[name] = text.format(**values)
     out = []
     for item in spec["expectations"]:
-        check, severity, type_name = item["check"], item["severity"], item["type"]
-        if "sql" in item:
-            query = item["sql"].format(**values).strip()
-            if query.lower().startswith("with "):
-                query = "with cand as (select * from {batch}),\n" + query[5:]
-            else:
-                query = "with cand as (select * from {batch})\n" + query
-            out.append(_expectation(type_name, check, severity, description=item.get("description"),
-                                    unexpected_rows_query=query))
-            continue
-        kwargs = dict(item.get("kwargs") or {})
-        if item.get("description"):
-            kwargs["description"] = item["description"]
-        for column in item.get("for_each_column") or [None]:
-            extra = {"column": column} if column else {}
-            out.append(_expectation(type_name, check, severity, **kwargs, **extra))
+        query = item["sql"].format(**values).strip()
+        if query.lower().startswith("with "):
+            query = "with cand as (select * from {batch}),\n" + query[5:]
+        else:
+            query = "with cand as (select * from {batch})\n" + query
+        out.append(_expectation(item["type"], item["check"], item["severity"], description=item.get("description"),
+                                unexpected_rows_query=query))
     return out
 
 
