@@ -54,9 +54,9 @@ def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
 
 def audit_candidate(dag_run_id: str | None = None) -> dict:
     """GX checkpoint on the candidate; returns what the publish task needs (JSON, for XCom)."""
-    from shumei.quality import CANDIDATE_TARGET, run_checkpoint
+    from shumei.quality import run_checkpoint
 
-    result = run_checkpoint(get_settings().warehouse_url, CANDIDATE_TARGET, dag_run_id=dag_run_id)
+    result = run_checkpoint(get_settings().warehouse_url, dag_run_id=dag_run_id)
     log.info("SHUMEI SUMMARY audit: %s", result.summary().splitlines()[0])
     if not result.passed:
         raise GateBlocked(f"candidate indicator tables blocked; the last publication is unchanged:\n"

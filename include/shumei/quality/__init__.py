@@ -1,7 +1,7 @@
 """Quality gates (GX Core 1.x over SQL): the batch rules of the source batches, the publication gate.
 
     validate_batches(engine_or_url, *, dag_run_id=None, ...) -> AuditResult      every batch not validated yet
-    run_checkpoint(engine_or_url, "indicator_candidate", *, dag_run_id=None, ...) -> AuditResult
+    run_checkpoint(engine_or_url, *, dag_run_id=None, ...) -> AuditResult        the candidate table
 
 Suites are specified in expectations/ (reviewed like code); results go to the `audit` schema and the
 Data Docs pages (SHUMEI_GX_DIR/data_docs, self-contained).

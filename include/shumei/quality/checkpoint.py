@@ -1,7 +1,7 @@
 """Run the quality gates with GX Core 1.x over SQL on the warehouse and record them in `audit`.
 
-    validate_batches(engine_or_url, dag_run_id=...)                          the source batches
-    run_checkpoint(engine_or_url, "indicator_candidate", dag_run_id=...)     the candidate table
+    validate_batches(engine_or_url, dag_run_id=...)     the source batches
+    run_checkpoint(engine_or_url, dag_run_id=...)       the candidate table (target "indicator_candidate")
 
 Both are one GX Checkpoint on the warehouse's PostgreSQL data source: the source-batch rules are
 query assets (one query per rule over every batch to validate), the candidate suite a table asset.
@@ -146,14 +146,11 @@ def _finish(engine: sa.Engine, result: AuditResult, build_docs: bool, store_resu
     return result
 
 
-def run_checkpoint(engine_or_url: sa.Engine | str, target: str = CANDIDATE_TARGET, *,
-                   dag_run_id: str | None = None, build_docs: bool = True, store_results: bool = True,
-                   catalog: str = "reference.ref_indicator_catalog") -> AuditResult:
+def run_checkpoint(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = None, build_docs: bool = True,
+                   store_results: bool = True, catalog: str = "reference.ref_indicator_catalog") -> AuditResult:
     """The publication gate on the candidate table published_candidate.indicator_values: an
     AuditResult (`.passed`, `.summary()`). Never raises because data is bad: failures are in the
     result; raises on misconfiguration (no database)."""
-    if target != CANDIDATE_TARGET:
-        raise ValueError(f"run_checkpoint checks {CANDIDATE_TARGET!r}; source batches: validate_batches()")
     from shumei.publish.ddl import ensure_published_schema
     from shumei.publish.release import candidate_checksum
 
@@ -179,14 +176,10 @@ def run_checkpoint(engine_or_url: sa.Engine | str, target: str = CANDIDATE_TARGE
                                                       expectations)], {"result_format": "COMPLETE"})
     outcomes = _outcomes(validation[spec["suite"]])
     result = AuditResult(
-        run_id=_run_id(started), target=CANDIDATE_TARGET, suite=spec["suite"],
+        run_id=f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", target=CANDIDATE_TARGET, suite=spec["suite"],
         passed=bool(outcomes) and all(o.success for o in outcomes if o.blocking), outcomes=outcomes,
         started_at=started, checked_at=datetime.now(UTC), dag_run_id=dag_run_id, candidate_checksum=checksum)
     return _finish(engine, result, build_docs, store_results)
-
-
-def _run_id(started: datetime) -> str:
-    return f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = None, build_docs: bool = True,
@@ -197,7 +190,7 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
     `.passed` is False while any loaded batch is blocked."""
     engine = _engine(engine_or_url)
     started = datetime.now(UTC)
-    run_id = _run_id(started)
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ensure_audit_schema(engine)
     with engine.begin() as conn:  # committed: GX reads the queue on its own connection
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('shumei.batch_queue'))"))
