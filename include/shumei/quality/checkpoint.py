@@ -13,7 +13,6 @@ validation_results, each source batch's to audit.batch_validations, and the Data
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import uuid
@@ -41,7 +40,7 @@ left join audit.batch_validations v using (batch_id)
 where b.status = 'loaded'
   and (v.batch_id is null or not v.passed
        or b.batch_id in (select distinct on (feed) batch_id from raw.batch_log where status = 'loaded'
-                         order by feed, interval_end desc, batch_id desc))
+                         order by feed, interval_end desc, batch_id desc));
 """
 
 
@@ -116,8 +115,6 @@ def _outcomes(validation_result, rows_shown: int = 20) -> list[Outcome]:
         observed = res.get("observed_value", res.get("unexpected_count"))
         details = {"result": res, "severity": severity, "description": config.description,
                    "rows": (rows or [])[:rows_shown], "rows_total": len(rows or [])}
-        if rows and "batch_id" in rows[0]:
-            details["batch_ids"] = [row["batch_id"] for row in rows]
         exc = r.exception_info or {}
         # one exception, or one per metric that failed: {metric id: exception info}
         for info in [exc] if "raised_exception" in exc else list(exc.values()):
@@ -192,25 +189,27 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ensure_audit_schema(engine)
-    with engine.begin() as conn:  # committed: GX reads the queue on its own connection
+    spec = suites.load_spec("source_batch.yml")
+    with engine.begin() as conn:  # committed: GX reads the rules' rows on its own connection
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('shumei.batch_queue'))"))
         has_raw = conn.execute(sa.text("select to_regclass('raw.batch_log') is not null")).scalar()
-        conn.exec_driver_sql(QUEUE_SQL if has_raw else "delete from audit.batch_queue")
+        conn.exec_driver_sql((QUEUE_SQL if has_raw else "delete from audit.batch_queue;")
+                             + "\ndelete from audit.batch_rule_rows;")
         queued = conn.execute(sa.text("select count(*) from audit.batch_queue")).scalar()
         tables = {r[0] for r in conn.execute(sa.text(
             "select table_name from information_schema.tables where table_schema = 'raw'"))}
-    spec = suites.load_spec("source_batch.yml")
-    outcomes = []
-    if queued:
-        rules = suites.batch_rules(spec, raw_tables=tables)
-        validations = _checkpoint(engine, spec["suite_prefix"], rules, {
-            "result_format": "COMPLETE", "unexpected_index_column_names": ["batch_id", "feed", "day", "observed"]})
-        outcomes = [o for name, _, _ in rules for o in _outcomes(validations[name])]
-    failures: dict[int, dict[str, Any]] = {}
-    for o in outcomes:
-        for batch_id in o.details.get("batch_ids", []):
-            entry = failures.setdefault(batch_id, {"batch_id": batch_id, "blocking": [], "warnings": []})
-            entry["blocking" if o.blocking else "warnings"].append(o.check)
+        rules = suites.batch_rules(spec, raw_tables=tables) if queued else []
+        for check, query, _, _ in rules:  # each rule: one query over every queued batch
+            conn.execute(sa.text(
+                "insert into audit.batch_rule_rows (check_name, batch_id, feed, day, observed, bound, verdict) "
+                f"select :check, batch_id, feed, day, observed, bound, verdict from ({query}) as rule"),
+                {"check": check})
+    validations = _checkpoint(engine, spec["suite_prefix"], [
+        (suite, {"query": f"select * from audit.batch_rule_rows where check_name = '{check}'"}, expectations)
+        for check, _, suite, expectations in rules], {
+        "result_format": "COMPLETE", "unexpected_index_column_names": ["batch_id", "feed", "day", "observed"]}) \
+        if rules else {}
+    outcomes = [o for _, _, suite, _ in rules for o in _outcomes(validations[suite])]
     result = AuditResult(
         run_id=run_id, target=BATCHES_TARGET, suite=spec["suite_prefix"],
         passed=all(o.success for o in outcomes if o.blocking), outcomes=outcomes, started_at=started,
@@ -220,14 +219,17 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
         conn.execute(sa.text("""
             insert into audit.batch_validations (batch_id, feed, interval_start, run_id, passed,
                 failed_blocking, warnings, checked_at)
-            select q.batch_id, b.feed, b.interval_start, :run_id, coalesce(cardinality(f.blocking), 0) = 0,
-                   coalesce(f.blocking, '{}'), coalesce(f.warnings, '{}'), :at
+            select q.batch_id, b.feed, b.interval_start, :run_id, cardinality(f.blocking) = 0, f.blocking,
+                   f.warnings, :at
             from audit.batch_queue q join raw.batch_log b using (batch_id)
-            left join jsonb_to_recordset(cast(:failures as jsonb))
-                 as f(batch_id bigint, blocking text[], warnings text[]) using (batch_id)
+            cross join lateral (
+                select coalesce(array_agg(check_name order by check_name) filter (where verdict = 'blocked'), '{}')
+                           as blocking,
+                       coalesce(array_agg(check_name order by check_name) filter (where verdict = 'warning'), '{}')
+                           as warnings
+                from audit.batch_rule_rows r where r.batch_id = q.batch_id) f
             on conflict (batch_id) do update set run_id = excluded.run_id, passed = excluded.passed,
                 failed_blocking = excluded.failed_blocking, warnings = excluded.warnings,
-                checked_at = excluded.checked_at"""),
-            {"run_id": run_id, "at": result.checked_at, "failures": json.dumps(list(failures.values()))})
+                checked_at = excluded.checked_at"""), {"run_id": run_id, "at": result.checked_at})
 
     return _finish(engine, result, build_docs, store_results, keep_batch_results)

@@ -49,6 +49,17 @@ comment on table audit.validation_results is '质量校验结果 Result of each 
 create index if not exists validation_results_failed on audit.validation_results (checked_at) where not success;
 create table if not exists audit.batch_queue (batch_id bigint primary key);
 comment on table audit.batch_queue is '待校验批次 The source batches the running gate validates (shumei.quality.validate_batches)';
+create table if not exists audit.batch_rule_rows (
+    check_name text not null,
+    batch_id bigint not null,
+    feed text not null,
+    day date not null,
+    observed numeric,
+    bound numeric,
+    verdict text not null check (verdict in ('pass', 'warning', 'blocked')),
+    primary key (check_name, batch_id)
+);
+comment on table audit.batch_rule_rows is '批次规则结果 The batch rules'' rows of the latest gate run (one per rule and batch), which GX validates';
 create table if not exists audit.batch_validations (
     batch_id bigint primary key,
     feed text not null,

@@ -108,8 +108,9 @@ def _references(raw_tables: set[str]) -> str:
     return "\nunion all\n".join(parts)
 
 
-def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str]) -> list[tuple[str, dict, list]]:
-    """(suite name, {"query": sql}, [critical, warning expectation]) per rule of source_batch.yml."""
+def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str]) -> list[tuple[str, str, str, list]]:
+    """(check, its SQL over the queued batches, suite name, [critical, warning expectation]) per rule of
+    source_batch.yml; the expectations validate the rule's rows in audit.batch_rule_rows."""
     values = {"queue": QUEUE, "contracts": _contracts_values(), "references": _references(raw_tables),
               **(spec.get("parameters") or {})}
     out = []
@@ -119,7 +120,5 @@ def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str]) -> list[tuple[
             _expectation("ExpectColumnValuesToNotBeInSet", check, severity, column="verdict", value_set=[verdict],
                          description=f"{rule['description']} ({'BLOCKING' if severity == 'critical' else 'warning'})")
             for severity, verdict in (("critical", "blocked"), ("warning", "warning"))]
-        # GX takes a query asset's query only when it starts with SELECT
-        query = f"select * from (\n{rule['sql'].format(**values).strip()}\n) as rule"
-        out.append((f"{spec['suite_prefix']}.{check}", {"query": query}, expectations))
+        out.append((check, rule["sql"].format(**values).strip(), f"{spec['suite_prefix']}.{check}", expectations))
     return out
