@@ -219,15 +219,13 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
         conn.execute(sa.text("""
             insert into audit.batch_validations (batch_id, feed, interval_start, run_id, passed,
                 failed_blocking, warnings, checked_at)
-            select q.batch_id, b.feed, b.interval_start, :run_id, cardinality(f.blocking) = 0, f.blocking,
-                   f.warnings, :at
+            select q.batch_id, b.feed, b.interval_start, :run_id, f.blocking is null, coalesce(f.blocking, '{}'),
+                   coalesce(f.warnings, '{}'), :at
             from audit.batch_queue q join raw.batch_log b using (batch_id)
-            cross join lateral (
-                select coalesce(array_agg(check_name order by check_name) filter (where verdict = 'blocked'), '{}')
-                           as blocking,
-                       coalesce(array_agg(check_name order by check_name) filter (where verdict = 'warning'), '{}')
-                           as warnings
-                from audit.batch_rule_rows r where r.batch_id = q.batch_id) f
+            left join (
+                select batch_id, array_agg(check_name order by check_name) filter (where verdict = 'blocked') as blocking,
+                       array_agg(check_name order by check_name) filter (where verdict = 'warning') as warnings
+                from audit.batch_rule_rows group by batch_id) f using (batch_id)
             on conflict (batch_id) do update set run_id = excluded.run_id, passed = excluded.passed,
                 failed_blocking = excluded.failed_blocking, warnings = excluded.warnings,
                 checked_at = excluded.checked_at"""), {"run_id": run_id, "at": result.checked_at})

@@ -57,7 +57,7 @@ create table if not exists audit.batch_rule_rows (
     observed numeric,
     bound numeric,
     verdict text not null check (verdict in ('pass', 'warning', 'blocked')),
-    primary key (check_name, batch_id)
+    primary key (batch_id, check_name)
 );
 comment on table audit.batch_rule_rows is '批次规则结果 The batch rules'' rows of the latest gate run (one per rule and batch), which GX validates';
 create table if not exists audit.batch_validations (
