@@ -44,12 +44,8 @@ where b.status = 'loaded'
 """
 
 
-def gx_dir() -> Path:
-    return Path(os.environ.get("SHUMEI_GX_DIR") or get_settings().local_dir / "gx")
-
-
 def data_docs_dir() -> Path:
-    return gx_dir() / "data_docs"
+    return Path(os.environ.get("SHUMEI_GX_DIR") or get_settings().local_dir / "gx") / "data_docs"
 
 
 def _engine(engine_or_url: sa.Engine | str) -> sa.Engine:
@@ -96,8 +92,6 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
     if isinstance(value, Decimal):
         return round(float(value), 6)
     return str(value)

@@ -93,9 +93,7 @@ class Outcome:
 
     def line(self) -> str:
         where = f" [{self.column}]" if self.column else ""
-        observed = json.dumps(self.observed_value, default=str, ensure_ascii=False)
-        if len(observed) > 300:
-            observed = observed[:300] + "…"
+        observed = json.dumps(self.observed_value, default=str, ensure_ascii=False)[:300]
         batches = [f"{r['feed']} batch {r['batch_id']} ({r['day']}): {r['observed']}"
                    for r in self.details.get("rows", [])[:5] if "batch_id" in r]
         more = self.details.get("rows_total", 0) - len(batches)
