@@ -22,15 +22,15 @@ from shumei.dbt_support import dbt_manifest_path, dbt_project_dir
 DOC = """
 ### Build and publish (数据仓库构建与发布)
 
-1. **gate_sources**: Great Expectations checks each new source batch (schema, keys, allowed values,
-   share of valid credit codes, timestamps in order, row count against the trailing 28-day average).
-   A blocking failure stops the run here.
+1. **gate_sources**: Great Expectations (over SQL) checks the batch rules of every source batch not
+   validated yet: volume against the trailing days, reject share, snapshot drop, reference coverage,
+   freshness (rows were checked at the door). A blocking failure stops the run here.
 2. **dbt**: seeds (reference tables), staging views, registry history (SCD2), marts
    (`fct_work_order`, `fct_enterprise_credit`, ...) and the candidate `published_candidate.indicator_values`;
    each model is one task that builds it and then runs its tests (Cosmos `TestBehavior.BUILD`:
    `dbt build` per node, half the tasks of a separate test task per model).
-3. **audit**: the GX checkpoint on the candidate (ranges, numerator ≤ denominator, towns add up to the
-   county, completeness, no unflagged jump against the last release). Results in `audit.*` and Data Docs.
+3. **audit**: the GX checkpoint on the candidate (completeness of the grid, no unflagged jump against the
+   last release, withdrawn values). Results in `audit.*` and Data Docs.
 4. **publish**: one transaction applies the candidate to `published` as a new release and updates the
    `published_indicators` Asset. A run with nothing changed cuts no release and says so.
 5. **report**: the statistics office's files of the release (Excel workbook in statistical-report

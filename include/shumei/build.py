@@ -25,76 +25,39 @@ class GateBlocked(RuntimeError):
 
 @dataclass
 class GateReport:
-    summaries: list[str]  # one line per batch checked
+    summaries: list[str]  # completeness gaps, then the gate's result
     as_of_date: date
 
 
-def _batches_to_gate(conn: psycopg.Connection) -> list[tuple[str, int]]:
-    """The loaded batches the gate must (re)check, per feed:
-
-    - every batch loaded after the feed's last batch that passed (batch ids only grow, so a rerun of
-      an old day is checked too);
-    - every batch that was blocked before and is still loaded: it stays blocked (and the build with
-      it) until it passes or a rerun of its day supersedes it; a retry never lets it through;
-    - on the first build of a feed, only its newest batch: every row of the history passed the
-      contract checks at the door, and gating each of ~18,000 historical batches would take hours.
-    """
-    has_audit = conn.execute("select to_regclass('audit.validation_runs') is not null").fetchone()[0]
-    if not has_audit:
-        return conn.execute("""
-            select distinct on (feed) feed, batch_id from raw.batch_log
-            where status = 'loaded' order by feed, batch_id desc""").fetchall()
-    return conn.execute("""
-        with passed as (
-            select b.feed, max(b.batch_id) as last_batch
-            from audit.validation_runs v join raw.batch_log b on b.batch_id = v.batch_id
-            where v.passed group by b.feed
-        ),
-        newest as (
-            select feed, max(batch_id) as batch_id from raw.batch_log where status = 'loaded' group by feed
-        )
-        select b.feed, b.batch_id
-        from raw.batch_log b
-        join newest n on n.feed = b.feed
-        left join passed p on p.feed = b.feed
-        where b.status = 'loaded'
-          and not exists (select 1 from audit.validation_runs v where v.batch_id = b.batch_id and v.passed)
-          and (case when p.last_batch is null then b.batch_id = n.batch_id else b.batch_id > p.last_batch end
-               or exists (select 1 from audit.validation_runs v where v.batch_id = b.batch_id and not v.passed))
-        order by b.feed, b.batch_id""").fetchall()
-
-
 def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
+    """The warehouse's DDL step (shumei.migrations.migrate), then the batch rules
+    (expectations/source_batch.yml) over every loaded batch not validated yet, those blocked before and
+    each feed's newest (shumei.quality.validate_batches), and the as-of date."""
     from shumei.migrations import migrate
-    from shumei.quality import run_checkpoint
+    from shumei.quality import validate_batches
 
     settings = get_settings()
     with psycopg.connect(settings.warehouse_url) as conn:
         # the DAG's first task: the warehouse's DDL step, before dbt (the reader view dbt defines in
         # `published`, the drill-through, reads storage tables of the published schema)
         migrate(conn)
-        todo = _batches_to_gate(conn)
         completeness = feed_completeness(conn)
         as_of = as_of_date(conn, completeness)
-    summaries, blocked = [f.describe() for f in completeness if f.first_gap is not None], []
+    summaries = [f.describe() for f in completeness if f.first_gap is not None]
     for line in summaries:
         log.warning("SHUMEI SUMMARY completeness: %s", line)
-    for feed, batch_id in todo:
-        result = run_checkpoint(settings.warehouse_url, feed, batch_id=batch_id, dag_run_id=dag_run_id,
-                                build_docs=False)
-        summaries.append(f"{feed} batch {batch_id}: {result.summary().splitlines()[0]}")
-        if not result.passed:
-            blocked.append(f"{feed} batch {batch_id}:\n{result.summary()}")
-    if blocked:
-        raise GateBlocked("source batches blocked by the quality gate:\n" + "\n".join(blocked))
+    result = validate_batches(settings.warehouse_url, dag_run_id=dag_run_id)
+    summaries.append(result.summary().splitlines()[0])
+    if not result.passed:
+        raise GateBlocked(f"source batches blocked by the quality gate:\n{result.summary()}")
     return GateReport(summaries, as_of)
 
 
 def audit_candidate(dag_run_id: str | None = None) -> dict:
     """GX checkpoint on the candidate; returns what the publish task needs (JSON, for XCom)."""
-    from shumei.quality import CANDIDATE_TARGET, run_checkpoint
+    from shumei.quality import run_checkpoint
 
-    result = run_checkpoint(get_settings().warehouse_url, CANDIDATE_TARGET, dag_run_id=dag_run_id)
+    result = run_checkpoint(get_settings().warehouse_url, dag_run_id=dag_run_id)
     log.info("SHUMEI SUMMARY audit: %s", result.summary().splitlines()[0])
     if not result.passed:
         raise GateBlocked(f"candidate indicator tables blocked; the last publication is unchanged:\n"

@@ -11,19 +11,17 @@ import base64
 import io
 import os
 import re
-import socket
 import subprocess
-import threading
 from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from fontTools.ttLib import TTFont
+from offline_browser import RequestRecorder, open_page, request_target
 from PIL import Image, ImageChops
-from shumei.report.bulletin import TITLE, chromium, offline_flags, render_bulletin
+from shumei.report.bulletin import TITLE, render_bulletin
 
 pytestmark = pytest.mark.integration
 
@@ -37,43 +35,6 @@ HEADINGS = ("本期要点", "一、目标任务进度", "二、投诉办理情�
 @pytest.fixture(scope="module")
 def bulletin(first_release, test_env, tmp_path_factory) -> dict[str, Path]:
     return render_bulletin(1, test_env["SHUMEI_STATS_URL"], tmp_path_factory.mktemp("bulletin"))
-
-
-class RequestRecorder:
-    """A local proxy that records every connection Chromium makes through it, and answers nothing."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests: list[str] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    self.requests.append(conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1"))
-                except OSError:
-                    self.requests.append("<connection without request line>")
-
-    def close(self):
-        self.sock.close()
-
-
-def _open(page: Path, screenshot: Path, proxy: str = "127.0.0.1:9", env: dict | None = None,
-          height: int = 1754) -> None:
-    profile = screenshot.parent / f"profile-{screenshot.stem}"
-    result = subprocess.run(
-        [chromium(), *offline_flags(proxy), f"--user-data-dir={profile}", "--hide-scrollbars",
-         f"--window-size=1240,{height}", "--virtual-time-budget=5000", f"--screenshot={screenshot}",
-         page.resolve().as_uri()], capture_output=True, text=True, timeout=120, env=env, check=False)
-    assert result.returncode == 0 and screenshot.exists(), result.stderr[-2000:]
 
 
 class _Text(HTMLParser):
@@ -119,28 +80,21 @@ def test_html_opens_with_no_request_leaving_the_machine(bulletin, tmp_path):
         # what Chromium itself tries on start, for an empty page (its component updater, accounts.google.com)
         blank = tmp_path / "blank.html"
         blank.write_text("<html><body></body></html>")
-        _open(blank, tmp_path / "blank.png", proxy=proxy, height=200)
-        own = {_target(r) for r in recorder.requests}
+        open_page(blank, tmp_path / "blank.png", proxy=proxy, height=200)
+        own = {request_target(r) for r in recorder.requests}
         recorder.requests.clear()
-        _open(bulletin["html"], tmp_path / "page.png", proxy=proxy)
-        of_page = [r for r in recorder.requests if _target(r) not in own]
+        open_page(bulletin["html"], tmp_path / "page.png", proxy=proxy)
+        of_page = [r for r in recorder.requests if request_target(r) not in own]
         recorder.requests.clear()
         # the recorder sees a page's request (so the check above can fail)
         control = tmp_path / "control.html"
         control.write_text('<html><body><img src="http://bulletin.invalid/x.png">'
                            '<link rel="stylesheet" href="https://cdn.invalid/x.css"></body></html>')
-        _open(control, tmp_path / "control.png", proxy=proxy, height=200)
+        open_page(control, tmp_path / "control.png", proxy=proxy, height=200)
     finally:
         recorder.close()
     assert of_page == []
-    assert {"bulletin.invalid", "cdn.invalid"} <= {_target(r)[1] for r in recorder.requests}, recorder.requests
-
-
-def _target(request_line: str) -> tuple[str, str]:
-    """(method, host) of a request line through a proxy: `GET http://host/...` or `CONNECT host:443`."""
-    method, _, rest = request_line.partition(" ")
-    url = rest.split(" ", 1)[0]
-    return method, (urlsplit(url).hostname if "://" in url else url.rsplit(":", 1)[0])
+    assert {"bulletin.invalid", "cdn.invalid"} <= {request_target(r)[1] for r in recorder.requests}, recorder.requests
 
 
 def test_every_chart_is_drawn(bulletin):
@@ -176,11 +130,11 @@ def test_chinese_text_is_drawn_from_the_pages_own_font(bulletin, tmp_path):
         return {**os.environ, "FONTCONFIG_FILE": str(conf)}
 
     latin_only = fontconfig("latin", DEJAVU)
-    _open(bulletin["html"], tmp_path / "system.png", env=fontconfig("system", "/usr/share/fonts"))
-    _open(bulletin["html"], tmp_path / "latin.png", env=latin_only)
+    open_page(bulletin["html"], tmp_path / "system.png", env=fontconfig("system", "/usr/share/fonts"))
+    open_page(bulletin["html"], tmp_path / "latin.png", env=latin_only)
     fontless = tmp_path / "fontless.html"
     fontless.write_text(re.sub(r"@font-face \{.*?\}", "", html, count=1, flags=re.S), encoding="utf-8")
-    _open(fontless, tmp_path / "fontless.png", env=latin_only)
+    open_page(fontless, tmp_path / "fontless.png", env=latin_only)
     system, own, none = (Image.open(tmp_path / f"{n}.png").convert("RGB") for n in ("system", "latin", "fontless"))
     assert ImageChops.difference(system, own).getbbox() is None
     assert ImageChops.difference(system, none).getbbox() is not None

@@ -8,8 +8,8 @@ publishes the first release. The window reaches past 2023-03-06 on purpose: the 
 (ref_early_warning_rules) are in force from that date only, and a candidate without any YJ_SL value
 fails the blocking completeness check of the audit, so an earlier window can never be published.
 Then a spoiled registry drop for 2023-03-13 (a ledger with 9 compounds instead of ~140: valid rows, so
-the contract checks at the door accept it) must be blocked by the Great Expectations gate (row count
-far below the trailing 28-day average), leaving the published release exactly as it was for readers.
+the contract checks at the door accept it) must be blocked by the Great Expectations gate (snapshot drop
+against the day before, volume against the trailing 28 days), leaving the published release exactly as it was for readers.
 
 The fixtures (drops, hotline, first_release, ...) are session fixtures of conftest.py, shared with
 test_reconciliation.py. The tests never import the simulator or the DAGs: `shumei-sim` CLI, HTTP, files
@@ -111,15 +111,15 @@ def test_clean_run_publishes(first_release, warehouse_url, test_env):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from audit.validation_runs")
 
-    # the gate checked the newest batch of every feed, the audit the candidate: all passed
-    runs = q(warehouse_url, "select target, batch_id, passed, failed_blocking from audit.validation_runs")
+    # the gate validated every loaded batch of the history (in one run), the audit the candidate: all passed
+    runs = q(warehouse_url, "select target, passed, failed_blocking from audit.validation_runs")
     candidate = [r for r in runs if r[0] == "indicator_candidate"]
-    assert len(candidate) == 1 and candidate[0][2] and candidate[0][3] == 0
-    gated = q(warehouse_url, """select b.feed from audit.validation_runs v join raw.batch_log b using (batch_id)
-                                 where v.passed and b.interval_start = %s""", LAST)
-    feeds = q(warehouse_url, "select distinct feed from raw.batch_log where status = 'loaded'")
-    assert sorted(r[0] for r in gated) == sorted(r[0] for r in feeds)
-    assert all(r[2] for r in runs), [r for r in runs if not r[2]]
+    assert len(candidate) == 1 and candidate[0][1] and candidate[0][2] == 0
+    assert [r for r in runs if r[0] == "source_batches"] == [("source_batches", True, 0)], runs
+    validated = q(warehouse_url, """select count(*), count(*) filter (where v.passed) from raw.batch_log b
+                                     left join audit.batch_validations v using (batch_id) where b.status = 'loaded'""")
+    loaded = q(warehouse_url, "select count(*) from raw.batch_log where status = 'loaded'")[0][0]
+    assert validated == [(loaded, loaded)]
     # the release records the audit it was published on
     checksum = q(warehouse_url, "select candidate_checksum is not null from audit.validation_runs "
                                 "where target = 'indicator_candidate'")
@@ -167,16 +167,17 @@ def test_corrupted_batch_is_blocked_and_last_release_unchanged(first_release, wa
     assert built == [], f"tasks ran on blocked data: {built}\n{diagnosis}"
     assert tasks.get("publish") in ("upstream_failed", None), diagnosis
 
-    # the gate's verdict on the spoiled batch is on record: the blocking row-count check failed
-    verdicts = q(warehouse_url, """select run_id, passed, failed_blocking from audit.validation_runs
-                                    where batch_id = %s""", batch_id)
-    assert verdicts and all(not passed and failed >= 1 for _, passed, failed in verdicts), verdicts
+    # the gate's verdict on the spoiled batch is on record: the snapshot drop and the volume blocked it
+    verdicts = q(warehouse_url, "select passed, failed_blocking from audit.batch_validations where batch_id = %s",
+                 batch_id)
+    assert verdicts and not verdicts[0][0], verdicts
+    assert {"snapshot_drop_vs_previous_day", "volume_vs_trailing_days"} <= set(verdicts[0][1]), verdicts
     failed_checks = q(warehouse_url, """select distinct r.check_name, r.blocking from audit.validation_results r
                                          join audit.validation_runs v using (run_id)
-                                         where v.batch_id = %s and not r.success""", batch_id)
-    assert ("row_count_vs_trailing_average", True) in failed_checks, failed_checks
+                                         where v.target = 'source_batches' and not v.passed and not r.success""")
+    assert ("snapshot_drop_vs_previous_day", True) in failed_checks, failed_checks
     # the other batches of the day passed the gate (only the spoiled sheet is blocked)
-    others = q(warehouse_url, """select b.feed, v.passed from audit.validation_runs v join raw.batch_log b using (batch_id)
+    others = q(warehouse_url, """select b.feed, v.passed from audit.batch_validations v join raw.batch_log b using (batch_id)
                                   where b.interval_start = %s and b.batch_id <> %s""", SPOILED, batch_id)
     assert others and all(passed for _, passed in others), others
     assert q(warehouse_url, "select count(*) from audit.validation_runs where target = 'indicator_candidate'") == [(1,)]

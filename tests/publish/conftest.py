@@ -128,7 +128,7 @@ def audit(warehouse_url):
 
     def run(**kwargs):
         kwargs.setdefault("build_docs", False)
-        return run_checkpoint(warehouse_url, "indicator_candidate", catalog=CATALOG, **kwargs)
+        return run_checkpoint(warehouse_url, catalog=CATALOG, **kwargs)
     return run
 
 

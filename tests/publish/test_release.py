@@ -34,8 +34,9 @@ def test_clean_publish(wh, audit):
     assert wh.execute("select count(*) from published.indicator_catalog").fetchone()[0] == 3
     assert wh.execute("select threshold from published.indicator_targets").fetchone()[0] == 1
     runs = wh.execute("select passed, expectations, dag_run_id from audit.validation_runs").fetchall()
-    assert runs[0][0] is True and runs[0][1] > 20 and runs[0][2] == "run-1"
-    assert wh.execute("select count(*) from audit.validation_results where blocking").fetchone()[0] > 10
+    assert runs[0][0] is True and runs[0][1] == len(result.outcomes) == 5 and runs[0][2] == "run-1"
+    blocking = wh.execute("select count(*) from audit.validation_results where blocking").fetchone()[0]
+    assert blocking == sum(o.blocking for o in result.outcomes) == 3
     summary = latest_summary(wh)
     assert "WY_FG" in summary and "95.7" in summary and "未达标 not met" in summary
 
@@ -94,9 +95,9 @@ def test_flagged_revision_passes_the_jump_check(wh, release, audit):
 
 def test_publish_refuses_failed_or_stale_audit(wh, audit):
     good = audit()
-    wh.execute("update published_candidate.indicator_values set value = 120 where area_code = '341523400000'"
+    wh.execute("delete from published_candidate.indicator_values where area_code = '341523400000'"
                " and indicator_code = 'WY_FG' and period_start = '2024-05-01'")
-    bad = audit()
+    bad = audit()  # a cell missing from the grid
     assert not bad.passed
     with pytest.raises(PublicationRefused):
         publish(wh, "2024-06-15", "x", bad, catalog=CATALOG, targets=TARGETS)

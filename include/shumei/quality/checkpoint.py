@@ -1,23 +1,23 @@
-"""Run a quality gate with GX Core 1.x and record the result in the warehouse.
+"""Run the quality gates with GX Core 1.x over SQL on the warehouse and record them in `audit`.
 
-    run_checkpoint(engine_or_url, "indicator_candidate", dag_run_id=...)          candidate table
-    run_checkpoint(engine_or_url, "<feed>", batch_id=123, dag_run_id=...)        one source batch
+    validate_batches(engine_or_url, dag_run_id=...)     the source batches
+    run_checkpoint(engine_or_url, dag_run_id=...)       the candidate table (target "indicator_candidate")
 
-The GX project (suites, validation definitions, checkpoints, validation results) lives in
-SHUMEI_GX_DIR (default .local/gx); the Data Docs site is built into SHUMEI_GX_DIR/data_docs.
-Results also go to audit.validation_runs / audit.validation_results, so they can be queried next
-to the data. The warehouse password never reaches GX's files: the data source's connection
-string is the ${SHUMEI_GX_WAREHOUSE_URL} variable, set in this process only.
+Both are one GX Checkpoint on the warehouse's PostgreSQL data source: the source-batch rules are
+query assets (one query per rule over every batch to validate), the candidate suite a table asset.
+GX runs in an ephemeral context (the suites are the reviewed YAML of expectations/), so nothing of it
+is written to disk and the warehouse password reaches no file. Results go to audit.validation_runs /
+validation_results, each source batch's to audit.batch_validations, and the Data Docs pages
+(docs.py, SHUMEI_GX_DIR/data_docs) are written from them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,24 @@ from shumei.quality.results import AuditResult, Outcome, store
 from shumei.settings import get_settings
 
 CANDIDATE_TARGET = "indicator_candidate"
+BATCHES_TARGET = "source_batches"
 DATASOURCE = "warehouse"
-PANDAS_DATASOURCE = "source_batches"
-DOCS_SITE = "shumei_site"
-URL_VARIABLE = "SHUMEI_GX_WAREHOUSE_URL"
-
-
-def gx_dir() -> Path:
-    return Path(os.environ.get("SHUMEI_GX_DIR") or get_settings().local_dir / "gx")
+# the batches one gate run validates: each loaded batch not validated yet, each blocked before (it stays
+# blocked until it passes or a rerun of its day supersedes it), each feed's newest (freshness is of now)
+QUEUE_SQL = """
+delete from audit.batch_queue;
+insert into audit.batch_queue (batch_id)
+select b.batch_id from raw.batch_log b
+left join audit.batch_validations v using (batch_id)
+where b.status = 'loaded'
+  and (v.batch_id is null or not v.passed
+       or b.batch_id in (select distinct on (feed) batch_id from raw.batch_log where status = 'loaded'
+                         order by feed, interval_end desc, batch_id desc));
+"""
 
 
 def data_docs_dir() -> Path:
-    return gx_dir() / "data_docs"
+    return Path(os.environ.get("SHUMEI_GX_DIR") or get_settings().local_dir / "gx") / "data_docs"
 
 
 def _engine(engine_or_url: sa.Engine | str) -> sa.Engine:
@@ -51,92 +57,30 @@ def _engine(engine_or_url: sa.Engine | str) -> sa.Engine:
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
 
 
-@contextmanager
-def _locked(folder: Path):
-    """One GX run at a time per project folder (parallel Airflow tasks share it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".shumei.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _context(engine: sa.Engine):
+def _checkpoint(engine: sa.Engine, name: str, validations: list[tuple[str, dict, list]],
+                result_format: dict) -> dict[str, Any]:
+    """One GX Checkpoint: per (suite name, asset, expectations) a validation of a query asset
+    ({"query": sql}) or a table asset ({"schema", "table"}). Returns {suite name: validation result}."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    os.environ[URL_VARIABLE] = engine.url.render_as_string(hide_password=False)
-    context = gx.get_context(mode="file", project_root_dir=str(gx_dir()))
-    changed = False
-    if DOCS_SITE not in (context.variables.data_docs_sites or {}):
-        context.add_data_docs_site(site_name=DOCS_SITE, site_config={
-            "class_name": "SiteBuilder", "show_how_to_buttons": False,
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(data_docs_dir())}})
-    bars = context.variables.progress_bars
-    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
-    if globally is not False:
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        changed = True
-    if changed:
-        context.variables.save()
-    return context
-
-
-def _sql_asset(context, schema: str, table: str):
-    names = [ds.name for ds in context.data_sources.all().values()] if hasattr(
-        context.data_sources.all(), "values") else list(context.data_sources.all())
-    if DATASOURCE in names:
-        source = context.data_sources.get(DATASOURCE)
-    else:
-        source = context.data_sources.add_postgres(DATASOURCE, connection_string="${" + URL_VARIABLE + "}")
-    asset_name = f"{schema}.{table}"
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_table_asset(asset_name, table_name=table, schema_name=schema)
-    try:
-        return asset.get_batch_definition("whole_table")
-    except (KeyError, LookupError, ValueError):
-        return asset.add_batch_definition_whole_table("whole_table")
-
-
-def _dataframe_asset(context, name: str):
-    try:
-        source = context.data_sources.get(PANDAS_DATASOURCE)
-    except (KeyError, LookupError, ValueError):
-        source = context.data_sources.add_pandas(PANDAS_DATASOURCE)
-    try:
-        asset = source.get_asset(name)
-    except LookupError:
-        asset = source.add_dataframe_asset(name)
-    try:
-        return asset.get_batch_definition("whole_dataframe")
-    except (KeyError, LookupError, ValueError):
-        return asset.add_batch_definition_whole_dataframe("whole_dataframe")
-
-
-def _run(context, suite_name: str, expectations: list, batch_definition, batch_parameters: dict | None,
-         build_docs: bool):
-    import great_expectations as gx
-
-    suite = gx.ExpectationSuite(name=suite_name)
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    suite = context.suites.add_or_update(suite)
-    validation = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])] \
-        if build_docs else []
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=suite_name, validation_definitions=[validation], actions=actions,
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
-    result = checkpoint.run(batch_parameters=batch_parameters)
-    return next(iter(result.run_results.values()))
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = context.data_sources.add_postgres(DATASOURCE, connection_string=engine.url.render_as_string(
+        hide_password=False))
+    definitions = []
+    for suite_name, asset, expectations in validations:
+        if "query" in asset:
+            data = source.add_query_asset(suite_name, query=asset["query"])
+        else:
+            data = source.add_table_asset(suite_name, table_name=asset["table"], schema_name=asset["schema"])
+        suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
+        definitions.append(context.validation_definitions.add(gx.ValidationDefinition(
+            name=suite_name, data=data.add_batch_definition_whole_table("all"), suite=suite)))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(name=name, validation_definitions=definitions,
+                                                       result_format=result_format))
+    return {r.suite_name: r for r in checkpoint.run().run_results.values()}
 
 
 def _jsonable(value: Any) -> Any:
@@ -148,169 +92,132 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
+    if isinstance(value, Decimal):
+        return round(float(value), 6)
     return str(value)
 
 
-def _outcomes(validation_result) -> list[Outcome]:
+def _outcomes(validation_result, rows_shown: int = 20) -> list[Outcome]:
     out = []
     for r in validation_result.results:
         config = r.expectation_config
-        meta = config.meta or {}
         severity = getattr(config.severity, "value", config.severity)
         res = _jsonable(r.result or {})
-        if "observed_value" in res:
-            observed = res["observed_value"]
-        elif "unexpected_count" in res:
-            observed = {"unexpected_count": res.get("unexpected_count"),
-                        "unexpected_percent": res.get("unexpected_percent"),
-                        "element_count": res.get("element_count")}
-        else:
-            observed = None
-        details = {"kwargs": _jsonable({k: v for k, v in config.kwargs.items() if k != "unexpected_rows_query"}),
-                   "result": res, "severity": severity, "description": config.description}
+        rows = res.pop("unexpected_index_list", None) or (res.get("details") or {}).pop("unexpected_rows", None)
+        res.pop("unexpected_index_query", None)
+        res.pop("unexpected_list", None)
+        observed = res.get("observed_value", res.get("unexpected_count"))
+        details = {"result": res, "severity": severity, "description": config.description,
+                   "rows": (rows or [])[:rows_shown], "rows_total": len(rows or [])}
         exc = r.exception_info or {}
-        if exc.get("raised_exception"):
-            details["exception"] = str(exc.get("exception_message"))[:2000]
-        column = config.kwargs.get("column") or (
-            ",".join(config.kwargs["column_list"]) if config.kwargs.get("column_list") else None)
-        if config.kwargs.get("column_A"):
-            column = f"{config.kwargs['column_B']}<={config.kwargs['column_A']}"
-        out.append(Outcome(check=meta.get("check", config.type), expectation=config.type, column=column,
-                           blocking=severity == "critical", success=bool(r.success),
-                           observed_value=observed, details=details))
+        # one exception, or one per metric that failed: {metric id: exception info}
+        for info in [exc] if "raised_exception" in exc else list(exc.values()):
+            if isinstance(info, dict) and info.get("raised_exception"):
+                details["exception"] = str(info.get("exception_message"))[:2000]
+        out.append(Outcome(check=(config.meta or {}).get("check", config.type), expectation=config.type,
+                           column=config.kwargs.get("column"), blocking=severity == "critical",
+                           success=bool(r.success), observed_value=observed, details=details))
     return out
 
 
-def _relation_columns(engine: sa.Engine, schema: str, table: str) -> set[str]:
+def _finish(engine: sa.Engine, result: AuditResult, build_docs: bool, store_results: bool,
+            also: Any = None) -> AuditResult:
+    """Store the result (and run `also(conn)` in the same transaction), then write the Data Docs."""
+    if build_docs:
+        result.data_docs = str(data_docs_dir() / "index.html")
+    if store_results:
+        with engine.begin() as conn:
+            store(conn, result)
+            if also is not None:
+                also(conn)
+    if build_docs:
+        from shumei.quality.docs import build_data_docs
+
+        build_data_docs(engine, data_docs_dir())
+    return result
+
+
+def run_checkpoint(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = None, build_docs: bool = True,
+                   store_results: bool = True, catalog: str = "reference.ref_indicator_catalog") -> AuditResult:
+    """The publication gate on the candidate table published_candidate.indicator_values: an
+    AuditResult (`.passed`, `.summary()`). Never raises because data is bad: failures are in the
+    result; raises on misconfiguration (no database)."""
+    from shumei.publish.release import candidate_checksum
+
+    engine = _engine(engine_or_url)
+    started = datetime.now(UTC)
+    raw = engine.raw_connection()
+    try:
+        checksum = candidate_checksum(raw.driver_connection)
+        raw.driver_connection.rollback()
+    finally:
+        raw.close()
+    spec = suites.load_spec("indicator_candidate.yml")
+    schema, table = spec["asset"]["schema"], spec["asset"]["table"]
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("select column_name from information_schema.columns "
-                                    "where table_schema = :s and table_name = :t"), {"s": schema, "t": table})
-        return {r[0] for r in rows}
+        columns = {r[0] for r in conn.execute(sa.text(
+            "select column_name from information_schema.columns where table_schema = :s and table_name = :t"),
+            {"s": schema, "t": table})}
+    expectations = suites.candidate_expectations(spec, catalog=catalog, latest="published.v_indicator_latest",
+                                                 candidate_columns=columns)
+    validation = _checkpoint(engine, spec["suite"], [(spec["suite"], {"schema": schema, "table": table},
+                                                      expectations)], {"result_format": "COMPLETE"})
+    outcomes = _outcomes(validation[spec["suite"]])
+    result = AuditResult(
+        run_id=f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", target=CANDIDATE_TARGET, suite=spec["suite"],
+        passed=bool(outcomes) and all(o.success for o in outcomes if o.blocking), outcomes=outcomes,
+        started_at=started, checked_at=datetime.now(UTC), dag_run_id=dag_run_id, candidate_checksum=checksum)
+    return _finish(engine, result, build_docs, store_results)
 
 
-def _batch_logged(conn: sa.Connection, raw_schema: str, batch_id: int, column: str) -> Any:
-    """One column of the batch's raw.batch_log row, or None (no batch log, or no such batch)."""
-    if conn.execute(sa.text("select to_regclass(:t)"), {"t": f"{raw_schema}.batch_log"}).scalar() is None:
-        return None
-    return conn.execute(sa.text(f"select {column} from {raw_schema}.batch_log where batch_id = :b"),
-                        {"b": batch_id}).scalar()
-
-
-def row_count_band(engine: sa.Engine, feed: str, batch_id: int, spec: dict[str, Any],
-                   raw_schema: str = "raw") -> dict | None:
-    """(min, max) rows per severity from the trailing average of rows_loaded, or None (no history)."""
-    cfg = spec["row_count"]
-    with engine.connect() as conn:
-        start = _batch_logged(conn, raw_schema, batch_id, "interval_start")
-        if start is None:
-            return None
-        avg, n = conn.execute(sa.text(f"""
-            select avg(rows_loaded)::float8, count(*) from {raw_schema}.batch_log
-            where feed = :feed and batch_id <> :b and rows_loaded is not null
-              and interval_start >= cast(:start as date) - cast(:days as integer) and interval_start < :start
-              and status <> all(cast(:excluded as text[]))"""),
-            {"feed": feed, "b": batch_id, "start": start, "days": int(cfg["lookback_days"]),
-             "excluded": list(cfg.get("excluded_status") or [])}).one()
-    if n < int(cfg["min_history_batches"]) or avg is None:
-        return None
-    slack = float(cfg.get("absolute_slack", 0))
-    bands = {}
-    for severity in ("critical", "warning"):
-        low, high = cfg[f"{severity}_band"]
-        bands[severity] = (max(0, math.floor(avg * low - slack)), math.ceil(avg * high + slack))
-    return bands
-
-
-def loaded_rows_floor(engine: sa.Engine, batch_id: int, contract: dict[str, Any],
-                      raw_schema: str = "raw") -> tuple[int, int] | None:
-    """(fewest rows the batch may load, rows received) under the contract's max_reject_share (DOMAIN
-    §8: beyond that share of rejected rows the batch blocks publication), or None when the contract
-    sets no share or the batch log does not know the batch."""
-    share = contract.get("max_reject_share")
-    if share is None:
-        return None
-    with engine.connect() as conn:
-        received = _batch_logged(conn, raw_schema, batch_id, "rows_received")
-    if received is None:
-        return None
-    return received - math.floor(received * float(share) + 1e-9), received
-
-
-def _batch_frame(engine: sa.Engine, feed: str, batch_id: int, contract: dict[str, Any], raw_schema: str):
-    import pandas as pd
-    from stdnum.cn import uscc
-
-    with engine.connect() as conn:
-        frame = pd.read_sql_query(sa.text(f'select * from "{raw_schema}"."{feed}" where _batch_id = :b'), conn,
-                                  params={"b": batch_id})
-    for f in contract.get("fields", []):
-        if f.get("check") == "uscc" and f["name"] in frame.columns:
-            frame[suites.uscc_column(f["name"])] = [
-                None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
-                else bool(uscc.is_valid(str(v))) for v in frame[f["name"]]]
-    return frame
-
-
-def run_checkpoint(engine_or_url: sa.Engine | str, target: str, *, batch_id: int | None = None,
-                   dag_run_id: str | None = None, contract: dict[str, Any] | None = None,
-                   build_docs: bool = True, store_results: bool = True,
-                   catalog: str = "reference.ref_indicator_catalog", raw_schema: str = "raw") -> AuditResult:
-    """Run the quality gate of `target` and return an AuditResult (`.passed`, `.summary()`).
-
-    target "indicator_candidate": the candidate table published_candidate.indicator_values.
-    Any other target is a feed: its batch `batch_id` in raw.<feed> is checked against the feed's
-    contract (`contract` overrides the YAML file, for tests). Never raises because data is bad:
-    failures are in the result; raises on misconfiguration (no contract, no database).
-    """
+def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = None, build_docs: bool = True,
+                     store_results: bool = True) -> AuditResult:
+    """The batch rules of expectations/source_batch.yml over every loaded source batch not validated
+    yet (the whole history on a first run), each blocked before, and each feed's newest: one GX
+    Checkpoint, one SQL query per rule. Each batch's result is kept in audit.batch_validations;
+    `.passed` is False while any loaded batch is blocked."""
     engine = _engine(engine_or_url)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    checksum = None
-    if target == CANDIDATE_TARGET:
-        from shumei.publish.release import candidate_checksum
-
-        raw = engine.raw_connection()
-        try:
-            checksum = candidate_checksum(raw.driver_connection)
-            raw.driver_connection.rollback()
-        finally:
-            raw.close()
-        spec = suites.load_spec("indicator_candidate.yml")
-        schema, table = spec["asset"]["schema"], spec["asset"]["table"]
-        expectations = suites.candidate_expectations(
-            spec, catalog=catalog, latest="published.v_indicator_latest",
-            candidate_columns=_relation_columns(engine, schema, table))
-        suite_name, batch_parameters = spec["suite"], None
-    else:
-        if batch_id is None:
-            raise ValueError("a source batch check needs batch_id")
-        spec = suites.load_spec("source_batch.yml")
-        contract = contract or suites.load_contract(target)
-        frame = _batch_frame(engine, target, batch_id, contract, raw_schema)
-        expectations = suites.batch_expectations(
-            contract, spec, columns=set(frame.columns),
-            row_count_band=row_count_band(engine, target, batch_id, spec, raw_schema),
-            loaded_floor=loaded_rows_floor(engine, batch_id, contract, raw_schema))
-        suite_name, batch_parameters = f"{spec['suite_prefix']}.{target}", {"dataframe": frame}
-
-    with _locked(gx_dir()):
-        context = _context(engine)
-        if target == CANDIDATE_TARGET:
-            batch_definition = _sql_asset(context, schema, table)
-        else:
-            batch_definition = _dataframe_asset(context, f"{raw_schema}.{target}")
-        validation_result = _run(context, suite_name, expectations, batch_definition, batch_parameters,
-                                 build_docs)
-
-    outcomes = _outcomes(validation_result)
+    spec = suites.load_spec("source_batch.yml")
+    with engine.begin() as conn:  # committed: GX reads the rules' rows on its own connection
+        conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('shumei.batch_queue'))"))
+        has_raw = conn.execute(sa.text("select to_regclass('raw.batch_log') is not null")).scalar()
+        conn.exec_driver_sql((QUEUE_SQL if has_raw else "delete from audit.batch_queue;")
+                             + "\ndelete from audit.batch_rule_rows;")
+        queued = conn.execute(sa.text("select count(*) from audit.batch_queue")).scalar()
+        tables = {r[0] for r in conn.execute(sa.text(
+            "select table_name from information_schema.tables where table_schema = 'raw'"))}
+        rules = suites.batch_rules(spec, raw_tables=tables) if queued else []
+        for check, query, _, _ in rules:  # each rule: one query over every queued batch
+            conn.execute(sa.text(
+                "insert into audit.batch_rule_rows (check_name, batch_id, feed, day, observed, bound, verdict) "
+                f"select :check, batch_id, feed, day, observed, bound, verdict from ({query}) as rule"),
+                {"check": check})
+    validations = _checkpoint(engine, spec["suite_prefix"], [
+        (suite, {"query": f"select * from audit.batch_rule_rows where check_name = '{check}'"}, expectations)
+        for check, _, suite, expectations in rules], {
+        "result_format": "COMPLETE", "unexpected_index_column_names": ["batch_id", "feed", "day", "observed"]}) \
+        if rules else {}
+    outcomes = [o for _, _, suite, _ in rules for o in _outcomes(validations[suite])]
     result = AuditResult(
-        run_id=run_id, target=target, suite=suite_name,
-        passed=bool(outcomes) and all(o.success for o in outcomes if o.blocking),
-        outcomes=outcomes, started_at=started, checked_at=datetime.now(UTC), batch_id=batch_id,
-        dag_run_id=dag_run_id, data_docs=str(data_docs_dir() / "index.html") if build_docs else None,
-        candidate_checksum=checksum)
-    if store_results:
-        store(engine, result)
-    return result
+        run_id=run_id, target=BATCHES_TARGET, suite=spec["suite_prefix"],
+        passed=all(o.success for o in outcomes if o.blocking), outcomes=outcomes, started_at=started,
+        checked_at=datetime.now(UTC), dag_run_id=dag_run_id, batches=queued)
+
+    def keep_batch_results(conn: sa.Connection) -> None:
+        conn.execute(sa.text("""
+            insert into audit.batch_validations (batch_id, feed, interval_start, run_id, passed,
+                failed_blocking, warnings, checked_at)
+            select q.batch_id, b.feed, b.interval_start, :run_id, f.blocking is null, coalesce(f.blocking, '{}'),
+                   coalesce(f.warnings, '{}'), :at
+            from audit.batch_queue q join raw.batch_log b using (batch_id)
+            left join (
+                select batch_id, array_agg(check_name order by check_name) filter (where verdict = 'blocked') as blocking,
+                       array_agg(check_name order by check_name) filter (where verdict = 'warning') as warnings
+                from audit.batch_rule_rows group by batch_id) f using (batch_id)
+            on conflict (batch_id) do update set run_id = excluded.run_id, passed = excluded.passed,
+                failed_blocking = excluded.failed_blocking, warnings = excluded.warnings,
+                checked_at = excluded.checked_at"""), {"run_id": run_id, "at": result.checked_at})
+
+    return _finish(engine, result, build_docs, store_results, keep_batch_results)

@@ -10,6 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 
 
+
+def run_status(passed: bool, warnings: int) -> str:
+    """What a gate run decided, as the gate and the Data Docs both say it: failed (blocked), warning, passed."""
+    return "failed" if not passed else "warning" if warnings else "passed"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one expectation."""
@@ -24,10 +30,13 @@ class Outcome:
 
     def line(self) -> str:
         where = f" [{self.column}]" if self.column else ""
-        observed = json.dumps(self.observed_value, default=str, ensure_ascii=False)
-        if len(observed) > 300:
-            observed = observed[:300] + "…"
-        return f"{self.check}{where} ({self.expectation}): observed {observed}"
+        observed = json.dumps(self.observed_value, default=str, ensure_ascii=False)[:300]
+        batches = [f"{r['feed']} batch {r['batch_id']} ({r['day']}): {r['observed']}"
+                   for r in self.details.get("rows", [])[:5] if "batch_id" in r]
+        more = self.details.get("rows_total", 0) - len(batches)
+        listed = f" [{'; '.join(batches)}{f'; {more} more' if more > 0 else ''}]" if batches else ""
+        error = f" ERROR {self.details['exception'][:300]}" if self.details.get("exception") else ""
+        return f"{self.check}{where} ({self.expectation}): observed {observed}{listed}{error}"
 
 
 @dataclass
@@ -41,8 +50,8 @@ class AuditResult:
     outcomes: list[Outcome]
     started_at: datetime
     checked_at: datetime
-    batch_id: int | None = None
     dag_run_id: str | None = None
+    batches: int | None = None  # source batches validated (target source_batches)
     data_docs: str | None = None
     candidate_checksum: dict[str, Any] | None = None
 
@@ -58,8 +67,12 @@ class AuditResult:
     def success(self) -> bool:
         return all(o.success for o in self.outcomes)
 
+    @property
+    def status(self) -> str:
+        return run_status(self.passed, len(self.warnings))
+
     def summary(self) -> str:
-        what = f"{self.target}" + (f" batch {self.batch_id}" if self.batch_id is not None else "")
+        what = f"{self.target}" + (f" ({self.batches} batches)" if self.batches is not None else "")
         head = (f"{'PASSED' if self.passed else 'BLOCKED'}: {what}, suite {self.suite}, "
                 f"{len(self.outcomes)} expectations, {len(self.failures)} blocking failed, "
                 f"{len(self.warnings)} warnings (run {self.run_id})")
@@ -81,32 +94,31 @@ class AuditResult:
         return self.summary()
 
 
-def store(engine: sa.Engine, result: AuditResult) -> None:
-    """Write the run and one row per expectation, in one transaction."""
+def store(conn: sa.Connection, result: AuditResult) -> None:
+    """Write the run and one row per expectation, in the caller's transaction."""
     def js(value: Any) -> str:
         return json.dumps(value, default=str, ensure_ascii=False)
 
-    with engine.begin() as conn:
+    conn.execute(sa.text("""
+        insert into audit.validation_runs (run_id, target, suite, batch_id, dag_run_id, started_at,
+            checked_at, passed, success, expectations, failed_blocking, failed_warning,
+            candidate_checksum, data_docs, summary)
+        values (:run_id, :target, :suite, :batch_id, :dag_run_id, :started_at, :checked_at, :passed,
+            :success, :n, :fb, :fw, cast(:checksum as jsonb), :docs, :summary)"""),
+        dict(run_id=result.run_id, target=result.target, suite=result.suite, batch_id=None,
+             dag_run_id=result.dag_run_id, started_at=result.started_at, checked_at=result.checked_at,
+             passed=result.passed, success=result.success, n=len(result.outcomes),
+             fb=len(result.failures), fw=len(result.warnings),
+             checksum=js(result.candidate_checksum) if result.candidate_checksum else None,
+             docs=result.data_docs, summary=result.summary()))
+    if result.outcomes:
         conn.execute(sa.text("""
-            insert into audit.validation_runs (run_id, target, suite, batch_id, dag_run_id, started_at,
-                checked_at, passed, success, expectations, failed_blocking, failed_warning,
-                candidate_checksum, data_docs, summary)
-            values (:run_id, :target, :suite, :batch_id, :dag_run_id, :started_at, :checked_at, :passed,
-                :success, :n, :fb, :fw, cast(:checksum as jsonb), :docs, :summary)"""),
-            dict(run_id=result.run_id, target=result.target, suite=result.suite, batch_id=result.batch_id,
-                 dag_run_id=result.dag_run_id, started_at=result.started_at, checked_at=result.checked_at,
-                 passed=result.passed, success=result.success, n=len(result.outcomes),
-                 fb=len(result.failures), fw=len(result.warnings),
-                 checksum=js(result.candidate_checksum) if result.candidate_checksum else None,
-                 docs=result.data_docs, summary=result.summary()))
-        if result.outcomes:
-            conn.execute(sa.text("""
-                insert into audit.validation_results (run_id, seq, suite, check_name, expectation,
-                    column_name, blocking, success, observed_value, details, dag_run_id, checked_at)
-                values (:run_id, :seq, :suite, :check, :expectation, :column, :blocking, :success,
-                    cast(:observed as jsonb), cast(:details as jsonb), :dag_run_id, :checked_at)"""),
-                [dict(run_id=result.run_id, seq=i, suite=result.suite, check=o.check,
-                      expectation=o.expectation, column=o.column, blocking=o.blocking,
-                      success=o.success, observed=js(o.observed_value), details=js(o.details),
-                      dag_run_id=result.dag_run_id, checked_at=result.checked_at)
-                 for i, o in enumerate(result.outcomes, 1)])
+            insert into audit.validation_results (run_id, seq, suite, check_name, expectation,
+                column_name, blocking, success, observed_value, details, dag_run_id, checked_at)
+            values (:run_id, :seq, :suite, :check, :expectation, :column, :blocking, :success,
+                cast(:observed as jsonb), cast(:details as jsonb), :dag_run_id, :checked_at)"""),
+            [dict(run_id=result.run_id, seq=i, suite=result.suite, check=o.check,
+                  expectation=o.expectation, column=o.column, blocking=o.blocking,
+                  success=o.success, observed=js(o.observed_value), details=js(o.details),
+                  dag_run_id=result.dag_run_id, checked_at=result.checked_at)
+             for i, o in enumerate(result.outcomes, 1)])

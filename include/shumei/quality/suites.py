@@ -1,8 +1,8 @@
 """GX expectation suites built from the reviewed specifications in `expectations/`.
 
 - `candidate_expectations()`: from expectations/indicator_candidate.yml (the candidate indicator table).
-- `batch_expectations()`: generated from a feed's data contract (include/shumei/contracts/<feed>.yaml)
-  with the thresholds of expectations/source_batch.yml.
+- `batch_rules()`: the source-batch rules of expectations/source_batch.yml, one SQL query asset each,
+  filled in with what the contracts say (max_reject_share, snapshot, references).
 
 Severity: one suite per target; each expectation carries GX's own `severity` — `critical` is
 BLOCKING, `warning` only reports — and `meta.check`, a stable name used in audit tables.
@@ -17,11 +17,9 @@ from typing import Any
 
 import yaml
 
-from shumei.ingest.contracts import CONTRACTS_DIR
 from shumei.settings import REPO_ROOT
 
-# Contract field names that are event times, each expected <= updated_at when both exist.
-AUTO_BEFORE_UPDATED = ("event_at", "created_at", "received_at", "occurred_at", "reported_at")
+QUEUE = "(select b.* from raw.batch_log b join audit.batch_queue using (batch_id))"
 
 
 def expectations_dir() -> Path:
@@ -59,115 +57,68 @@ def candidate_expectations(spec: Mapping[str, Any], *, catalog: str, latest: str
         values[name] = text.format(**values)
     out = []
     for item in spec["expectations"]:
-        check, severity, type_name = item["check"], item["severity"], item["type"]
-        if "sql" in item:
-            query = item["sql"].format(**values).strip()
-            if query.lower().startswith("with "):
-                query = "with cand as (select * from {batch}),\n" + query[5:]
-            else:
-                query = "with cand as (select * from {batch})\n" + query
-            out.append(_expectation(type_name, check, severity, description=item.get("description"),
-                                    unexpected_rows_query=query))
-            continue
-        kwargs = dict(item.get("kwargs") or {})
-        if item.get("description"):
-            kwargs["description"] = item["description"]
-        for column in item.get("for_each_column") or [None]:
-            extra = {"column": column} if column else {}
-            out.append(_expectation(type_name, check, severity, **kwargs, **extra))
+        query = item["sql"].format(**values).strip()
+        if query.lower().startswith("with "):
+            query = "with cand as (select * from {batch}),\n" + query[5:]
+        else:
+            query = "with cand as (select * from {batch})\n" + query
+        out.append(_expectation(item["type"], item["check"], item["severity"], description=item.get("description"),
+                                unexpected_rows_query=query))
     return out
 
 
-def load_contract(feed: str, contracts_dir: Path | None = None) -> dict[str, Any]:
-    folder = contracts_dir or Path(os.environ.get("SHUMEI_CONTRACTS_DIR") or CONTRACTS_DIR)
-    for path in sorted(folder.glob("*.y*ml")):
-        contract = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(contract, dict) and contract.get("feed") == feed:
-            return contract
-    raise FileNotFoundError(f"no data contract for feed {feed!r} in {folder}")
+def _contracts_values() -> str:
+    """(feed, max_reject_share, is_snapshot) of every contract, as a VALUES list aliased c."""
+    from shumei.ingest.contracts import load_contracts
+
+    rows = [f"({_literal(c.feed)}, {_literal(c.extra.get('max_reject_share'))}::numeric, "
+            f"{'true' if c.extra.get('snapshot') else 'false'})" for c in load_contracts().values()]
+    return f"(values {', '.join(rows)}) as c(feed, max_reject_share, is_snapshot)"
 
 
-def uscc_column(field: str) -> str:
-    return f"{field}__uscc_valid"
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(float(value))
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def timestamp_pairs(contract: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(earlier, later) column pairs: the contract's `timestamp_order`, else event times <= updated_at."""
-    if contract.get("timestamp_order"):
-        return [tuple(pair) for pair in contract["timestamp_order"]]
-    fields = {f["name"]: f for f in contract.get("fields", [])}
-    pairs = [(f["name"], f["not_after"]) for f in fields.values() if f.get("not_after")]
-    if "updated_at" in fields:
-        pairs += [(name, "updated_at") for name in AUTO_BEFORE_UPDATED if name in fields]
-    return pairs
+def _references(raw_tables: set[str]) -> str:
+    """(batch_id, refs, unresolved) per reference field of the queued batches: the loaded rows' references
+    (the loader let only known keys in) and the rejected rows', resolved against raw.reference_keys as
+    of the batch's day."""
+    from shumei.ingest.contracts import load_contracts
 
-
-def batch_expectations(contract: Mapping[str, Any], spec: Mapping[str, Any], *, columns: set[str],
-                       row_count_band: Mapping[str, tuple[int, int]] | None,
-                       loaded_floor: tuple[int, int] | None = None) -> list:
-    """Expectations of one source batch of `contract`'s feed.
-
-    `columns` are the columns of the batch (PII fields may live in raw_restricted instead: they are
-    checked only when present); `row_count_band` maps severity to (min, max) rows, or None when the
-    feed has too little history; `loaded_floor` is (fewest rows loaded, rows received) under the
-    contract's max_reject_share, or None.
-    """
-    fields = contract.get("fields", [])
-    out = []
-    # raw.<feed> holds PII fields only as keyed hashes (<name>_hash); clear values are in raw_restricted
-    present = [f["name"] if not f.get("pii") else f"{f['name']}_hash" for f in fields]
-    out.append(_expectation("ExpectTableColumnsToMatchSet", "columns_present", spec["columns_present"],
-                            column_set=present, exact_match=False))
-    key = list(contract.get("primary_key") or [])
-    if isinstance(contract.get("primary_key"), str):
-        key = [contract["primary_key"]]
-    for column in key:
-        out.append(_expectation("ExpectColumnValuesToNotBeNull", "primary_key_not_null", spec["primary_key"],
-                                column=column))
-    if len(key) == 1:
-        out.append(_expectation("ExpectColumnValuesToBeUnique", "primary_key_unique", spec["primary_key"],
-                                column=key[0]))
-    elif key:
-        out.append(_expectation("ExpectCompoundColumnsToBeUnique", "primary_key_unique", spec["primary_key"],
-                                column_list=key))
-    for f in fields:
-        name = f["name"]
-        if f.get("pii") and name not in columns:
+    parts = ["select null::bigint as batch_id, 0::bigint as refs, 0::bigint as unresolved"]
+    queued = "(select batch_id from audit.batch_queue)"
+    for c in load_contracts().values():
+        if c.table not in raw_tables:
             continue
-        if f.get("required") and name not in key:
-            out.append(_expectation("ExpectColumnValuesToNotBeNull", "required_not_null",
-                                    spec["required_not_null"], column=name))
-        if f.get("allowed"):
-            out.append(_expectation("ExpectColumnValuesToBeInSet", "allowed_values", spec["allowed_values"],
-                                    column=name, value_set=list(f["allowed"])))
-        if f.get("pattern") and f.get("type", "string") == "string":
-            out.append(_expectation("ExpectColumnValuesToMatchRegex", "pattern", spec.get("pattern", "critical"),
-                                    column=name, regex=str(f["pattern"])))
-        if f.get("min") is not None or f.get("max") is not None:
-            out.append(_expectation("ExpectColumnValuesToBeBetween", "value_range", spec.get("value_range", "critical"),
-                                    column=name, min_value=f.get("min"), max_value=f.get("max")))
-        if f.get("check") == "uscc":
-            for severity, share in spec["uscc_valid_share"].items():
-                out.append(_expectation("ExpectColumnValuesToBeInSet", "uscc_valid_share", severity,
-                                        column=uscc_column(name), value_set=[True], mostly=float(share),
-                                        description=f"统一社会信用代码有效比例 ≥ {share:.0%} Share of valid "
-                                                    f"credit codes in {name} ≥ {share:.0%}"))
-    for earlier, later in timestamp_pairs(contract):
-        out.append(_expectation("ExpectColumnPairValuesAToBeGreaterThanB", "timestamp_order",
-                                spec["timestamp_order"], column_A=later, column_B=earlier, or_equal=True,
-                                ignore_row_if="either_value_is_missing",
-                                description=f"时间先后 {earlier} <= {later}"))
-    for severity, (low, high) in (row_count_band or {}).items():
-        out.append(_expectation("ExpectTableRowCountToBeBetween", "row_count_vs_trailing_average", severity,
-                                min_value=int(low), max_value=int(high),
-                                description="行数在近期平均值范围内 Rows within the band around the trailing "
-                                            "average of rows_loaded (raw.batch_log)"))
-    if loaded_floor is not None:
-        floor, received = loaded_floor
-        share = float(contract["max_reject_share"])
-        out.append(_expectation("ExpectTableRowCountToBeBetween", "reject_share", spec["reject_share"],
-                                min_value=int(floor), max_value=int(received),
-                                description=f"拒收比例 ≤ {share:.0%} Rejected rows at most {share:.0%} of the "
-                                            f"{received} received (contract max_reject_share): at least "
-                                            f"{floor} loaded"))
+        for f in (f for f in c.fields if f.references):
+            referenced = _literal(f.references.split(".")[0])
+            parts.append(f'select r._batch_id, count(r."{f.name}"), 0 from raw."{c.table}" r '
+                         f"where r._batch_id in {queued} group by 1")
+            parts.append(
+                f"select j.batch_id, count(*), count(*) filter (where not exists (select from raw.reference_keys k "
+                f"where k.feed = {referenced} and k.key = j.record ->> {_literal(f.name)} "
+                f"and k.first_day <= b.interval_start)) from raw.rejects j join raw.batch_log b using (batch_id) "
+                f"where j.batch_id in {queued} and j.feed = {_literal(c.feed)} "
+                f"and j.record ->> {_literal(f.name)} is not null group by 1")
+    return "\nunion all\n".join(parts)
+
+
+def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str]) -> list[tuple[str, str, str, list]]:
+    """(check, its SQL over the queued batches, suite name, [critical, warning expectation]) per rule of
+    source_batch.yml; the expectations validate the rule's rows in audit.batch_rule_rows."""
+    values = {"queue": QUEUE, "contracts": _contracts_values(), "references": _references(raw_tables),
+              **(spec.get("parameters") or {})}
+    out = []
+    for rule in spec["rules"]:
+        check = rule["check"]
+        expectations = [
+            _expectation("ExpectColumnValuesToNotBeInSet", check, severity, column="verdict", value_set=[verdict],
+                         description=f"{rule['description']} ({'BLOCKING' if severity == 'critical' else 'warning'})")
+            for severity, verdict in (("critical", "blocked"), ("warning", "warning"))]
+        out.append((check, rule["sql"].format(**values).strip(), f"{spec['suite_prefix']}.{check}", expectations))
     return out
