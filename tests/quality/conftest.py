@@ -7,8 +7,7 @@ from datetime import date, timedelta
 
 import psycopg
 import pytest
-from shumei.ingest import schema
-from shumei.ingest.contracts import get_contract
+from migrated import fresh_migrated
 
 FIRST, DAYS = date(2024, 5, 1), 40
 SPOILED = FIRST + timedelta(days=30)
@@ -21,11 +20,7 @@ def raw(warehouse_url, tmp_path, monkeypatch):
     monkeypatch.setenv("SHUMEI_GX_DIR", str(tmp_path / "gx"))
     rng = random.Random(3)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade;"
-                     " drop schema if exists audit cascade")
-        schema.forget_ensured()
-        for feed in FEEDS:
-            schema.ensure_feed_tables(conn, get_contract(feed))
+        fresh_migrated(conn)
         conn.execute("insert into raw.reference_keys values ('registry_compounds', 'XQ0001', %s)", (FIRST,))
         for i in range(DAYS):
             day = FIRST + timedelta(days=i)

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 
 
-
 def run_status(passed: bool, warnings: int) -> str:
     """What a gate run decided, as the gate and the Data Docs both say it: failed (blocked), warning, passed."""
     return "failed" if not passed else "warning" if warnings else "passed"
