@@ -1,0 +1,26 @@
+"""`dbt build` of every model up to the published values, with their data tests and unit tests, on the
+small raw layer of tests/dbt/raw_fixture.py: a unit test whose inputs miss a new ref, or a data test a
+model change breaks, fails here in half a minute rather than inside the pipeline's build_and_publish."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+# tests/dbt has no __init__.py on purpose: a package named `dbt` would shadow dbt-core itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import raw_fixture  # noqa: E402
+from dbt_run import dbt  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_build_with_tests_up_to_the_published_values(warehouse_url):
+    with psycopg.connect(warehouse_url) as conn:
+        raw_fixture.create(conn)
+        raw_fixture.load(conn)
+    dbt("seed")
+    dbt("build", "--select", "+indicator_values", "--exclude", "resource_type:seed")
