@@ -4,7 +4,9 @@ is in the history (not the newest batch), and the whole history is validated in 
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -119,14 +121,30 @@ def test_every_feed_stopping_at_once_is_stale_against_the_expected_day(raw, ware
     assert warned(result) == [(feed, stopped.isoformat(), 4) for feed in sorted(FEEDS)]
     assert "freshness" in result.summary() and stopped.isoformat() in result.summary()
 
+    posted: list[dict] = []
+
+    class Webhook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("SHUMEI_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("SHUMEI_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/alerts")
     get_settings.cache_clear()
     try:
         records = send_rule_alerts(result, expected_day=LAST)
     finally:
         get_settings.cache_clear()
+        server.shutdown()
+        server.server_close()
     alerts = [json.loads(line) for line in (tmp_path / "local" / "alerts" / "quality.jsonl").read_text().splitlines()]
-    assert alerts == json.loads(json.dumps(records)) and len(alerts) == 1
+    assert alerts == json.loads(json.dumps(records)) == posted and len(alerts) == 1
     assert alerts[0]["check"] == "freshness" and alerts[0]["expected_day"] == LAST.isoformat()
     assert sorted(b["feed"] for b in alerts[0]["batches"]) == sorted(FEEDS)
 
@@ -134,7 +152,10 @@ def test_every_feed_stopping_at_once_is_stale_against_the_expected_day(raw, ware
 def test_a_backfill_is_not_stale(raw, warehouse_url):
     """A run for a day of the loaded history (a backfill of 2024, whatever the machine's date) expects
     that day: feeds loaded up to it, or beyond it, are fresh."""
-    assert validate_batches(warehouse_url, build_docs=False, expected_day=LAST).success
+    from shumei.quality import send_rule_alerts
+
+    fresh = validate_batches(warehouse_url, build_docs=False, expected_day=LAST)
+    assert fresh.success and send_rule_alerts(fresh, expected_day=LAST) == []  # nothing to tell
     assert validate_batches(warehouse_url, build_docs=False, expected_day=LAST - timedelta(days=10)).success
     # one day late is within freshness_warning_days (1)
     assert validate_batches(warehouse_url, build_docs=False, expected_day=LAST + timedelta(days=1)).success
