@@ -24,7 +24,9 @@ DOC = """
 
 1. **gate_sources**: Great Expectations (over SQL) checks the batch rules of every source batch not
    validated yet: volume against the trailing days, reject share, snapshot drop, reference coverage,
-   freshness (rows were checked at the door). A blocking failure stops the run here.
+   freshness against the other feeds and the day the run expects data for (its data interval, or the
+   day its triggering ingest runs loaded; a warning and an alert, never a block). Rows were checked at
+   the door. A blocking failure stops the run here.
 2. **dbt**: seeds (reference tables), staging views, registry history (SCD2), marts
    (`fct_work_order`, `fct_enterprise_credit`, ...) and the candidate `published_candidate.indicator_values`;
    each model is one task that builds it and then runs its tests (Cosmos `TestBehavior.BUILD`:
@@ -56,12 +58,13 @@ Docs: docs/publication.md, docs/warehouse.md.
 )
 def build_and_publish():
     @task
-    def gate_sources(run_id=None) -> dict:
-        from shumei.build import gate_new_batches
+    def gate_sources(run_id=None, data_interval_end=None, triggering_asset_events=None) -> dict:
+        from shumei.build import expected_day, gate_new_batches
 
         with refusals_fail_at_once():
-            report = gate_new_batches(run_id)
-        return {"as_of_date": report.as_of_date.isoformat(), "checked": report.summaries}
+            report = gate_new_batches(run_id, expected_day(data_interval_end, triggering_asset_events))
+        return {"as_of_date": report.as_of_date.isoformat(), "checked": report.summaries,
+                "expected_day": report.expected_day and report.expected_day.isoformat()}
 
     dbt = DbtTaskGroup(
         group_id="dbt",

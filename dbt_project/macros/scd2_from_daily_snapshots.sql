@@ -16,6 +16,13 @@
       accepted version, as a version of its own with is_carried_forward and carry_reason (the
       reject codes and the day of the version carried); the figures it touches are estimated.
       A rejected key with no accepted version before stays absent (nothing to carry).
+    - A reject whose key cannot be identified (DOMAIN §8, ruling in docs/contracts.md): a rejected
+      row whose key, as the staging model normalises it, matches no key accepted before its day (a
+      blank or malformed id; a new unit rejected on its first day cannot be told from it). It may be
+      any unit, so in a snapshot with such rejects every key that vanished against the snapshots since
+      the last one without them keeps its last accepted version (carry_reason names
+      `unidentified_reject`, the reject codes and the version's day), for as long as the condition
+      lasts: the first later snapshot without such rejects that lacks the key deletes it.
 #}
 {% macro scd2_from_daily_snapshots(
     relation, key_columns, tracked_columns, date_column='snapshot_date', output_cte='history', rejects_feed=none
@@ -38,7 +45,7 @@ accepted_rows as (
 ),
 {%- if rejects_feed %}
 
-rejected_keys as (
+rejected_rows as (
 
     -- keys as the staging model normalises them: trimmed, credit codes in upper case
     select
@@ -46,38 +53,130 @@ rejected_keys as (
         {% if k.endswith('uscc') %}upper({% endif %}nullif(btrim(record ->> '{{ k }}'), ''){% if k.endswith('uscc') %}){% endif %} as {{ k }},
         {% endfor -%}
         snapshot_date,
-        string_agg(distinct reason_code, ', ' order by reason_code) as reason_codes
+        reason_code
     from {{ ref('stg_ingest__rejects') }}
     where feed = '{{ rejects_feed }}'
+
+),
+
+rejected_keys as (
+
+    select
+        {{ keys }},
+        snapshot_date,
+        string_agg(distinct reason_code, ', ' order by reason_code) as reason_codes
+    from rejected_rows
     group by {{ keys }}, snapshot_date
+
+),
+
+unidentified_days as (
+
+    -- snapshot days with rejected rows whose key matches no key accepted before the day
+    select
+        rejected_rows.snapshot_date,
+        count(*) as rejected_rows,
+        string_agg(distinct rejected_rows.reason_code, ', ' order by rejected_rows.reason_code) as reason_codes
+    from rejected_rows
+    where not exists (
+        select 1 from accepted_rows as known
+        where
+            {% for k in key_columns -%}
+            known.{{ k }} = rejected_rows.{{ k }}
+            and {% endfor -%}
+            known.snapshot_date < rejected_rows.snapshot_date
+    )
+    group by rejected_rows.snapshot_date
+
+),
+
+unidentified_spans as (
+
+    -- each such day with the start of its condition: the last snapshot day before it without such
+    -- rejects (or the feed's first day)
+    select
+        unidentified_days.*,
+        coalesce(
+            (
+                select max(accepted_rows.snapshot_date) from accepted_rows
+                where
+                    accepted_rows.snapshot_date < unidentified_days.snapshot_date
+                    and accepted_rows.snapshot_date not in (select u.snapshot_date from unidentified_days as u)
+            ),
+            (select min(accepted_rows.snapshot_date) from accepted_rows)
+        ) as clean_date
+    from unidentified_days
+
+),
+
+keys_to_carry as (
+
+    -- a rejected key (its own reject codes) ...
+    select
+        {{ keys }},
+        snapshot_date,
+        reason_codes,
+        null::bigint as unidentified_rows
+    from rejected_keys
+    union all
+    -- ... and, on a day with unidentified rejects, every other key accepted since the condition's start
+    select distinct
+        {% for k in key_columns -%}
+        accepted_rows.{{ k }},
+        {% endfor -%}
+        unidentified_spans.snapshot_date,
+        unidentified_spans.reason_codes,
+        unidentified_spans.rejected_rows as unidentified_rows
+    from unidentified_spans
+    inner join accepted_rows
+        on
+            accepted_rows.snapshot_date >= unidentified_spans.clean_date
+            and accepted_rows.snapshot_date < unidentified_spans.snapshot_date
+    where not exists (
+        select 1 from rejected_keys
+        where
+            {% for k in key_columns -%}
+            rejected_keys.{{ k }} = accepted_rows.{{ k }}
+            and {% endfor -%}
+            rejected_keys.snapshot_date = unidentified_spans.snapshot_date
+    )
 
 ),
 
 carried_rows as (
 
-    -- the last accepted row before the day, for a rejected key absent from the day's snapshot
+    -- the last accepted row before the day, for a key to carry absent from the day's snapshot
     select
         {% for k in key_columns -%}
-        rejected_keys.{{ k }},
+        keys_to_carry.{{ k }},
         {% endfor -%}
         {% for column in tracked_columns -%}
         last_accepted.{{ column }},
         {% endfor -%}
-        rejected_keys.snapshot_date,
-        format(
-            '%s %s 行被拒收 row rejected (%s): 沿用 %s 的版本 last accepted version of %s carried forward',
-            '{{ rejects_feed }}', rejected_keys.snapshot_date, rejected_keys.reason_codes,
-            last_accepted.snapshot_date, last_accepted.snapshot_date
-        ) as carry_reason
-    from rejected_keys
+        keys_to_carry.snapshot_date,
+        case
+            when keys_to_carry.unidentified_rows is null then format(
+                '%s %s 行被拒收 row rejected (%s): 沿用 %s 的版本 last accepted version of %s carried forward',
+                '{{ rejects_feed }}', keys_to_carry.snapshot_date, keys_to_carry.reason_codes,
+                last_accepted.snapshot_date, last_accepted.snapshot_date
+            )
+            else format(
+                '%s %s 有 %s 行拒收记录的键无法识别 rejected row(s) whose key cannot be identified '
+                '(unidentified_reject: %s): 此日快照中消失的单位沿用 %s 的版本 a unit missing from the snapshot '
+                'keeps its last accepted version of %s',
+                '{{ rejects_feed }}', keys_to_carry.snapshot_date, keys_to_carry.unidentified_rows,
+                keys_to_carry.reason_codes, last_accepted.snapshot_date, last_accepted.snapshot_date
+            )
+        end as carry_reason
+    from keys_to_carry
     inner join lateral (
         select accepted_rows.*
         from accepted_rows
         where
             {% for k in key_columns -%}
-            {% if not loop.first %}and {% endif %}accepted_rows.{{ k }} = rejected_keys.{{ k }}
+            {% if not loop.first %}and {% endif %}accepted_rows.{{ k }} = keys_to_carry.{{ k }}
             {% endfor -%}
-            and accepted_rows.snapshot_date < rejected_keys.snapshot_date
+            and accepted_rows.snapshot_date < keys_to_carry.snapshot_date
         order by accepted_rows.snapshot_date desc
         limit 1
     ) as last_accepted on true
@@ -85,9 +184,9 @@ carried_rows as (
         select 1 from accepted_rows as same_day
         where
             {% for k in key_columns -%}
-            same_day.{{ k }} = rejected_keys.{{ k }}
+            same_day.{{ k }} = keys_to_carry.{{ k }}
             and {% endfor -%}
-            same_day.snapshot_date = rejected_keys.snapshot_date
+            same_day.snapshot_date = keys_to_carry.snapshot_date
     )
 
 ),

@@ -9,8 +9,10 @@ callback runs and the last publication stays exactly as it was.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -27,14 +29,35 @@ class GateBlocked(RuntimeError):
 class GateReport:
     summaries: list[str]  # completeness gaps, then the gate's result
     as_of_date: date
+    expected_day: date | None = None
 
 
-def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
+def expected_day(data_interval_end: datetime | None,
+                 triggering_asset_events: Mapping[object, Iterable[object]] | None = None) -> date | None:
+    """The day a build run expects data for (Asia/Shanghai), from the run itself, never the machine's
+    clock (a backfill of 2024 expects 2024's days):
+    - a run with a data interval (`make run`'s `airflow dags test`, a manual trigger, a backfill): the
+      day before its end's date, the convention of the 02:00 ingest runs (an interval ending at 02:00
+      of 06-02 covers 06-01);
+    - an Asset-triggered run (no data interval in Airflow 3): the latest `last_day` the triggering
+      ingest runs put in their Asset events;
+    - otherwise None: freshness then compares the feeds with each other only."""
+    if data_interval_end is not None:
+        return data_interval_end.astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+    days = [date.fromisoformat(str(event.extra["last_day"]))
+            for events in (triggering_asset_events or {}).values() for event in events
+            if (getattr(event, "extra", None) or {}).get("last_day")]
+    return max(days, default=None)
+
+
+def gate_new_batches(dag_run_id: str | None = None, expected: date | None = None) -> GateReport:
     """The warehouse's DDL step (shumei.migrations.migrate), then the batch rules
     (expectations/source_batch.yml) over every loaded batch not validated yet, those blocked before and
-    each feed's newest (shumei.quality.validate_batches), and the as-of date."""
+    each feed's newest (shumei.quality.validate_batches), and the as-of date. `expected`: the day the
+    run expects data for (expected_day), the clock of the freshness rule. A rule with `alert: true`
+    that warns or blocks also sends an alert (shumei.failures.send_alert)."""
     from shumei.migrations import migrate
-    from shumei.quality import validate_batches
+    from shumei.quality import send_rule_alerts, validate_batches
 
     settings = get_settings()
     with psycopg.connect(settings.warehouse_url) as conn:
@@ -46,11 +69,15 @@ def gate_new_batches(dag_run_id: str | None = None) -> GateReport:
     summaries = [f.describe() for f in completeness if f.first_gap is not None]
     for line in summaries:
         log.warning("SHUMEI SUMMARY completeness: %s", line)
-    result = validate_batches(settings.warehouse_url, dag_run_id=dag_run_id)
+    result = validate_batches(settings.warehouse_url, dag_run_id=dag_run_id, expected_day=expected)
     summaries.append(result.summary().splitlines()[0])
+    for outcome in result.warnings:  # reported in the run's summary, and alerted if the rule says so
+        summaries.append(f"warning {outcome.line()}")
+        log.warning("SHUMEI SUMMARY gate: warning %s", outcome.line())
+    send_rule_alerts(result, expected_day=expected)
     if not result.passed:
         raise GateBlocked(f"source batches blocked by the quality gate:\n{result.summary()}")
-    return GateReport(summaries, as_of)
+    return GateReport(summaries, as_of, expected)
 
 
 def audit_candidate(dag_run_id: str | None = None) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,7 +13,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
-from shumei.failures import append_private_jsonl, describe
+from shumei.failures import describe, send_alert
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +44,7 @@ def notify_failure(context) -> None:
         "exception": describe(exc)[:2000] if (exc := context.get("exception")) is not None else None,
     }
     log.error("SHUMEI PIPELINE FAILURE %s", json.dumps(record, ensure_ascii=False))
-    from shumei.settings import get_settings
-
-    try:
-        append_private_jsonl(get_settings().local_dir / "alerts" / "failures.jsonl", record)
-    except OSError:
-        log.exception("could not write the alert log")
-    url = os.environ.get("SHUMEI_ALERT_WEBHOOK")
-    if url:
-        import httpx
-
-        try:
-            httpx.post(url, json=record, timeout=10)
-        except httpx.HTTPError:
-            log.exception("could not call the alert webhook")
+    send_alert("failures.jsonl", record)
 
 
 @contextmanager
@@ -144,7 +130,8 @@ def build_ingest_dag(source: str):
     )
     def ingest():
         @task(outlets=[RAW_ASSETS[source]], execution_timeout=INGEST_TIMEOUT)
-        def load(data_interval_start=None, data_interval_end=None, params=None, run_id=None) -> str:
+        def load(data_interval_start=None, data_interval_end=None, params=None, run_id=None,
+                 outlet_events=None) -> str:
             from shumei.ingest.jobs import load_range
 
             # The 02:00 schedule covers the previous calendar day: the interval ends at 02:00 of
@@ -155,6 +142,8 @@ def build_ingest_dag(source: str):
             start = pendulum.parse(params["load_from"]).date() if params.get("load_from") else first_day
             with refusals_fail_at_once():  # a batch refused at the door is refused again on a retry
                 results = load_range(source, min(start, first_day), last_day, run_id, reload=days_of_run)
+            # the day the run loaded up to, for the build it triggers: its freshness is against this day
+            outlet_events[RAW_ASSETS[source]].extra = {"last_day": last_day.isoformat()}
             return "\n".join(r.summary for r in results) or "nothing new"
 
         load()

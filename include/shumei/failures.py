@@ -14,8 +14,11 @@ DAG files' failure callback: it imports nothing heavy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DATA_VALUES_WITHHELD = "details withheld (PostgreSQL's message quotes the data)"
 
@@ -73,3 +76,23 @@ def append_private_jsonl(path: Path, record: dict) -> None:
     os.fchmod(fd, 0o600)  # also a file made before this rule
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+def send_alert(file_name: str, record: dict) -> None:
+    """An alert: a JSON line in the alert log (<local dir>/alerts/<file_name>, 0600) and a POST to
+    SHUMEI_ALERT_WEBHOOK when it is set. `record` holds structured facts only (DAG, task, check,
+    feed, day, counts), never a data value. An alert that cannot be delivered is logged, never raised."""
+    from shumei.settings import get_settings
+
+    try:
+        append_private_jsonl(get_settings().local_dir / "alerts" / file_name, record)
+    except OSError:
+        log.exception("could not write the alert log")
+    url = os.environ.get("SHUMEI_ALERT_WEBHOOK")
+    if url:
+        import httpx
+
+        try:
+            httpx.post(url, json=record, timeout=10)
+        except httpx.HTTPError:
+            log.exception("could not call the alert webhook")

@@ -42,7 +42,7 @@ BLOCKED = ("source batches blocked by the quality gate:\nhotline_events batch 7:
 
 
 def test_gate_refusal_fails_at_once_with_its_message(dag, monkeypatch):
-    def blocked(run_id):
+    def blocked(run_id, expected=None):
         raise GateBlocked(BLOCKED)
 
     monkeypatch.setattr(shumei.build, "gate_new_batches", blocked)
@@ -90,8 +90,14 @@ def test_transient_errors_are_left_to_retry(dag, monkeypatch, task_id, function)
 
 def test_gate_still_passes_its_report_on(dag, monkeypatch):
     monkeypatch.setattr(shumei.build, "gate_new_batches",
-                        lambda run_id: shumei.build.GateReport(["ok"], date(2024, 3, 1)))
-    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"]}
+                        lambda run_id, expected: shumei.build.GateReport(["ok"], date(2024, 3, 1), expected))
+    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"], "expected_day": None}
+    # the day the run expects data for comes from its data interval (a `make run` for 2024-03-05)
+    import pendulum
+
+    fn = dag.get_task("gate_sources").python_callable
+    assert fn(run_id="r1", data_interval_end=pendulum.datetime(2024, 3, 6, 2, tz="Asia/Shanghai"))["expected_day"] \
+        == "2024-03-05"
 
 
 @pytest.fixture(scope="module")

@@ -150,6 +150,11 @@ KINDS: list[Kind] = [
     Kind("unknown_compound", "registry_owners_committees", QUARANTINED, "unknown_reference",
          _first(bool, _set(compound_id="XQ9999"))),
     Kind("out_of_range", "registry_compounds", QUARANTINED, "out_of_range", _first(bool, _set(households=-5))),
+    # a key that cannot be identified: its compound would read as deleted (DOMAIN §8 ruling, docs/operations.md)
+    Kind("missing_compound_id", "registry_compounds", QUARANTINED, "missing_required",
+         _first(lambda r: r["compound_id"] == "XQ0010", _set(compound_id=None))),
+    Kind("malformed_compound_id", "registry_compounds", QUARANTINED, "pattern_mismatch",
+         _first(lambda r: r["compound_id"] == "XQ0020", _set(compound_id="XQ-0020"))),
     Kind("future_date", "registry_party_orgs", QUARANTINED, "future_date", _first(bool, _set(formed_date=dt.date(2099, 1, 1)))),
     Kind("sheet_not_utf8", "registry_communities", REFUSED, "not UTF-8", lambda rows: b"GBK"),
     Kind("missing_column", "registry_enterprises", REFUSED, r"missing column\(s\)",

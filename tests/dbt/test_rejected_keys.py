@@ -112,3 +112,70 @@ def test_rejected_key_keeps_its_last_accepted_version(warehouse_url):
                                where indicator_code = 'WY_FG' and area_code = %s and period_type in ('quarter', 'year')
                                  and period_end = %s and estimate_reason is not null""",
                             (COUNTY, DAY)).fetchone()[0] == 2
+
+
+def _reject_with_unreadable_key(conn: psycopg.Connection, day: dt.date, compound: str, key_value: str | None,
+                                reason: str) -> None:
+    """What the loader leaves for a day whose sheet holds `compound`'s row with its id blanked or
+    malformed (`key_value`): the row in raw.rejects under that id, nothing accepted for it."""
+    batch_id, row_number, record = conn.execute(
+        """select c._batch_id, c._row_number,
+                  to_jsonb(c) - '_batch_id' - '_interval_start' - '_row_number'
+           from raw.registry_compounds c join raw.batch_log b on b.batch_id = c._batch_id
+           where b.status = 'loaded' and c._interval_start = %s and c.compound_id = %s""",
+        (day, compound)).fetchone()
+    conn.execute("delete from raw.registry_compounds where _batch_id = %s and _row_number = %s",
+                 (batch_id, row_number))
+    conn.execute("""insert into raw.rejects (batch_id, feed, row_number, reason_code, reason_field, record)
+                    values (%s, 'registry_compounds', %s, %s, 'compound_id', %s)""",
+                 (batch_id, row_number, reason, json.dumps(dict(record, compound_id=key_value), default=str)))
+    conn.execute("""update raw.batch_log set rows_loaded = rows_loaded - 1,
+                        rows_rejected = coalesce(rows_rejected, 0) + 1 where batch_id = %s""", (batch_id,))
+    conn.commit()
+
+
+def test_a_reject_whose_key_cannot_be_identified_carries_every_vanished_key(warehouse_url):
+    """The attack: a compound's row with its id blanked (missing_required) or malformed
+    (pattern_mismatch). Its key matches nothing, so the compound read as deleted and WY_FG lost it
+    (139 / 139 at 2023-12-31) with every test green. The ruling (docs/contracts.md): in a snapshot with
+    such a reject, every key that vanished against the snapshot before is carried with its last
+    version, estimated with the reason `unidentified_reject`, while the condition lasts; a later clean
+    snapshot without the key is a real deletion."""
+    later = dt.date(2024, 3, 31)  # XQ0140 is demolished in this snapshot (raw_fixture)
+    with psycopg.connect(warehouse_url) as conn:
+        raw_fixture.create(conn)
+        conn.commit()
+        raw_fixture.load(conn)
+        _reject_with_unreadable_key(conn, DAY, "XQ0010", "", "missing_required")
+        _reject_with_unreadable_key(conn, DAY, "XQ0020", "XQ-0020", "pattern_mismatch")
+        _reject_with_unreadable_key(conn, later, "XQ0030", None, "missing_required")
+
+    _dbt("seed")
+    _dbt("run", "--select", "+indicator_values", "--full-refresh")
+    _dbt("test", "--select", "int_compound_history")
+
+    with psycopg.connect(warehouse_url) as conn:
+        # WY_FG keeps both compounds (140 / 140, as without the attack) and says estimated, with the reason
+        numerator, denominator, estimate = _cell(conn, "WY_FG", COUNTY, DAY)
+        assert (numerator, denominator) == (140, 140)
+        assert estimate and "unidentified_reject" in estimate and "registry_compounds" in estimate
+        assert "2 个单位" in estimate
+        numerator, denominator, estimate = _cell(conn, "WY_FG", COUNTY, later)
+        assert (numerator, denominator) == (140, 140) and "unidentified_reject" in estimate
+        # the clean snapshot after: XQ0140 gone, nothing estimated
+        assert _cell(conn, "WY_FG", COUNTY, dt.date(2024, 6, 30)) == (139, 139, None)
+        assert _cell(conn, "WY_FG", COUNTY, dt.date(2023, 11, 30))[2] is None
+
+        carried = conn.execute("""select compound_id, valid_from, valid_to, carry_reason
+                                  from intermediate.int_compound_history
+                                  where is_carried_forward order by compound_id, valid_from""").fetchall()
+        assert [(c, f, t) for c, f, t, _ in carried] == [
+            ("XQ0010", DAY, later), ("XQ0020", DAY, later),
+            # in the later snapshot the unreadable row may be XQ0140's: both carried ...
+            ("XQ0030", later, dt.date(2024, 6, 30)), ("XQ0140", later, dt.date(2024, 6, 30))], carried
+        for compound, _, _, reason in carried:
+            assert "unidentified_reject" in reason and "registry_compounds" in reason, reason
+            assert compound not in reason and "XQ-0020" not in reason  # codes and days only, no value
+        # ... until the next clean snapshot (2024-06-30), which deletes XQ0140 for real
+        assert conn.execute("""select count(*) from intermediate.int_compound_history
+                               where compound_id = 'XQ0140' and valid_from >= '2024-06-30'""").fetchone()[0] == 0

@@ -120,6 +120,16 @@ def test_clean_run_publishes(first_release, warehouse_url, test_env):
                                      left join audit.batch_validations v using (batch_id) where b.status = 'loaded'""")
     loaded = q(warehouse_url, "select count(*) from raw.batch_log where status = 'loaded'")[0][0]
     assert validated == [(loaded, loaded)]
+    # the ingest runs put the day they loaded in their Asset events (what an Asset-triggered build expects),
+    # and the gate took the day this run expects from its data interval: LAST, every feed fresh against it
+    events = q(airflow_db_url(), """select source_dag_id, extra from asset_event
+                                    where source_dag_id in ('ingest_registry', 'ingest_credit', 'ingest_hotline')""")
+    assert {(dag, (extra or {}).get("last_day")) for dag, extra in events} >= {
+        (dag, LAST.isoformat()) for dag in ("ingest_registry", "ingest_credit", "ingest_hotline")}, events
+    gate = [json.loads(v) if isinstance(v, str) else v for (v,) in q(airflow_db_url(), """
+        select value from xcom where dag_id = 'build_and_publish' and task_id = 'gate_sources' and key = 'return_value'""")]
+    assert [g["expected_day"] for g in gate][:1] == [LAST.isoformat()], gate
+    assert q(warehouse_url, "select count(*) from audit.batch_validations where 'freshness' = any(warnings)") == [(0,)]
     # the release records the audit it was published on
     checksum = q(warehouse_url, "select candidate_checksum is not null from audit.validation_runs "
                                 "where target = 'indicator_candidate'")

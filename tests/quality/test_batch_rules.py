@@ -4,7 +4,9 @@ is in the history (not the newest batch), and the whole history is validated in 
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -84,13 +86,80 @@ def test_unresolved_references_are_blocked(raw, warehouse_url):
     assert coverage.details["rows"][0]["observed"] == pytest.approx(0.9)
 
 
-def test_a_stale_feed_is_blocked(raw, warehouse_url):
-    """The registry stopped delivering 5 days before the other feeds' last day."""
+def warned(result, check: str = "freshness") -> list[tuple[str, str, float]]:
+    """[(feed, day, observed)] of a check's warnings."""
+    return sorted((r["feed"], r["day"], r["observed"]) for o in result.warnings if o.check == check
+                  for r in o.details["rows"])
+
+
+def test_a_stale_feed_is_warned_not_blocked(raw, warehouse_url):
+    """The registry stopped delivering 5 days before the other feeds' last day: the release waits at
+    the registry's last day (the as-of date), so no figure is wrong; the gate warns, it does not block."""
     raw.execute("delete from raw.batch_log where feed like 'registry%%' and interval_start > %s",
                 (FIRST + timedelta(days=DAYS - 6),))
     result = validate_batches(warehouse_url, build_docs=False)
     stale = (FIRST + timedelta(days=DAYS - 6)).isoformat()
-    assert blocked(result) == {"freshness": [("registry_compounds", stale), ("registry_enterprises", stale)]}
+    assert result.passed and not result.failures, result.summary()
+    assert warned(result) == [("registry_compounds", stale, 5), ("registry_enterprises", stale, 5)]
+
+
+LAST = FIRST + timedelta(days=DAYS - 1)
+
+
+def test_every_feed_stopping_at_once_is_stale_against_the_expected_day(raw, warehouse_url, tmp_path, monkeypatch):
+    """The attack: every feed stops 4 days before the day the run expects data for. Against each other the
+    feeds are all fresh (none lags the freshest); against the run's day each lags 4 days: a warning and
+    an alert, no block (the release is as of the last complete day)."""
+    from shumei.quality import send_rule_alerts
+    from shumei.settings import get_settings
+
+    stopped = LAST - timedelta(days=4)
+    raw.execute("delete from raw.batch_log where interval_start > %s", (stopped,))
+    assert validate_batches(warehouse_url, build_docs=False).success  # the rule as it was: nothing stale
+    result = validate_batches(warehouse_url, build_docs=False, expected_day=LAST)
+    assert result.passed, result.summary()
+    assert warned(result) == [(feed, stopped.isoformat(), 4) for feed in sorted(FEEDS)]
+    assert "freshness" in result.summary() and stopped.isoformat() in result.summary()
+
+    posted: list[dict] = []
+
+    class Webhook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SHUMEI_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("SHUMEI_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/alerts")
+    get_settings.cache_clear()
+    try:
+        records = send_rule_alerts(result, expected_day=LAST)
+    finally:
+        get_settings.cache_clear()
+        server.shutdown()
+        server.server_close()
+    alerts = [json.loads(line) for line in (tmp_path / "local" / "alerts" / "quality.jsonl").read_text().splitlines()]
+    assert alerts == json.loads(json.dumps(records)) == posted and len(alerts) == 1
+    assert alerts[0]["check"] == "freshness" and alerts[0]["expected_day"] == LAST.isoformat()
+    assert sorted(b["feed"] for b in alerts[0]["batches"]) == sorted(FEEDS)
+
+
+def test_a_backfill_is_not_stale(raw, warehouse_url):
+    """A run for a day of the loaded history (a backfill of 2024, whatever the machine's date) expects
+    that day: feeds loaded up to it, or beyond it, are fresh."""
+    from shumei.quality import send_rule_alerts
+
+    fresh = validate_batches(warehouse_url, build_docs=False, expected_day=LAST)
+    assert fresh.success and send_rule_alerts(fresh, expected_day=LAST) == []  # nothing to tell
+    assert validate_batches(warehouse_url, build_docs=False, expected_day=LAST - timedelta(days=10)).success
+    # one day late is within freshness_warning_days (1)
+    assert validate_batches(warehouse_url, build_docs=False, expected_day=LAST + timedelta(days=1)).success
+    assert warned(validate_batches(warehouse_url, build_docs=False, expected_day=LAST + timedelta(days=2)))
 
 
 def test_one_bad_day_in_a_history_of_clean_ones_is_found_on_the_first_run(raw, warehouse_url):

@@ -7,8 +7,14 @@ Suites are specified in expectations/ (reviewed like code); results go to the `a
 Data Docs pages (SHUMEI_GX_DIR/data_docs, self-contained).
 """
 
-from shumei.quality.checkpoint import CANDIDATE_TARGET, data_docs_dir, run_checkpoint, validate_batches
+from shumei.quality.checkpoint import (
+    CANDIDATE_TARGET,
+    data_docs_dir,
+    run_checkpoint,
+    send_rule_alerts,
+    validate_batches,
+)
 from shumei.quality.results import AuditResult, Outcome
 
 __all__ = ["CANDIDATE_TARGET", "AuditResult", "Outcome", "data_docs_dir", "run_checkpoint",
-           "validate_batches"]
+           "send_rule_alerts", "validate_batches"]

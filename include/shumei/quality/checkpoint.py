@@ -13,10 +13,11 @@ validation_results, each source batch's to audit.batch_validations, and the Data
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ import sqlalchemy as sa
 from shumei.quality import suites
 from shumei.quality.results import AuditResult, Outcome, store
 from shumei.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_TARGET = "indicator_candidate"
 BATCHES_TARGET = "source_batches"
@@ -171,11 +174,12 @@ def run_checkpoint(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = N
 
 
 def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None = None, build_docs: bool = True,
-                     store_results: bool = True) -> AuditResult:
+                     store_results: bool = True, expected_day: date | None = None) -> AuditResult:
     """The batch rules of expectations/source_batch.yml over every loaded source batch not validated
     yet (the whole history on a first run), each blocked before, and each feed's newest: one GX
     Checkpoint, one SQL query per rule. Each batch's result is kept in audit.batch_validations;
-    `.passed` is False while any loaded batch is blocked."""
+    `.passed` is False while any loaded batch is blocked. `expected_day`: the day the run expects
+    data for (shumei.build.expected_day; None: freshness compares the feeds with each other only)."""
     engine = _engine(engine_or_url)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -188,7 +192,7 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
         queued = conn.execute(sa.text("select count(*) from audit.batch_queue")).scalar()
         tables = {r[0] for r in conn.execute(sa.text(
             "select table_name from information_schema.tables where table_schema = 'raw'"))}
-        rules = suites.batch_rules(spec, raw_tables=tables) if queued else []
+        rules = suites.batch_rules(spec, raw_tables=tables, expected_day=expected_day) if queued else []
         for check, query, _, _ in rules:  # each rule: one query over every queued batch
             conn.execute(sa.text(
                 "insert into audit.batch_rule_rows (check_name, batch_id, feed, day, observed, bound, verdict) "
@@ -221,3 +225,27 @@ def validate_batches(engine_or_url: sa.Engine | str, *, dag_run_id: str | None =
                 checked_at = excluded.checked_at"""), {"run_id": run_id, "at": result.checked_at})
 
     return _finish(engine, result, build_docs, store_results, keep_batch_results)
+
+
+def send_rule_alerts(result: AuditResult, *, expected_day: date | None = None) -> list[dict]:
+    """An alert (shumei.failures.send_alert, file alerts/quality.jsonl) per batch rule of
+    source_batch.yml marked `alert: true` that warned or blocked in `result`: the county is told, e.g.,
+    that every feed stopped days before the day the run expects, even though nothing is blocked. The
+    record names the check, the feeds, days and observed values (no data value). Returns the records."""
+    from shumei.failures import send_alert
+
+    alerting = {rule["check"] for rule in suites.load_spec("source_batch.yml")["rules"] if rule.get("alert")}
+    records = []
+    for outcome in result.outcomes:
+        if outcome.check in alerting and not outcome.success:
+            records.append({
+                "kind": "source_batch_rule", "check": outcome.check, "blocking": outcome.blocking,
+                "run_id": result.run_id, "dag_run_id": result.dag_run_id,
+                "expected_day": expected_day.isoformat() if expected_day else None,
+                "description": outcome.details.get("description"),
+                "batches": [{k: r.get(k) for k in ("feed", "batch_id", "day", "observed")}
+                            for r in outcome.details.get("rows", [])]})
+    for record in records:
+        log.warning("SHUMEI QUALITY ALERT %s", record["description"])
+        send_alert("quality.jsonl", record)
+    return records

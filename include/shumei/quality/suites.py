@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,13 @@ def _references(raw_tables: set[str]) -> str:
     return "\nunion all\n".join(parts)
 
 
-def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str]) -> list[tuple[str, str, str, list]]:
+def batch_rules(spec: Mapping[str, Any], *, raw_tables: set[str],
+                expected_day: date | None = None) -> list[tuple[str, str, str, list]]:
     """(check, its SQL over the queued batches, suite name, [critical, warning expectation]) per rule of
-    source_batch.yml; the expectations validate the rule's rows in audit.batch_rule_rows."""
+    source_batch.yml; the expectations validate the rule's rows in audit.batch_rule_rows.
+    `expected_day`: the day the run expects data for ({expected_day}: a date literal, or a null date)."""
     values = {"queue": QUEUE, "contracts": _contracts_values(), "references": _references(raw_tables),
+              "expected_day": f"date '{expected_day.isoformat()}'" if expected_day else "null::date",
               **(spec.get("parameters") or {})}
     out = []
     for rule in spec["rules"]:
