@@ -1,24 +1,15 @@
 """The fast path of the loader for JSON batches: rows that are certainly valid go straight to COPY.
 
-The exact validator is SQL (`loader._reason_cases`): it gives every rejected row its reason. Running
-it on every row costs about 60 checks a row; most rows of a healthy batch pass them all. So JSON rows
-first meet this fast path, in the loader's own process while PostgreSQL is busy with the COPY:
-
-- msgspec decodes each item into a struct generated from the contract; while decoding it checks in C
-  the keys (all present, none extra), required values, types, allowed values, ranges, and that
-  timestamps carry an offset;
-- a function generated from the contract checks the rest: no leading or trailing spaces (which the
-  SQL path would trim), patterns, credit-code check characters (python-stdnum) and division codes
-  (each distinct value once), dates not after the batch's day, timestamps in order; and it computes
-  the keyed hash (HMAC-SHA256) of each personal field, once per distinct value;
-- an accepted row is written as a CSV line for raw.<feed> (personal fields replaced by their hash),
-  and the key and clear personal data as a line for raw_restricted.<feed>_pii.
-
-A row is accepted here only when the SQL validator would accept it and store the same values. Any
-doubt (a value in an unusual but perhaps valid form, text with a backslash or a quote, a name whose
-lowercase form depends on the database's locale) sends the row, as it came, to the SQL validator:
-so the outcome is the same as without the fast path, only quicker. tests/ingest/test_fastpath.py
-loads a corpus of edge cases both ways and compares.
+The exact validator is SQL (`loader._reason_cases`, about 60 checks a row); most rows of a healthy
+batch pass them all. So JSON rows first meet this path, in the loader's process while PostgreSQL runs
+the COPY: msgspec decodes each item into a struct generated from the contract (checking in C the keys,
+required values, types, allowed values, ranges, offsets of timestamps); a function generated from the
+contract checks the rest (no spaces around values, patterns, credit codes, division codes, references,
+dates not after the batch's day, order) once per distinct value and computes the keyed hashes; an
+accepted row becomes a CSV line for raw.<feed> and one for raw_restricted.<feed>_pii.
+Any doubt (an unusual but perhaps valid form, a backslash or a quote, text whose lowercase form depends
+on the database's locale) sends the row as it came to the SQL validator, so the outcome is the same as
+without this path (tests/ingest/test_fastpath.py compares both on a corpus of edge cases).
 """
 
 from __future__ import annotations
@@ -35,7 +26,7 @@ from typing import Annotated, Any, Literal, Optional
 import msgspec
 import numpy as np
 
-from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
+from shumei.ingest.contracts import FUTURE_TOLERANCE_DAYS, Contract, Field, division_codes, valid_uscc
 from shumei.ingest.masking import mask_free_text
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
@@ -79,8 +70,8 @@ def _field_type(f: Field) -> Any:
 class FastPath:
     """Splits a feed's JSON items into accepted CSV lines and items for the SQL validator."""
 
-    def __init__(self, contract: Contract, interval_end: date, future_tolerance_days: int, pii_key: str,
-                 batch_id: int, interval_start: date, known: Mapping[str, frozenset[str]] | None = None):
+    def __init__(self, contract: Contract, interval_end: date, pii_key: str, batch_id: int, interval_start: date,
+                 known: Mapping[str, frozenset[str]] | None = None):
         self.contract = contract
         types = {f.name: _field_type(f) for f in contract.fields}
         # a contract with a kind of field this path cannot check leaves every row to SQL (as does
@@ -96,7 +87,7 @@ class FastPath:
         self._encode = msgspec.json.Encoder().encode
         self._head = b"%d,%s," % (batch_id, interval_start.isoformat().encode())
         self._batch = b"%d," % batch_id
-        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key, known or {})
+        self.check = self._compile(contract, interval_end, pii_key, known or {})
         cols = self.restricted_columns()[2:]
         # (a tuple even for one column: the CSV line is the encoded array without its brackets)
         self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
@@ -114,13 +105,12 @@ class FastPath:
         return [c for c, _ in self.contract.restricted_columns()]
 
     @staticmethod
-    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str,
-                 known: Mapping[str, frozenset[str]]) -> Callable:
+    def _compile(contract: Contract, interval_end: date, pii_key: str, known: Mapping[str, frozenset[str]]) -> Callable:
         """Generates `check(row) -> bool`, True when the row passes every check that msgspec did not
         make; it replaces personal values by their keyed hash on the way."""
-        horizon_day = interval_end + timedelta(days=tolerance_days)
-        env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + timedelta(days=tolerance_days),
-                               "horizon_day": horizon_day, "hmac_digest": hmac.digest, "key": pii_key.encode(),
+        tolerance = timedelta(days=FUTURE_TOLERANCE_DAYS)
+        env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + tolerance,
+                               "horizon_day": interval_end + tolerance, "hmac_digest": hmac.digest, "key": pii_key.encode(),
                                "hashes": {}, "values": {}, "CACHE_MAX": _CACHE_MAX}
         names = [f.name for f in contract.fields]
         ordered = contract.ordered
