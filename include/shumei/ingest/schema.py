@@ -12,7 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from shumei.ingest.contracts import Contract
+from shumei.ingest.contracts import Contract, load_contracts
 
 RAW = "raw"
 RESTRICTED = "raw_restricted"
@@ -25,8 +25,6 @@ def table(contract: Contract, restricted: bool = False) -> sql.Identifier:
 
 def referenced_keys() -> dict[str, str]:
     """{feed: key field} of every feed some contract's field refers to."""
-    from shumei.ingest.contracts import load_contracts
-
     return {f.references.split(".")[0]: f.references.split(".")[1]
             for c in load_contracts().values() for f in c.fields if f.references}
 
