@@ -462,13 +462,10 @@ def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dic
     """For each field with `references: <feed>.<key>`: the keys of that feed known on the batch's day
     (raw.reference_keys, first seen on or before it; a feed of the same drop is loaded first, in the
     same transaction). DOMAIN §8: an id that is not known is rejected (unknown_reference)."""
-    known: dict[str, frozenset[str]] = {}
-    for f in contract.fields:
-        if f.references:
-            cur.execute("select key from raw.reference_keys where feed = %s and first_day <= %s",
-                        (f.references.split(".")[0], meta.interval_start))
-            known[f.name] = frozenset(r[0] for r in cur.fetchall())
-    return known
+    feeds = {f.name: f.references.split(".")[0] for f in contract.fields if f.references}
+    keys = dict(cur.execute("""select feed, array_agg(key) from raw.reference_keys where feed = any(%s)
+                               and first_day <= %s group by feed""", (sorted(set(feeds.values())), meta.interval_start)))
+    return {name: frozenset(keys.get(feed, ())) for name, feed in feeds.items()}
 
 
 def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json: bool) -> list[str]:
