@@ -20,7 +20,6 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Optional
 
@@ -33,7 +32,7 @@ from shumei.ingest.masking import mask_free_text
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
               "yes", "no", "Yes", "No", "YES", "NO")
-_CACHE_MAX = 200_000  # distinct values remembered per cache (the least recently used forgotten first)
+_CACHE_MAX = 200_000  # distinct values remembered per cache (then forgotten, to bound memory)
 _CHINA = timezone(timedelta(hours=8))
 
 
@@ -101,10 +100,9 @@ class FastPath:
         """Generates `check(row) -> bool`, True when the row passes every check that msgspec did not
         make; it replaces personal values by their keyed hash on the way."""
         tolerance = timedelta(days=FUTURE_TOLERANCE_DAYS)
-        # the tests, hashes and masks are computed once per distinct value (a bounded cache)
         env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + tolerance,
-                               "horizon_day": interval_end + tolerance, "hashed": lru_cache(_CACHE_MAX)(
-                                   _keyed_hash(pii_key.encode())), "mask": lru_cache(_CACHE_MAX)(mask_free_text)}
+                               "horizon_day": interval_end + tolerance, "hmac_digest": hmac.digest, "key": pii_key.encode(),
+                               "hashes": {}, "values": {}, "CACHE_MAX": _CACHE_MAX}
         names = [f.name for f in contract.fields]
         ordered = contract.ordered
         in_order = {n for pair in ordered for n in pair}
@@ -123,20 +121,41 @@ class FastPath:
                 bound = "horizon_ts" if f.type == "timestamp" else "horizon_day"
                 code.append(f"    if {maybe}{v} >= {bound}: return False")
         if tested:
-            # patterns and checks, of each distinct combination of the tested fields' values
-            env["test_values"] = lru_cache(_CACHE_MAX)(_values_test(tested, known))
-            code.append(f"    if not test_values(({', '.join(f'v{names.index(f.name)}' for f in tested)},)): return False")
+            # patterns and checks, once per distinct combination of the tested fields' values
+            env["test_values"] = _values_test(tested, known)
+            combo = ", ".join(f"v{names.index(f.name)}" for f in tested)
+            code += [f"    k = ({combo},)",
+                     "    ok = values.get(k)",
+                     "    if ok is None:",
+                     "        if len(values) >= CACHE_MAX: values.clear()",
+                     "        ok = values[k] = test_values(k)",
+                     "    if not ok: return False"]
         for earlier, later in ordered:
             a, b = f"v{names.index(earlier)}", f"v{names.index(later)}"
             code.append(f"    if {a} is not None and {b} is not None and {a} > {b}: return False")
         for f in contract.pii_fields:
             v = f"v{names.index(f.name)}"
+            # the SQL hash is of lower(replace(value, ' ', '')); PostgreSQL's lower() depends on the
+            # locale except for ASCII and caseless text (Chinese), so only those are hashed here
             code += [f"    if {v} is not None:",
-                     f"        h = hashed({v})",
-                     "        if h is None: return False",
+                     f"        h = hashes.get({v})",
+                     "        if h is None:",
+                     f"            if not ({v}.isascii() or {v}.lower() == {v} == {v}.upper()): return False",
+                     "            if len(hashes) >= CACHE_MAX: hashes.clear()",
+                     f"            h = hashes[{v}] = hmac_digest(key, {v}.replace(' ', '').lower().encode(), 'sha256').hex()",
                      f"        r.{f.name} = h"]
-        for f in contract.free_text_fields:  # masked (the original went to the restricted line before)
-            code += [f"    if r.{f.name} is not None: r.{f.name} = mask(r.{f.name})"]
+        if contract.free_text_fields:
+            env.update(mask=mask_free_text, masks={})
+        for f in contract.free_text_fields:
+            # free text masked (phones, ID numbers, names), once per distinct text; the original went
+            # to the restricted line before
+            code += [f"    t = r.{f.name}",
+                     "    if t is not None:",
+                     "        m = masks.get(t)",
+                     "        if m is None:",
+                     "            if len(masks) >= CACHE_MAX: masks.clear()",
+                     "            m = masks[t] = mask(t)",
+                     f"        r.{f.name} = m"]
         code.append("    return True")
         exec("\n".join(code), env)  # noqa: S102 (code generated from the contract's field names only)
         return env["check"]
@@ -194,17 +213,6 @@ def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
     a repeated key is among them (and, rarely, a row whose hash merely collides)."""
     _, which, counts = np.unique(np.frombuffer(hashes, dtype=np.int64), return_inverse=True, return_counts=True)
     return np.frombuffer(rows, dtype=np.int64)[counts[which] > 1].tolist()
-
-
-def _keyed_hash(key: bytes) -> Callable[[str], str | None]:
-    """HMAC-SHA256 of the value without spaces, lowercased (as loader._hmac_sql); None where PostgreSQL's
-    lower() could differ: it depends on the locale except for ASCII and caseless text (Chinese)."""
-    def hashed(value: str) -> str | None:
-        if not (value.isascii() or value.lower() == value == value.upper()):
-            return None
-        return hmac.digest(key, value.replace(" ", "").lower().encode(), "sha256").hex()
-
-    return hashed
 
 
 def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]:
