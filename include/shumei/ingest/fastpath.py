@@ -211,8 +211,16 @@ def _lines(head: bytes, parts: list[bytes]) -> bytes:
 def rows_sharing_a_key(hashes: array, rows: array) -> list[int]:
     """Row numbers of accepted rows whose key's hash is shared with another accepted row: every row of
     a repeated key is among them (and, rarely, a row whose hash merely collides)."""
-    _, which, counts = np.unique(np.frombuffer(hashes, dtype=np.int64), return_inverse=True, return_counts=True)
-    return np.frombuffer(rows, dtype=np.int64)[counts[which] > 1].tolist()
+    if len(hashes) < 2:
+        return []
+    values = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    same = ordered[1:] == ordered[:-1]
+    shared = np.zeros(len(ordered), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    return np.frombuffer(rows, dtype=np.int64)[order[shared]].tolist()
 
 
 def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]:
