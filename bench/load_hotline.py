@@ -138,7 +138,7 @@ def child(method: str, jsonl: Path) -> None:
         from shumei.ingest.loader import _chunks
         from shumei.sources.files import read_lines
 
-        fast = FastPath(contract, date(2099, 1, 2), 1, "bench-key", 1, date(2099, 1, 1),
+        fast = FastPath(contract, date(2099, 1, 2), "bench-key", 1, date(2099, 1, 1),
                         {f.name: frozenset(known[f.references.split(".")[0]]) for f in contract.fields if f.references})
         raw_csv, pii_csv = jsonl.with_suffix(".raw.csv"), jsonl.with_suffix(".pii.csv")
         seen = rows = 0  # rows read, rows written (the fast path's; its `others` go to SQL, not here)

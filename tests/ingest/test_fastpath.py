@@ -170,16 +170,16 @@ def test_contracts_the_fast_path_cannot_check_go_to_sql(extra_field):
     doc = {"feed": "test_other", "source": "test", "format": "json", "version": 1, "primary_key": ["id"],
            "fields": [{"name": "id", "type": "string", "required": True}, extra_field]}
     contract = contract_from_doc(doc)
-    assert not FastPath(contract, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
+    assert not FastPath(contract, date(2024, 3, 2), "k", 1, date(2024, 3, 1)).supported
     mixed = contract_from_doc({**doc, "fields": doc["fields"][:1] + [
         {"name": "day", "type": "date"}, {"name": "at", "type": "timestamp"}], "ordered": [["day", "at"]]})
-    assert not FastPath(mixed, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
-    assert FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1)).supported
+    assert not FastPath(mixed, date(2024, 3, 2), "k", 1, date(2024, 3, 1)).supported
+    assert FastPath(CONTRACT, date(2024, 3, 2), "k", 1, date(2024, 3, 1)).supported
 
 
 def test_the_fast_path_accepts_only_iso_dates():
     # msgspec decodes a date or timestamp only from RFC 3339 text: any other form goes to SQL
-    fast = FastPath(CONTRACT, date(2024, 3, 2), 1, "k", 1, date(2024, 3, 1))
+    fast = FastPath(CONTRACT, date(2024, 3, 2), "k", 1, date(2024, 3, 1))
     rows = [{**BASE, "day": "2023-01-05"}]
     rows += [{**BASE, "day": d} for d in AMBIGUOUS_DATES]
     rows += [{**BASE, "received_at": t} for t in AMBIGUOUS_TIMESTAMPS]

@@ -63,7 +63,7 @@ def test_a_spoiled_day_in_the_history_is_blocked(raw, warehouse_url, attack, exp
 
 def test_reject_share_is_the_contracts(raw, warehouse_url):
     """max_reject_share 0.05 (the registry contracts): 1 of 32 rejected (3.1 %) passes, 2 (6.3 %) blocks."""
-    assert get_contract("registry_enterprises").extra["max_reject_share"] == 0.05
+    assert get_contract("registry_enterprises").max_reject_share == 0.05
     spoil(raw, "registry_enterprises", SPOILED, 32, rejected=1)
     assert validate_batches(warehouse_url, build_docs=False).passed
     spoil(raw, "registry_enterprises", SPOILED + timedelta(days=1), 32, rejected=2)

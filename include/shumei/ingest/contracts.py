@@ -40,6 +40,8 @@ PG_TYPES = {
     "date": "date",
     "timestamp": "timestamptz",
 }
+# not_future: a date or timestamp up to this many days after the batch's day is not yet "in the future"
+FUTURE_TOLERANCE_DAYS = 1
 _STRICT = pydantic.ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
@@ -145,12 +147,6 @@ class Contract(pydantic.BaseModel):
     @property
     def table(self) -> str:
         return self.feed
-
-    @property
-    def extra(self) -> dict:
-        """The feed-level settings beyond the identity and the fields, as a mapping (as loaded)."""
-        core = {"feed", "source", "format", "version", "sheet", "primary_key", "fields"}
-        return {k: v for k, v in self.model_dump(exclude=core, exclude_defaults=True).items()}
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)

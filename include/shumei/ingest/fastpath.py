@@ -1,24 +1,15 @@
 """The fast path of the loader for JSON batches: rows that are certainly valid go straight to COPY.
 
-The exact validator is SQL (`loader._reason_cases`): it gives every rejected row its reason. Running
-it on every row costs about 60 checks a row; most rows of a healthy batch pass them all. So JSON rows
-first meet this fast path, in the loader's own process while PostgreSQL is busy with the COPY:
-
-- msgspec decodes each item into a struct generated from the contract; while decoding it checks in C
-  the keys (all present, none extra), required values, types, allowed values, ranges, and that
-  timestamps carry an offset;
-- a function generated from the contract checks the rest: no leading or trailing spaces (which the
-  SQL path would trim), patterns, credit-code check characters (python-stdnum) and division codes
-  (each distinct value once), dates not after the batch's day, timestamps in order; and it computes
-  the keyed hash (HMAC-SHA256) of each personal field, once per distinct value;
-- an accepted row is written as a CSV line for raw.<feed> (personal fields replaced by their hash),
-  and the key and clear personal data as a line for raw_restricted.<feed>_pii.
-
-A row is accepted here only when the SQL validator would accept it and store the same values. Any
-doubt (a value in an unusual but perhaps valid form, text with a backslash or a quote, a name whose
-lowercase form depends on the database's locale) sends the row, as it came, to the SQL validator:
-so the outcome is the same as without the fast path, only quicker. tests/ingest/test_fastpath.py
-loads a corpus of edge cases both ways and compares.
+The exact validator is SQL (`loader._reason_cases`, about 60 checks a row); most rows of a healthy
+batch pass them all. So JSON rows first meet this path, in the loader's process while PostgreSQL runs
+the COPY: msgspec decodes each item into a struct generated from the contract (checking in C the keys,
+required values, types, allowed values, ranges, offsets of timestamps); a function generated from the
+contract checks the rest (no spaces around values, patterns, credit codes, division codes, references,
+dates not after the batch's day, order) once per distinct value and computes the keyed hashes; an
+accepted row becomes a CSV line for raw.<feed> and one for raw_restricted.<feed>_pii.
+Any doubt (an unusual but perhaps valid form, a backslash or a quote, text whose lowercase form depends
+on the database's locale) sends the row as it came to the SQL validator, so the outcome is the same as
+without this path (tests/ingest/test_fastpath.py compares both on a corpus of edge cases).
 """
 
 from __future__ import annotations
@@ -35,13 +26,12 @@ from typing import Annotated, Any, Literal, Optional
 import msgspec
 import numpy as np
 
-from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
+from shumei.ingest.contracts import FUTURE_TOLERANCE_DAYS, Contract, Field, division_codes, valid_uscc
 from shumei.ingest.masking import mask_free_text
 
 # spellings of true and false that both msgspec (exactly) and the SQL check (lower(value) in ...) accept
 _BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F", "1", "0",
               "yes", "no", "Yes", "No", "YES", "NO")
-_BIGINT = {"ge": -(2**63), "le": 2**63 - 1}
 _CACHE_MAX = 200_000  # distinct values remembered per cache (then forgotten, to bound memory)
 _CHINA = timezone(timedelta(hours=8))
 
@@ -49,38 +39,30 @@ _CHINA = timezone(timedelta(hours=8))
 def _field_type(f: Field) -> Any:
     """The msgspec type that accepts a value only if the SQL checks of its type, allowed values and
     range would (None: no fast check for this kind of field, every non-null value goes to SQL)."""
-    if (f.pattern or f.check) and f.type != "string":
-        return None
     if f.type == "string":
-        t: Any = (Literal[tuple(str(a) for a in f.allowed)] if f.allowed is not None
-                  else Annotated[str, msgspec.Meta(min_length=1)])
-    elif f.allowed is not None:
+        return (Literal[tuple(str(a) for a in f.allowed)] if f.allowed is not None
+                else Annotated[str, msgspec.Meta(min_length=1)])
+    # numbers: a JSON number as a float could lose digits that numeric keeps
+    if f.pattern or f.check or f.allowed is not None or f.type == "number":
         return None
-    elif f.type == "integer":
-        bounds = dict(_BIGINT)
-        if f.min is not None:
-            bounds["ge"] = max(bounds["ge"], int(-(-f.min // 1)))  # ceil
-        if f.max is not None:
-            bounds["le"] = min(bounds["le"], int(f.max // 1))
-        t = Annotated[int, msgspec.Meta(**bounds)]
-    elif f.type == "boolean":
-        t = bool | Literal[_BOOL_TEXT]
-    elif f.type == "timestamp":
-        t = Annotated[datetime, msgspec.Meta(tz=True)]
-    elif f.type == "date":
-        # msgspec reads dates (and timestamps) from RFC 3339 text only, YYYY-MM-DD: any other form
-        # goes to SQL, which rejects it (date_not_iso)
-        t = date
-    else:  # numbers: a JSON number as a float could lose digits that numeric keeps
-        return None
-    return t
+    if f.type == "integer":
+        low, high = -(2**63), 2**63 - 1  # bigint
+        return Annotated[int, msgspec.Meta(ge=low if f.min is None else max(low, int(-(-f.min // 1))),  # ceil
+                                           le=high if f.max is None else min(high, int(f.max // 1)))]
+    if f.type == "boolean":
+        return bool | Literal[_BOOL_TEXT]
+    if f.type == "timestamp":
+        return Annotated[datetime, msgspec.Meta(tz=True)]
+    # msgspec reads dates (and timestamps) from RFC 3339 text only, YYYY-MM-DD: any other form goes to
+    # SQL, which rejects it (date_not_iso)
+    return date
 
 
 class FastPath:
     """Splits a feed's JSON items into accepted CSV lines and items for the SQL validator."""
 
-    def __init__(self, contract: Contract, interval_end: date, future_tolerance_days: int, pii_key: str,
-                 batch_id: int, interval_start: date, known: Mapping[str, frozenset[str]] | None = None):
+    def __init__(self, contract: Contract, interval_end: date, pii_key: str, batch_id: int, interval_start: date,
+                 known: Mapping[str, frozenset[str]] | None = None):
         self.contract = contract
         types = {f.name: _field_type(f) for f in contract.fields}
         # a contract with a kind of field this path cannot check leaves every row to SQL (as does
@@ -96,7 +78,7 @@ class FastPath:
         self._encode = msgspec.json.Encoder().encode
         self._head = b"%d,%s," % (batch_id, interval_start.isoformat().encode())
         self._batch = b"%d," % batch_id
-        self.check = self._compile(contract, interval_end, future_tolerance_days, pii_key, known or {})
+        self.check = self._compile(contract, interval_end, pii_key, known or {})
         cols = self.restricted_columns()[2:]
         # (a tuple even for one column: the CSV line is the encoded array without its brackets)
         self._restricted = (lambda r, get=attrgetter(*cols): (get(r),) if len(cols) == 1 else get(r)) \
@@ -114,13 +96,12 @@ class FastPath:
         return [c for c, _ in self.contract.restricted_columns()]
 
     @staticmethod
-    def _compile(contract: Contract, interval_end: date, tolerance_days: int, pii_key: str,
-                 known: Mapping[str, frozenset[str]]) -> Callable:
+    def _compile(contract: Contract, interval_end: date, pii_key: str, known: Mapping[str, frozenset[str]]) -> Callable:
         """Generates `check(row) -> bool`, True when the row passes every check that msgspec did not
         make; it replaces personal values by their keyed hash on the way."""
-        horizon_day = interval_end + timedelta(days=tolerance_days)
-        env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + timedelta(days=tolerance_days),
-                               "horizon_day": horizon_day, "hmac_digest": hmac.digest, "key": pii_key.encode(),
+        tolerance = timedelta(days=FUTURE_TOLERANCE_DAYS)
+        env: dict[str, Any] = {"horizon_ts": datetime.combine(interval_end, time(), _CHINA) + tolerance,
+                               "horizon_day": interval_end + tolerance, "hmac_digest": hmac.digest, "key": pii_key.encode(),
                                "hashes": {}, "values": {}, "CACHE_MAX": _CACHE_MAX}
         names = [f.name for f in contract.fields]
         ordered = contract.ordered

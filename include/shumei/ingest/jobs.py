@@ -13,15 +13,17 @@ import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from shumei.failures import append_private_jsonl, describe, without_data
-from shumei.ingest.contracts import contracts_for, get_contract
+from shumei.ingest.contracts import Contract, contracts_for, get_contract
 from shumei.ingest.loader import BatchMeta, BatchResult, BatchStructureError, JsonDocs, load_batch
 from shumei.settings import Settings, get_settings
-from shumei.sources.files import read_csv_sheet, read_lines, read_workbook, wait_for_drop
+from shumei.sources.files import Drop, read_csv_sheet, read_lines, read_workbook, wait_for_drop
 from shumei.sources.hotline import HotlineClient
 
 log = logging.getLogger(__name__)
@@ -42,25 +44,19 @@ class DayResult:
         return f"{self.source} {self.day}: " + "; ".join(parts)
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=SHANGHAI)
-    return start, start + timedelta(days=1)
-
-
 def _hotline(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None) -> list[BatchResult]:
     contract = get_contract("hotline_events")
-    start, end = _day_bounds(day)
     client = HotlineClient(settings.hotline_url, settings.hotline_token, page_size=settings.hotline_page_size,
                            max_attempts=settings.hotline_max_attempts, backoff_base=settings.hotline_backoff_seconds,
                            timeout=settings.hotline_timeout_seconds)
     # The overlap re-reads the end of the previous day, for records committed after a pull with an
     # earlier updated_at; staging keeps one row per event_id.
-    pages = client.iter_pages(start - timedelta(hours=settings.hotline_overlap_hours), end)
+    end = datetime.combine(day, time.min, tzinfo=SHANGHAI) + timedelta(days=1)
+    since = end - timedelta(days=1, hours=settings.hotline_overlap_hours)
     meta = BatchMeta("hotline", contract.feed, day, day + timedelta(days=1),
-                     f"{settings.hotline_url} updated {start - timedelta(hours=settings.hotline_overlap_hours):%Y-%m-%dT%H:%M%z}"
-                     f"..{end:%Y-%m-%dT%H:%M%z}", run_id)
-    result = load_batch(conn, contract, JsonDocs(pages, items_key="items"), meta, settings.pii_hash_key,
-                        checksum=client.checksum)
+                     f"{settings.hotline_url} updated {since:%Y-%m-%dT%H:%M%z}..{end:%Y-%m-%dT%H:%M%z}", run_id)
+    result = load_batch(conn, contract, JsonDocs(client.iter_pages(since, end), items_key="items"), meta,
+                        settings.pii_hash_key, checksum=client.checksum)
     conn.execute("update raw.batch_log set file_or_page = file_or_page || %s where batch_id = %s",
                  (f" ({client.pages_fetched} pages, {client.retries} retries)", result.batch_id))
     return [result]
@@ -82,11 +78,8 @@ def _registry(conn: psycopg.Connection, day: date, settings: Settings, run_id: s
         else:
             path, rows = drop.folder / f"{contract.sheet}.csv", read_csv_sheet(drop.folder, contract)
             checksum = drop.verified_sha256(path, contract)
-        meta = BatchMeta("registry", contract.feed, day, day + timedelta(days=1), str(path), run_id,
-                         expect_rows=contract.expect_rows)
-        result = load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum)
-        drop.check_rows(path, contract, result.rows_received)
-        results.append(result)
+        results.append(_load_file(conn, day, settings, run_id, drop, contract, path, rows, checksum,
+                                  contract.expect_rows))
     return results
 
 
@@ -109,11 +102,17 @@ def _credit(conn: psycopg.Connection, day: date, settings: Settings, run_id: str
     drop = wait_for_drop(settings.credit_dir, day, settings.drop_wait_seconds)
     path = drop.file("*.jsonl")
     checksum = drop.verified_sha256(path, contract)
-    meta = BatchMeta("credit", contract.feed, day, day + timedelta(days=1), str(path), run_id,
-                     expect_rows=drop.stated(contract, "rows", path) != 0)
-    result = load_batch(conn, contract, JsonDocs(read_lines(path)), meta, settings.pii_hash_key, checksum=checksum)
+    return [_load_file(conn, day, settings, run_id, drop, contract, path, JsonDocs(read_lines(path)), checksum,
+                       drop.stated(contract, "rows", path) != 0)]
+
+
+def _load_file(conn: psycopg.Connection, day: date, settings: Settings, run_id: str | None, drop: Drop,
+               contract: Contract, path: Path, rows: Any, checksum: str, expect_rows: bool) -> BatchResult:
+    """One feed's file of a drop, its rows then checked against the manifest's count."""
+    meta = BatchMeta(contract.source, contract.feed, day, day + timedelta(days=1), str(path), run_id, expect_rows)
+    result = load_batch(conn, contract, rows, meta, settings.pii_hash_key, checksum=checksum)
     drop.check_rows(path, contract, result.rows_received)
-    return [result]
+    return result
 
 
 LOADERS: dict[str, Callable] = {"hotline": _hotline, "registry": _registry, "credit": _credit}
@@ -158,11 +157,9 @@ def _wait_for_references(settings: Settings, source: str, day: date, poll: float
     deadline = time_module.monotonic() + settings.reference_wait_seconds
     while True:
         with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
-            behind = feeds
-            if conn.execute("select to_regclass('raw.batch_log')").fetchone()[0] is not None:
-                behind = [f for f in feeds if not conn.execute(
-                    """select exists (select from raw.batch_log
-                       where feed = %s and status = 'loaded' and interval_start >= %s)""", (f, day)).fetchone()[0]]
+            behind = feeds if conn.execute("select to_regclass('raw.batch_log')").fetchone()[0] is None else sorted(
+                r[0] for r in conn.execute("""select f from unnest(%s::text[]) f where not exists (select from
+                    raw.batch_log where feed = f and status = 'loaded' and interval_start >= %s)""", (feeds, day)))
         if not behind:
             return
         if time_module.monotonic() >= deadline:
@@ -194,40 +191,27 @@ def load_day(source: str, day: date, run_id: str | None = None, settings: Settin
     return result
 
 
-def loaded_days(source: str, settings: Settings | None = None) -> set[date]:
-    """Days of a source whose batch is loaded (every feed of the source)."""
-    settings = settings or get_settings()
-    feeds = [c.feed for c in contracts_for(source)]
-    with psycopg.connect(settings.warehouse_url) as conn:
-        exists = conn.execute("select to_regclass('raw.batch_log')").fetchone()[0]
-        if not exists:
-            return set()
-        rows = conn.execute("""select interval_start from raw.batch_log
-                               where feed = any(%s) and status = 'loaded'
-                               group by interval_start having count(distinct feed) = %s""",
-                            (feeds, len(feeds))).fetchall()
-    return {r[0] for r in rows}
-
-
 def load_range(source: str, first: date, last: date, run_id: str | None = None, *, reload: set[date] = frozenset(),
-               progress: Callable[[int, int, date], None] | None = None,
                settings: Settings | None = None) -> list[DayResult]:
-    """Loads every day of [first, last] not loaded yet (and the days in `reload` again), after the
-    warehouse's DDL step (shumei.migrations.migrate; the ingest DAG's first and only task is this)."""
+    """Loads every day of [first, last] whose batch (every feed of the source) is not loaded yet, and
+    the days in `reload` again, after the warehouse's DDL step (shumei.migrations.migrate; the ingest
+    DAG's first and only task is this)."""
     from shumei.migrations import migrate
 
     settings = settings or get_settings()
+    feeds = [c.feed for c in contracts_for(source)]
     with psycopg.connect(settings.warehouse_url) as conn:
         migrate(conn, published=False)
-    done = loaded_days(source, settings)
+        done = {r[0] for r in conn.execute("""select interval_start from raw.batch_log
+                                              where feed = any(%s) and status = 'loaded'
+                                              group by interval_start having count(distinct feed) = %s""",
+                                           (feeds, len(feeds)))}
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     todo = [d for d in days if d not in done or d in reload]
     results = []
     step = max(1, len(todo) // 20)
     for i, day in enumerate(todo, start=1):
         results.append(load_day(source, day, run_id, settings))
-        if progress:
-            progress(i, len(todo), day)
-        elif i % step == 0 or i == len(todo):
+        if i % step == 0 or i == len(todo):
             log.info("SHUMEI PROGRESS %s: %d/%d days loaded (%s)", source, i, len(todo), day)
     return results

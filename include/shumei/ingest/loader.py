@@ -1,30 +1,13 @@
 """Loading one batch of one feed into the raw layer: COPY, validation, one transaction.
 
-How a batch moves (all inside the caller's transaction, so a failure leaves nothing behind):
-1. A batch-log entry is opened (status 'loading'); a rerun's earlier batch of the same day is removed.
-2. JSON documents (API pages, JSON lines) stream through the fast path (fastpath.py): each row that is
-   certainly valid is COPYed as CSV straight into raw.<feed>, personal data replaced by its keyed
-   hash, and its clear personal data into raw_restricted.<feed>_pii. Every other row goes as it came
-   into a temporary table (jsonb) for the SQL validator. Workbook and CSV rows all go to the SQL
-   validator, as text columns.
-3. The SQL validator (one set-based pass, `_incoming`): a text column per contract field, the keyed
-   hash (HMAC-SHA256) of each personal field, and the row's first failing check: required fields,
-   types (ISO shapes and pg_input_is_valid; a date in another form than YYYY-MM-DD is rejected,
-   never guessed), allowed values, ranges, patterns, credit-code check
-   characters (the distinct codes are checked with python-stdnum), dates not in the future,
-   timestamps in order, division codes of the official list, references to keys of other feeds known
-   on the batch's day (raw.reference_keys), no character PostgreSQL text cannot hold (U+0000: such a
-   value is replaced on the way in and its row rejected with invalid_character). Failing rows go to
-   raw.rejects with their reason; the rest is cast into raw.<feed> (clear personal data only into
-   raw_restricted). Free text (`free_text: true`) is masked on both paths (masking.py); its original
-   goes to raw_restricted only.
-4. Keys repeated within the batch are found among its loaded rows (from hashes of their keys, so
-   without a pass over the raw table) and moved to raw.rejects.
-5. The batch log records received = loaded + rejected, from PostgreSQL's own row counts (a CHECK
-   constraint enforces it).
-A batch with the wrong structure (missing, renamed or extra columns; malformed JSON; no rows where
-rows are expected) raises BatchStructureError, and the caller's rollback leaves nothing of it. Its
-message names feed, batch, row and column, never a value (shumei/failures.py).
+Inside the caller's transaction (a failure leaves nothing behind): the batch-log entry is opened and a
+rerun's earlier batch of the day removed; JSON rows stream through the fast path (fastpath.py) straight
+into raw.<feed>, every other row (and every workbook or CSV row) goes to the SQL validator, which gives
+each row its first failing check (`_reason_cases`; the rules and their homes: docs/contracts.md);
+rejected rows go to raw.rejects with their reason, clear personal data and the originals of free text
+only to raw_restricted; keys repeated within the batch are moved to raw.rejects; the batch log records
+received = loaded + rejected (a CHECK holds it). A batch with the wrong structure raises
+BatchStructureError, whose message names feed, batch, row and column, never a value.
 """
 
 from __future__ import annotations
@@ -38,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import IO, Any
 
 import msgspec
@@ -45,11 +29,10 @@ import psycopg
 from psycopg import sql
 
 from shumei.ingest import schema
-from shumei.ingest.contracts import Contract, Field, division_codes, valid_uscc
+from shumei.ingest.contracts import FUTURE_TOLERANCE_DAYS, Contract, Field, division_codes, valid_uscc
 from shumei.ingest.fastpath import FastPath, Split, rows_sharing_a_key
 from shumei.ingest.masking import mask_free_text
 
-COPY_CHUNK_ROWS = 20_000
 # rows per chunk of the fast path (half a megabyte of CSV): small writes let PostgreSQL take in one
 # chunk while the next is prepared
 FAST_CHUNK_ROWS = 1000
@@ -69,7 +52,6 @@ class BatchMeta:
     file_or_page: str
     dag_run_id: str | None = None
     expect_rows: bool = False  # True: an empty batch is a structural error
-    future_tolerance_days: int = 1
 
 
 @dataclass
@@ -106,25 +88,19 @@ def to_text(value: Any) -> str | None:
 def check_structure(contract: Contract, columns: Iterable[str]) -> None:
     """Source column names (headers or JSON keys) against the contract; raises naming the problem."""
     seen = set(columns)
-    expected = {f.header for f in contract.fields}
     # every column of the contract is always sent (empty or null when it has no value)
     missing = sorted(f.header for f in contract.fields if f.header not in seen)
-    extra = sorted(seen - expected)
-    problems = []
-    if missing:
-        problems.append(f"missing column(s) {missing}")
-    if extra:
-        problems.append(f"unexpected column(s) {extra} (schema drift: renamed or added)")
+    extra = sorted(seen - {f.header for f in contract.fields})
+    problems = [f"missing column(s) {missing}"] * bool(missing) + [
+        f"unexpected column(s) {extra} (schema drift: renamed or added)"] * bool(extra)
     if problems:
         raise BatchStructureError(f"feed {contract.feed} (contract v{contract.version}): " + "; ".join(problems))
 
 
 @dataclass
 class JsonDocs:
-    """A batch as JSON documents.
-
-    `docs` yields the bytes of one JSON document each: an API page whose rows are the array under
-    `items_key`, or (items_key None) one row per document, as in a JSON-lines file. Malformed JSON or
+    """A batch as JSON documents: `docs` yields the bytes of one each, an API page whose rows are the
+    array under `items_key`, or (items_key None) one row, as in a JSON-lines file. Malformed JSON or
     text that is not UTF-8 refuses the batch."""
 
     docs: Iterable[bytes]
@@ -151,28 +127,16 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
         except msgspec.ValidationError as exc:
             raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
         except msgspec.DecodeError as exc:  # (text that is not UTF-8 reaches PostgreSQL, which says so)
-            items = _items_of_a_page_with_lone_surrogates(doc, source.items_key)
-            if items is None:
+            # msgspec refuses a page that escapes half a UTF-16 pair (\ud800): such a value is an
+            # invalid character of its row (invalid_character), not a malformed page; each item goes
+            # on re-encoded, its escapes kept
+            page = _parsed_if_suspect(doc)
+            items = page.get(source.items_key) if isinstance(page, dict) else None
+            if not isinstance(items, list):
                 raise BatchStructureError(f"the source sent malformed JSON: {exc}") from None
-            yield from items
+            yield from (json.dumps(item).encode() for item in items)
             continue
         yield from page.items
-
-
-def _items_of_a_page_with_lone_surrogates(doc: bytes, items_key: str) -> list[bytes] | None:
-    """msgspec refuses a page whose text escapes half a UTF-16 pair (\\ud800): such a value is an
-    invalid character of its row (rejected with invalid_character), not a malformed page. Python's
-    json reads it; each item goes on re-encoded, its escapes kept. None: the page is malformed."""
-    if not _SUSPECT_ESCAPE.search(doc):
-        return None
-    try:
-        page = json.loads(doc)
-    except ValueError:
-        return None
-    items = page.get(items_key) if isinstance(page, dict) else None
-    if not isinstance(items, list):
-        return None
-    return [json.dumps(item).encode() for item in items]
 
 
 # U+0000 and unpaired UTF-16 surrogates: characters no PostgreSQL text can hold
@@ -180,19 +144,25 @@ _INVALID_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
+def _parsed_if_suspect(doc: bytes) -> Any:
+    """A JSON document that escapes such a character, as Python's json reads it; None if it escapes
+    none or is malformed."""
+    if _SUSPECT_ESCAPE.search(doc):
+        try:
+            return json.loads(doc)
+        except ValueError:
+            pass
+    return None
+
+
 def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[bytes, str | None]:
     """A JSON row whose text escapes a character PostgreSQL cannot store (U+0000, half a surrogate
     pair), with those characters replaced by U+FFFD, and the name of the first field that held one (in
-    the contract's order; `names`: header -> field name). Other rows come back as they are."""
-    if not _SUSPECT_ESCAPE.search(doc):
-        return doc, None
-    try:
-        value = json.loads(doc)
-    except ValueError:
-        return doc, None  # malformed: PostgreSQL refuses it
-    if not isinstance(value, dict):
-        return doc, None
-    bad = {k for k, v in value.items() if isinstance(v, str) and _INVALID_CHARACTER.search(v)}
+    the contract's order; `names`: header -> field name). Other rows (malformed ones: PostgreSQL
+    refuses them) come back as they are."""
+    value = _parsed_if_suspect(doc)
+    bad = {k for k, v in value.items() if isinstance(v, str) and _INVALID_CHARACTER.search(v)} \
+        if isinstance(value, dict) else set()
     if not bad:
         return doc, None
     clean = {k: _INVALID_CHARACTER.sub("\ufffd", v) if k in bad else v for k, v in value.items()}
@@ -203,12 +173,9 @@ def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[b
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
                pii_key: str, keys: _KeyHashes, known: Mapping[str, frozenset[str]]) -> tuple[int, int, int]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
-    data into raw_restricted, after); the others into _src(_row_number, item jsonb) for the SQL
-    validator, where PostgreSQL parses them (malformed JSON or text that is not UTF-8 refuses the
-    batch). The keys of the accepted rows go to `keys`.
-    Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
-    fast = FastPath(contract, meta.interval_end, meta.future_tolerance_days, pii_key, batch_id, meta.interval_start,
-                    known)
+    data into raw_restricted, after), their keys to `keys`; the others into _src(_row_number, item
+    jsonb) for the SQL validator. Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
+    fast = FastPath(contract, meta.interval_end, pii_key, batch_id, meta.interval_start, known)
     n = n_other = 0
     names = {f.header: f.name for f in contract.fields}
     other_rows = array("q")  # the row number of each line of `others`
@@ -231,9 +198,8 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
             keys.hashes.extend(split.key_hashes)
             keys.rows.extend(split.key_rows)
 
-        with cur.copy(sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
-                sql.Identifier(schema.RAW), sql.Identifier(contract.table),
-                sql.SQL(", ").join(sql.Identifier(c) for c in fast.raw_columns()))) as copy:
+        with cur.copy(sql.SQL("copy {} ({}) from stdin with (format csv, null 'null')").format(
+                schema.table(contract), _names(fast.raw_columns()))) as copy:
             for chunk in _chunks(_items(source), FAST_CHUNK_ROWS):
                 if fast.supported:
                     take(fast.split(n + 1, chunk))
@@ -243,9 +209,8 @@ def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: 
                 n += len(chunk)
         copied = cur.rowcount
         if contract.restricted_fields and n > n_other:
-            _copy_file(cur, sql.SQL("copy {}.{} ({}) from stdin with (format csv, null 'null')").format(
-                sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
-                sql.SQL(", ").join(sql.Identifier(c) for c in fast.restricted_columns())), restricted)
+            _copy_file(cur, sql.SQL("copy {} ({}) from stdin with (format csv, null 'null')").format(
+                schema.table(contract, restricted=True), _names(fast.restricted_columns())), restricted)
         cur.execute("create temporary table _src (_row_number integer, _invalid text, item jsonb) on commit drop")
         try:
             _copy_file(cur, sql.SQL("copy _src (_row_number, _invalid, item) from stdin"), others)
@@ -282,14 +247,16 @@ class _KeyHashes:
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    items = iter(items)
+    return iter(lambda: list(islice(items, size)), [])
+
+
+def _names(names: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+def _text_columns(names: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
 
 
 def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes]) -> None:
@@ -299,7 +266,7 @@ def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes])
             copy.write(chunk)
 
 
-def _check_json_structure(cur: psycopg.Cursor, contract: Contract) -> int:
+def _check_json_structure(cur: psycopg.Cursor, contract: Contract) -> None:
     """Every row must be an object with exactly the contract's keys (values may be null)."""
     keys = [f.header for f in contract.fields]
     rows, not_object, missing, extra = cur.execute(
@@ -315,20 +282,16 @@ def _check_json_structure(cur: psycopg.Cursor, contract: Contract) -> int:
         partial = sorted(k for k, n in found.items() if n < rows)
         raise BatchStructureError(f"feed {contract.feed} (contract v{contract.version}): missing column(s) "
                                   f"{partial} in some rows")
-    return rows
 
 
 def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Mapping[str, Any]]) -> int:
     """COPY rows given as {header: value} (workbooks, CSV) into _src_text, a text column a field."""
     headers = [f.header for f in contract.fields]
-    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.name)) for f in contract.fields)
     cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
-                        ).format(cols))
+                        ).format(_text_columns(f.name for f in contract.fields)))
     count = 0
-    with cur.copy("copy _src_text from stdin") as copy:
-        buf: list[str] = []
-        for record in records:
-            count += 1
+    with cur.copy("copy _src_text from stdin") as copy:  # (psycopg buffers the writes)
+        for count, record in enumerate(records, start=1):
             values = [to_text(record.get(h)) for h in headers]
             line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
             invalid = "\\N"
@@ -336,12 +299,7 @@ def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Map
                 first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
                 invalid = contract.fields[first].name
                 line = _INVALID_CHARACTER.sub("\ufffd", line)
-            buf.append(f"{count}\t{invalid}\t{line}\n")
-            if len(buf) >= COPY_CHUNK_ROWS:
-                copy.write("".join(buf))
-                buf.clear()
-        if buf:
-            copy.write("".join(buf))
+            copy.write(f"{count}\t{invalid}\t{line}\n")
     return count
 
 
@@ -362,7 +320,7 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
                     known: Mapping[str, frozenset[str]]) -> None:
     """One pass: a text column per field, keyed hashes of PII, and each row's first failing check."""
     if from_json:
-        record_cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f.header)) for f in contract.fields)
+        record_cols = _text_columns(f.header for f in contract.fields)
         fields = sql.SQL(", ").join(sql.SQL("nullif(btrim(r.{h}), '') as {n}").format(
             h=sql.Identifier(f.header), n=sql.Identifier(f.name)) for f in contract.fields)
         source = sql.SQL("select _src._row_number, _src._invalid, {} from _src, jsonb_to_record(_src.item) as r({})"
@@ -371,40 +329,34 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
     else:
         source = sql.SQL("select * from _src_text")
         table = "_src_text"
-    valid = sql.Literal(_valid_codes(cur, contract, table, from_json))
-    cases = _reason_cases(contract, meta, valid, known)
-    reason = (sql.SQL("case {} end").format(sql.SQL(" ").join(
-        sql.SQL("when {} then {}").format(case[1], case[2] if len(case) > 2 else sql.Literal(case[0]))
-        for case in cases)) if cases else sql.SQL("null::text"))
+    cases = _reason_cases(contract, meta, _valid_codes(cur, contract, table, from_json), known)
+    reason = sql.SQL("case {} end").format(sql.SQL(" ").join(sql.SQL("when {} then {}").format(
+        when, sql.Literal(code) if expr is None else expr) for code, when, expr in cases))
     hashes = sql.SQL("").join(
         sql.SQL(", {} as {}").format(_hmac_sql(sql.SQL("s.{}").format(sql.Identifier(f.name)), pii_key),
                                      sql.Identifier(f"{f.name}_hash")) for f in contract.pii_fields)
+    originals = sql.SQL("").join(sql.SQL(", s.{} as {}").format(sql.Identifier(f.name), sql.Identifier(
+        f"_original_{f.name}")) for f in contract.free_text_fields)  # masked by _mask_incoming
     # clear PII stays in this temporary table (dropped at commit) and in raw_restricted only
     cur.execute(sql.SQL("create temporary table _incoming on commit drop as "
-                        "select s.*{hashes}, {reason} as _reason from ({source}) s")
-                .format(hashes=hashes, reason=reason, source=source))
+                        "select s.*{hashes}{originals}, {reason} as _reason from ({source}) s")
+                .format(hashes=hashes, originals=originals, reason=reason, source=source))
     cur.execute(sql.SQL("drop table {}").format(sql.Identifier(table)))
 
 
 def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
     """Free text of the rows the SQL validator saw, masked by the fast path's function
-    (masking.mask_free_text): each original is kept in _incoming._original_<field> for
-    raw_restricted, the masked text is what raw.<feed> and raw.rejects get."""
+    (masking.mask_free_text): the originals are in _incoming._original_<field> for raw_restricted,
+    the masked text is what raw.<feed> and raw.rejects get."""
     fields = [f.name for f in contract.free_text_fields]
-    if not fields:
-        return
-    cur.execute(sql.SQL("alter table _incoming {}").format(sql.SQL(", ").join(
-        sql.SQL("add column {} text").format(sql.Identifier(f"_original_{n}")) for n in fields)))
-    cur.execute(sql.SQL("update _incoming set {}").format(sql.SQL(", ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(f"_original_{n}"), sql.Identifier(n)) for n in fields)))
-    rows = cur.execute(sql.SQL("select _row_number, {} from _incoming").format(
-        sql.SQL(", ").join(sql.Identifier(n) for n in fields))).fetchall()
+    rows = cur.execute(sql.SQL("select _row_number, {} from _incoming").format(_names(fields))).fetchall() \
+        if fields else []
     masked = ((row[0], row[1:], tuple(mask_free_text(v) for v in row[1:])) for row in rows)
     changed = [(n, *new) for n, old, new in masked if new != old]
     if not changed:
         return
     cur.execute(sql.SQL("create temporary table _masked (_row_number integer, {}) on commit drop").format(
-        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in fields)))
+        _text_columns(fields)))
     with cur.copy("copy _masked from stdin") as copy:
         for row in changed:
             copy.write_row(row)
@@ -420,8 +372,8 @@ def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
 # times more per row.
 def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
     if f.type == "timestamp":
-        return sql.SQL("{iso} and upper(substr({c}, 11, 1)) in ('T', ' ') and {off} and pg_input_is_valid({c}, 'timestamptz')"
-                       ).format(iso=_iso_day(col), c=col, off=_has_offset(col))
+        return sql.SQL("{day_time} and {off} and pg_input_is_valid({c}, 'timestamptz')").format(
+            day_time=_iso_day_time(col), c=col, off=_has_offset(col))
     if f.type == "date":
         return sql.SQL("length({c}) = 10 and {iso} and pg_input_is_valid({c}, 'date')").format(iso=_iso_day(col), c=col)
     if f.type == "integer":
@@ -429,9 +381,25 @@ def _type_ok(col: sql.Composable, f: Field) -> sql.Composable:
     if f.type == "number":
         return sql.SQL("left(ltrim({c}, '+-'), 1) between '0' and '9' and pg_input_is_valid({c}, 'numeric')"
                        ).format(c=col)
-    if f.type == "boolean":
-        return sql.SQL("lower({c}) in ('true', 'false', 't', 'f', '1', '0', 'yes', 'no')").format(c=col)
-    return sql.SQL("true")
+    return sql.SQL("lower({c}) in ('true', 'false', 't', 'f', '1', '0', 'yes', 'no')").format(c=col)  # boolean
+
+
+def _type_reason(col: sql.Composable, f: Field) -> sql.Composable | None:
+    """The reason of a value that fails its type check where it can be more than invalid_type: a date
+    in a form other than ISO 8601, one PostgreSQL would read (guessing the order of day and month) or
+    digits split by '/', '-' or '.' (28/12/2022), is date_not_iso; an ISO timestamp without offset is
+    timestamp_without_offset; a serial number or a word stays invalid_type."""
+    if f.type not in ("date", "timestamp"):
+        return None
+    whens = [(sql.SQL("not {iso} and left({c}, 1) between '0' and '9' and (pg_input_is_valid({c}, {t}) "
+                      "or translate(left({c}, 10), '0123456789', '') in ('//', '--', '..'))").format(
+        iso=_iso_day(col), c=col, t=sql.Literal(f.pg_type)), "date_not_iso")]
+    if f.type == "timestamp":
+        whens.append((sql.SQL("{} and pg_input_is_valid({}, 'timestamp')").format(_iso_day_time(col), col),
+                      "timestamp_without_offset"))
+    return sql.SQL("case {} else {} end").format(sql.SQL(" ").join(
+        sql.SQL("when {} then {}").format(when, sql.Literal(f"{reason}:{f.name}")) for when, reason in whens),
+        sql.Literal(f"invalid_type:{f.name}"))
 
 
 def _iso_day(col: sql.Composable) -> sql.Composable:
@@ -441,13 +409,8 @@ def _iso_day(col: sql.Composable) -> sql.Composable:
                    "and translate(left({c}, 10), '0123456789', '') = '--')").format(c=col)
 
 
-def _not_iso_but_a_date(col: sql.Composable, pg_type: str) -> sql.Composable:
-    """A date (or timestamp) in a form other than ISO 8601: one PostgreSQL would read (guessing the
-    order of day and month), or digits split by '/', '-' or '.' (28/12/2022). The reason of its
-    reject is date_not_iso; a serial number or a word stays invalid_type."""
-    return sql.SQL("not {iso} and left({c}, 1) between '0' and '9' and (pg_input_is_valid({c}, {t}) "
-                   "or translate(left({c}, 10), '0123456789', '') in ('//', '--', '..'))").format(
-        iso=_iso_day(col), c=col, t=sql.Literal(pg_type))
+def _iso_day_time(col: sql.Composable) -> sql.Composable:
+    return sql.SQL("{iso} and upper(substr({c}, 11, 1)) in ('T', ' ')").format(iso=_iso_day(col), c=col)
 
 
 def _has_offset(col: sql.Composable) -> sql.Composable:
@@ -457,70 +420,41 @@ def _has_offset(col: sql.Composable) -> sql.Composable:
                    ).format(c=col)
 
 
-def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: sql.Composable,
-                  known: Mapping[str, frozenset[str]]) -> list[tuple]:
-    """(reason code, SQL condition that is true when the row fails[, SQL giving the reason]) in the
+def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: list[str],
+                  known: Mapping[str, frozenset[str]]) -> list[tuple[str, sql.Composable, sql.Composable | None]]:
+    """(reason, SQL condition true when the row fails, SQL giving the reason or None: `reason`) in the
     order they are reported."""
     # first: a value that held a character no PostgreSQL text can hold (replaced by U+FFFD on the way in)
-    checks: list[tuple] = [("invalid_character", sql.SQL("_invalid is not null"),
-                            sql.SQL("'invalid_character:' || _invalid"))]
-    horizon = sql.Literal(f"{meta.interval_end.isoformat()} 00:00:00+08")
-    tolerance = sql.Literal(f"{meta.future_tolerance_days} days")
+    checks = [("invalid_character", sql.SQL("_invalid is not null"), sql.SQL("'invalid_character:' || _invalid"))]
+    horizon = {"timestamp": f"{meta.interval_end.isoformat()} 00:00:00+08", "date": meta.interval_end.isoformat()}
     for f in contract.fields:
         col = sql.Identifier(f.name)
         if f.required:
-            checks.append((f"missing_required:{f.name}", sql.SQL("{} is null").format(col)))
+            checks.append((f"missing_required:{f.name}", sql.SQL("{} is null").format(col), None))
         if f.pii:
             continue
-        if f.type == "timestamp":
-            # one test on the common path; which reason only when it fails
+        if f.type != "string":  # one test on the common path; which reason only when it fails
             checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
-                c=col, ok=_type_ok(col, f)), sql.SQL(
-                "case when {not_iso} then {n} "
-                "when {iso} and upper(substr({c}, 11, 1)) in ('T', ' ') and pg_input_is_valid({c}, 'timestamp') "
-                "then {w} else {i} end").format(c=col, iso=_iso_day(col), not_iso=_not_iso_but_a_date(col, "timestamptz"),
-                                                n=sql.Literal(f"date_not_iso:{f.name}"),
-                                                w=sql.Literal(f"timestamp_without_offset:{f.name}"),
-                                                i=sql.Literal(f"invalid_type:{f.name}"))))
-        elif f.type == "date":
-            checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
-                c=col, ok=_type_ok(col, f)), sql.SQL("case when {not_iso} then {n} else {i} end").format(
-                not_iso=_not_iso_but_a_date(col, "date"), n=sql.Literal(f"date_not_iso:{f.name}"),
-                i=sql.Literal(f"invalid_type:{f.name}"))))
-        elif f.type != "string":
-            checks.append((f"invalid_type:{f.name}", sql.SQL("{c} is not null and not ({ok})").format(
-                c=col, ok=_type_ok(col, f))))
-        typed = sql.SQL("{}::{}").format(col, sql.SQL(f.pg_type))
-        if f.allowed is not None:
-            checks.append((f"not_allowed:{f.name}", sql.SQL("{c} is not null and {c} <> all({a})")
-                           .format(c=col, a=sql.Literal([str(a) for a in f.allowed]))))
-        if f.min is not None and f.type in ("integer", "number"):
-            checks.append((f"out_of_range:{f.name}", sql.SQL("{c} is not null and {t} < {m}")
-                           .format(c=col, t=typed, m=sql.Literal(f.min))))
-        if f.max is not None and f.type in ("integer", "number"):
-            checks.append((f"out_of_range:{f.name}", sql.SQL("{c} is not null and {t} > {m}")
-                           .format(c=col, t=typed, m=sql.Literal(f.max))))
-        if f.pattern:
-            checks.append((f"pattern_mismatch:{f.name}", sql.SQL("{c} is not null and {c} !~ {p}")
-                           .format(c=col, p=sql.Literal(f.pattern))))
-        if f.check == "uscc":
-            checks.append((f"invalid_uscc:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
-                           .format(c=col, v=valid_codes)))
-        if f.check == "division_code":  # the official list (contracts.DIVISIONS_FILE)
-            checks.append((f"invalid_division_code:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
-                           .format(c=col, v=sql.Literal(sorted(division_codes())))))
-        if f.references:
-            checks.append((f"unknown_reference:{f.name}", sql.SQL("{c} is not null and {c} <> all({v})")
-                           .format(c=col, v=sql.Literal(sorted(known[f.name])))))
-        if f.not_future and f.type in ("date", "timestamp"):
-            bound = horizon if f.type == "timestamp" else sql.Literal(meta.interval_end.isoformat())
-            checks.append((f"future_date:{f.name}",
-                           sql.SQL("{c} is not null and {t} >= {b}::{ty} + {tol}::interval")
-                           .format(c=col, t=typed, b=bound, ty=sql.SQL(f.pg_type), tol=tolerance)))
+                c=col, ok=_type_ok(col, f)), _type_reason(col, f)))
+        # (reason, applies, condition on a non-null value, its value); the contract's schema allows
+        # min, max and not_future only on the types they fit
+        rules = [("not_allowed", f.allowed is not None, "{c} <> all({v})", [str(a) for a in f.allowed or ()]),
+                 ("out_of_range", f.min is not None, "{t} < {v}", f.min),
+                 ("out_of_range", f.max is not None, "{t} > {v}", f.max),
+                 ("pattern_mismatch", bool(f.pattern), "{c} !~ {v}", f.pattern),
+                 ("invalid_uscc", f.check == "uscc", "{c} <> all({v})", valid_codes),
+                 ("invalid_division_code", f.check == "division_code", "{c} <> all({v})",  # contracts.DIVISIONS_FILE
+                  f.check == "division_code" and sorted(division_codes())),
+                 ("unknown_reference", bool(f.references), "{c} <> all({v})", sorted(known.get(f.name, ()))),
+                 ("future_date", f.not_future, "{t} >= {v}::{ty} + {tol}::interval", horizon.get(f.type))]
+        for reason, applies, condition, value in rules:
+            if applies:
+                checks.append((f"{reason}:{f.name}", sql.SQL("{c} is not null and " + condition).format(
+                    c=col, t=sql.SQL("{}::{}").format(col, sql.SQL(f.pg_type)), v=sql.Literal(value),
+                    ty=sql.SQL(f.pg_type), tol=sql.Literal(f"{FUTURE_TOLERANCE_DAYS} days")), None))
     for earlier, later in contract.ordered:
-        checks.append((f"out_of_order:{later}<{earlier}",
-                       sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
-                           a=sql.Identifier(earlier), b=sql.Identifier(later))))
+        checks.append((f"out_of_order:{later}<{earlier}", sql.SQL("{a}::timestamptz > {b}::timestamptz").format(
+            a=sql.Identifier(earlier), b=sql.Identifier(later)), None))
     return checks
 
 
@@ -528,13 +462,10 @@ def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dic
     """For each field with `references: <feed>.<key>`: the keys of that feed known on the batch's day
     (raw.reference_keys, first seen on or before it; a feed of the same drop is loaded first, in the
     same transaction). DOMAIN §8: an id that is not known is rejected (unknown_reference)."""
-    known: dict[str, frozenset[str]] = {}
-    for f in contract.fields:
-        if f.references:
-            cur.execute("select key from raw.reference_keys where feed = %s and first_day <= %s",
-                        (f.references.split(".")[0], meta.interval_start))
-            known[f.name] = frozenset(r[0] for r in cur.fetchall())
-    return known
+    feeds = {f.name: f.references.split(".")[0] for f in contract.fields if f.references}
+    keys = dict(cur.execute("""select feed, array_agg(key) from raw.reference_keys where feed = any(%s)
+                               and first_day <= %s group by feed""", (sorted(set(feeds.values())), meta.interval_start)))
+    return {name: frozenset(keys.get(feed, ())) for name, feed in feeds.items()}
 
 
 def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json: bool) -> list[str]:
@@ -557,9 +488,9 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
     Returns the number of rows moved from raw.<feed> to raw.rejects."""
     if not contract.primary_key or among == []:
         return 0
-    raw = sql.SQL("{}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(contract.table))
-    keys = sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)
-    payload = sql.SQL(", ").join(sql.Identifier(c) for c, _ in contract.raw_columns() if not c.startswith("_"))
+    raw = schema.table(contract)
+    keys = _names(contract.primary_key)
+    payload = _names(c for c, _ in contract.raw_columns() if not c.startswith("_"))
     if among is None:
         which = sql.SQL("({keys}) in (select {keys} from {raw} where _batch_id = %(b)s group by {keys} "
                         "having count(*) > 1)").format(keys=keys, raw=raw)
@@ -589,9 +520,9 @@ def _reject_duplicates(cur: psycopg.Cursor, contract: Contract, batch_id: int, a
         """, {"b": batch_id, "f": contract.feed})
         cur.execute(sql.SQL("delete from {raw} where ctid = any(array(select _tid from _duplicates))").format(raw=raw))
         if contract.restricted_fields:
-            cur.execute(sql.SQL("delete from {}.{} r using _duplicates d "
-                                "where r._batch_id = %(b)s and r._row_number = d._row_number").format(
-                sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), {"b": batch_id})
+            cur.execute(sql.SQL("delete from {} r using _duplicates d where r._batch_id = %(b)s "
+                                "and r._row_number = d._row_number").format(schema.table(contract, restricted=True)),
+                        {"b": batch_id})
     cur.execute("drop table _duplicates, _candidates")
     return repeats
 
@@ -603,11 +534,9 @@ def _supersede(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> list
                 (meta.feed, meta.interval_start))
     old = [r[0] for r in cur.fetchall()]
     if old:
-        cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
-            sql.Identifier(schema.RAW), sql.Identifier(contract.table)), (old,))
-        if contract.restricted_fields:
-            cur.execute(sql.SQL("delete from {}.{} where _batch_id = any(%s)").format(
-                sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii")), (old,))
+        for restricted in (False, True) if contract.restricted_fields else (False,):
+            cur.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(
+                schema.table(contract, restricted)), (old,))
         cur.execute("delete from raw.rejects where batch_id = any(%s)", (old,))
     return old
 
@@ -617,31 +546,25 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, b
     """The rows the SQL validator saw: accepted ones cast into raw.<feed> (clear personal data into
     raw_restricted; their keys to `keys`), rejected ones into raw.rejects with their reason. Returns
     the number accepted."""
-    raw_cols = [c for c, _ in contract.raw_columns()]
-    select_exprs = [sql.Literal(batch_id), sql.Literal(meta.interval_start), sql.Identifier("_row_number")]
-    for f in contract.public_fields:
-        select_exprs.append(sql.SQL("{}::{}").format(sql.Identifier(f.name), sql.SQL(f.pg_type)))
-    for f in contract.pii_fields:
-        select_exprs.append(sql.Identifier(f"{f.name}_hash"))
+    given = {"_batch_id": sql.Literal(batch_id), "_interval_start": sql.Literal(meta.interval_start)}
+
+    def cast(columns: list[tuple[str, str]], source: Mapping[str, str]) -> sql.Composed:  # from _incoming
+        return sql.SQL(", ").join(given.get(c) or sql.SQL("{}::{}").format(
+            sql.Identifier(source.get(c, c)), sql.SQL(t)) for c, t in columns)
+
     returning = sql.SQL(" returning _row_number, {}").format(
-        sql.SQL(", ").join(sql.Identifier(k) for k in contract.primary_key)) if keys is not None else sql.SQL("")
-    cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null order by _row_number{}")
-                .format(sql.Identifier(schema.RAW), sql.Identifier(contract.table),
-                        sql.SQL(", ").join(sql.Identifier(c) for c in raw_cols), sql.SQL(", ").join(select_exprs),
-                        returning))
+        _names(contract.primary_key)) if keys is not None else sql.SQL("")
+    cur.execute(sql.SQL("insert into {} ({}) select {} from _incoming where _reason is null order by _row_number{}")
+                .format(schema.table(contract), _names(c for c, _ in contract.raw_columns()),
+                        cast(contract.raw_columns(), {}), returning))
     accepted = cur.rowcount
     if keys is not None:
         for row_number, *key in cur.fetchall():
             keys.add(row_number, tuple(key))
-    if contract.restricted_fields:
-        restricted = [c for c, _ in contract.restricted_columns()]
-        free_text = {f.name for f in contract.free_text_fields}
-        exprs = [sql.Literal(batch_id), sql.Identifier("_row_number")] + [
-            sql.SQL("{}::{}").format(sql.Identifier(f"_original_{c}" if c in free_text else c), sql.SQL(t))
-            for c, t in contract.restricted_columns()[2:]]
-        cur.execute(sql.SQL("insert into {}.{} ({}) select {} from _incoming where _reason is null")
-                    .format(sql.Identifier(schema.RESTRICTED), sql.Identifier(f"{contract.table}_pii"),
-                            sql.SQL(", ").join(sql.Identifier(c) for c in restricted), sql.SQL(", ").join(exprs)))
+    if contract.restricted_fields:  # free text as it came (raw.<feed> has it masked)
+        cur.execute(sql.SQL("insert into {} ({}) select {} from _incoming where _reason is null").format(
+            schema.table(contract, restricted=True), _names(c for c, _ in contract.restricted_columns()),
+            cast(contract.restricted_columns(), {f.name: f"_original_{f.name}" for f in contract.free_text_fields})))
     # a rejected record keeps everything but clear personal data (its keyed hash stays)
     strip_pii = sql.SQL("").join(sql.SQL(" - {}").format(sql.Literal(c)) for c in
                                  [f.name for f in contract.pii_fields] + [f"_original_{f.name}" for f in contract.free_text_fields])
@@ -655,11 +578,9 @@ def _insert_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, b
 
 def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | Iterable[Mapping[str, Any]],
                meta: BatchMeta, pii_key: str, checksum: str | Callable[[], str]) -> BatchResult:
-    """Loads one batch inside the connection's current transaction (the caller commits; on an error
-    the caller rolls back and nothing of the batch remains).
-
-    `source`: JsonDocs, or rows as {header: value} mappings. `checksum`: of the source bytes (file or
-    pages; a callable is asked once the source is read), recorded in the batch log. The feed's tables
+    """Loads one batch inside the connection's current transaction (the caller commits, or rolls back
+    and nothing of the batch remains). `source`: JsonDocs, or rows as {header: value} mappings.
+    `checksum`: of the source bytes (a callable is asked once the source is read). The feed's tables
     must exist: `shumei.migrations.migrate` (or `schema.ensure_feed_tables`) in a committed transaction first."""
     if contract.pii_fields and not pii_key:
         raise RuntimeError("SHUMEI_PII_HASH_KEY is not set: personal data cannot be hashed")

@@ -12,15 +12,19 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from shumei.ingest.contracts import Contract
+from shumei.ingest.contracts import Contract, load_contracts
 
 RAW = "raw"
 RESTRICTED = "raw_restricted"
 
+
+def table(contract: Contract, restricted: bool = False) -> sql.Identifier:
+    """raw.<feed>, or raw_restricted.<feed>_pii."""
+    return sql.Identifier(RESTRICTED, f"{contract.table}_pii") if restricted else sql.Identifier(RAW, contract.table)
+
+
 def referenced_keys() -> dict[str, str]:
     """{feed: key field} of every feed some contract's field refers to."""
-    from shumei.ingest.contracts import load_contracts
-
     return {f.references.split(".")[0]: f.references.split(".")[1]
             for c in load_contracts().values() for f in c.fields if f.references}
 
@@ -40,42 +44,34 @@ def record_reference_keys(conn: psycopg.Connection, feed: str, key: str, batch_i
         where k is not null
         group by k
         on conflict (feed, key) do update set first_day = least(raw.reference_keys.first_day, excluded.first_day)
-    """).format(key=sql.Identifier(key), raw=sql.SQL("{}.{}").format(sql.Identifier(RAW), sql.Identifier(feed)),
-                which=which), {"f": feed, "key": key, "b": batch_id})
+    """).format(key=sql.Identifier(key), raw=sql.Identifier(RAW, feed), which=which), {"f": feed, "key": key, "b": batch_id})
 
 
 def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, columns: list[tuple[str, str]],
                   comment: str) -> bool:
     """Creates the table if missing (returns True), checks its columns otherwise."""
-    rows = conn.execute("""select column_name, data_type from information_schema.columns
-                           where table_schema = %s and table_name = %s order by ordinal_position""",
-                        (schema_name, table)).fetchall()
-    created = not rows
-    if rows:
-        have = [r[0] for r in rows]
-        want = [c for c, _ in columns]
-        if schema_name == RESTRICTED and have == want[:len(have)] and len(want) > len(have):
-            # the restricted table gained columns at its end (2026-12: the originals of masked free
-            # text): added, empty for the batches loaded before
-            conn.execute(sql.SQL("alter table {}.{} {}").format(
-                sql.Identifier(schema_name), sql.Identifier(table), sql.SQL(", ").join(
-                    sql.SQL("add column {} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns[len(have):])))
-            have = want
-        if have != want:
-            raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
-                               "the contract changed; write a migration (see docs/operations.md)")
-    else:
-        cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)
-        conn.execute(sql.SQL("create table {}.{} ({})").format(sql.Identifier(schema_name), sql.Identifier(table),
-                                                              cols))
+    name = sql.Identifier(schema_name, table)
+    have = [r[0] for r in conn.execute("""select column_name from information_schema.columns
+                                          where table_schema = %s and table_name = %s order by ordinal_position""",
+                                       (schema_name, table))]
+    want = [c for c, _ in columns]
+    if not have:
+        conn.execute(sql.SQL("create table {} ({})").format(name, sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns)))
         # a row is (batch, row number): the index finds a batch's rows, or single rows of it, at any size
-        conn.execute(sql.SQL("create unique index {} on {}.{} (_batch_id, _row_number)").format(
-            sql.Identifier(f"{table}_batch_row"), sql.Identifier(schema_name), sql.Identifier(table)))
-    if not created:
-        return False
-    conn.execute(sql.SQL("comment on table {}.{} is {}").format(sql.Identifier(schema_name), sql.Identifier(table),
-                                                               sql.Literal(comment)))
-    return True
+        conn.execute(sql.SQL("create unique index {} on {} (_batch_id, _row_number)").format(
+            sql.Identifier(f"{table}_batch_row"), name))
+        conn.execute(sql.SQL("comment on table {} is {}").format(name, sql.Literal(comment)))
+        return True
+    if schema_name == RESTRICTED and have == want[:len(have)] and len(want) > len(have):
+        # the restricted table gained columns at its end (2026-12: the originals of masked free
+        # text): added, empty for the batches loaded before
+        conn.execute(sql.SQL("alter table {} {}").format(name, sql.SQL(", ").join(
+            sql.SQL("add column {} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns[len(have):])))
+    elif have != want:
+        raise RuntimeError(f"{schema_name}.{table} has columns {have} but the contract needs {want}: "
+                           "the contract changed; write a migration (see docs/operations.md)")
+    return False
 
 
 def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
@@ -86,8 +82,8 @@ def ensure_feed_tables(conn: psycopg.Connection, contract: Contract) -> None:
     for f in contract.public_fields if created else ():
         text = f"{f.zh} {f.description}".strip()
         if text:
-            conn.execute(sql.SQL("comment on column {}.{}.{} is {}").format(
-                sql.Identifier(RAW), sql.Identifier(contract.table), sql.Identifier(f.name), sql.Literal(text)))
+            conn.execute(sql.SQL("comment on column {} is {}").format(
+                sql.Identifier(RAW, contract.table, f.name), sql.Literal(text)))
     if contract.restricted_fields:
         _ensure_table(conn, RESTRICTED, f"{contract.table}_pii", contract.restricted_columns(),
                       f"个人信息 Personal data of feed {contract.feed}, restricted")

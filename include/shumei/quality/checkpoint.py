@@ -1,14 +1,12 @@
 """Run the quality gates with GX Core 1.x over SQL on the warehouse and record them in `audit`.
 
-    validate_batches(engine_or_url, dag_run_id=...)     the source batches
-    run_checkpoint(engine_or_url, dag_run_id=...)       the candidate table (target "indicator_candidate")
-
-Both are one GX Checkpoint on the warehouse's PostgreSQL data source: the source-batch rules are
-query assets (one query per rule over every batch to validate), the candidate suite a table asset.
-GX runs in an ephemeral context (the suites are the reviewed YAML of expectations/), so nothing of it
-is written to disk and the warehouse password reaches no file. Results go to audit.validation_runs /
-validation_results, each source batch's to audit.batch_validations, and the Data Docs pages
-(docs.py, SHUMEI_GX_DIR/data_docs) are written from them.
+`validate_batches` (the source batches) and `run_checkpoint` (the candidate table) are each one GX
+Checkpoint on the warehouse's PostgreSQL data source: the source-batch rules are query assets (one
+query per rule over every batch to validate), the candidate suite a table asset. GX runs in an
+ephemeral context (the suites are the reviewed YAML of expectations/), so nothing of it is written to
+disk and the warehouse password reaches no file. Results go to audit.validation_runs /
+validation_results, each source batch's to audit.batch_validations, and the Data Docs pages (docs.py,
+SHUMEI_GX_DIR/data_docs) are written from them.
 """
 
 from __future__ import annotations

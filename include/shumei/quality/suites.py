@@ -72,8 +72,8 @@ def _contracts_values() -> str:
     """(feed, max_reject_share, is_snapshot) of every contract, as a VALUES list aliased c."""
     from shumei.ingest.contracts import load_contracts
 
-    rows = [f"({_literal(c.feed)}, {_literal(c.extra.get('max_reject_share'))}::numeric, "
-            f"{'true' if c.extra.get('snapshot') else 'false'})" for c in load_contracts().values()]
+    rows = [f"({_literal(c.feed)}, {_literal(c.max_reject_share)}::numeric, {'true' if c.snapshot else 'false'})"
+            for c in load_contracts().values()]
     return f"(values {', '.join(rows)}) as c(feed, max_reject_share, is_snapshot)"
 
 
