@@ -65,6 +65,17 @@ def dag(airflow_db):
     return bag.dags["build_and_publish"]
 
 
+@pytest.fixture
+def alert_log(tmp_path):
+    """The alert log of this test's runs alone (SHUMEI_LOCAL_DIR/alerts/failures.jsonl), so the refusals
+    of other tests' DAG runs are told apart from these."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHUMEI_LOCAL_DIR", str(tmp_path))
+        get_settings.cache_clear()
+        yield tmp_path / "alerts" / "failures.jsonl"
+    get_settings.cache_clear()
+
+
 def _run(dag, day: int, running: list[str], monkeypatch) -> tuple[dict[str, str], str]:
     """One DAG run in which only `running` (and gate_sources and the tasks after the tests) run; every
     other task is marked successful. Returns ({task_id: state}, run_id)."""
@@ -81,19 +92,20 @@ def _run(dag, day: int, running: list[str], monkeypatch) -> tuple[dict[str, str]
     return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}, dag_run.run_id
 
 
-def _alerts(run_id: str, task_id: str) -> str:
+def _alerts(alert_log: Path, run_id: str, task_id: str) -> str:
     """What the DAG's failure callback recorded for the task in the alert log (its exception, which
     names the dbt tests that failed), over its tries."""
-    path = get_settings().local_dir / "alerts" / "failures.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
-    return "\n".join(r["exception"] or "" for r in records if (r["run_id"], r["task_id"]) == (run_id, task_id))
+    lines = alert_log.read_text(encoding="utf-8").splitlines() if alert_log.exists() else []
+    return "\n".join(r["exception"] or "" for r in map(json.loads, lines) if (r["run_id"], r["task_id"]) == (run_id, task_id))
 
 
-def _assert_blocked(states: dict[str, str], run_id: str, failed: dict[str, str], warehouse_url: str) -> None:
+def _assert_blocked(states: dict[str, str], run_id: str, failed: dict[str, str], warehouse_url: str,
+                    alert_log: Path) -> None:
     for task_id, test_name in failed.items():
         assert states[task_id] == "failed", (task_id, states[task_id])
-        assert re.search(rf"\b{re.escape(test_name)}: Got \d+ results?, configured to fail", _alerts(run_id, task_id)), \
-            f"{task_id} failed, but not for a failure of {test_name}: {_alerts(run_id, task_id)[:1000]}"
+        alerts = _alerts(alert_log, run_id, task_id)
+        assert re.search(rf"\b{re.escape(test_name)}: Got \d+ results?, configured to fail", alerts), \
+            f"{task_id} failed, but not for a failure of {test_name}: {alerts[:1000]}"
     assert states["gate_sources"] == "success"
     for task_id in DOWNSTREAM:  # neither audited nor published
         assert states[task_id] == "upstream_failed", (task_id, states[task_id])
@@ -111,7 +123,7 @@ def _one_cell(conn: psycopg.Connection, table: str, where: str) -> tuple:
     return cell
 
 
-def test_a_rate_over_100_and_a_unit_not_the_catalogues_block_the_publication(built, dag, monkeypatch):
+def test_a_rate_over_100_and_a_unit_not_the_catalogues_block_the_publication(built, dag, alert_log, monkeypatch):
     """The built candidate itself is corrupted; the multi-model tests of it run as their own tasks."""
     with psycopg.connect(built) as conn:
         rate = _one_cell(conn, CANDIDATE, "unit = 'percent' and denominator > 1 and breakdown_type = 'total'")
@@ -125,12 +137,12 @@ def test_a_rate_over_100_and_a_unit_not_the_catalogues_block_the_publication(bui
                                         "dbt.assert_indicator_unit_is_the_catalogues_test"], monkeypatch)
         _assert_blocked(states, run_id, {
             "dbt.assert_indicator_numerator_le_denominator_test": "assert_indicator_numerator_le_denominator",
-            "dbt.assert_indicator_unit_is_the_catalogues_test": "assert_indicator_unit_is_the_catalogues"}, built)
+            "dbt.assert_indicator_unit_is_the_catalogues_test": "assert_indicator_unit_is_the_catalogues"}, built, alert_log)
     finally:
         dbt("run", "--select", "indicator_values")
 
 
-def test_a_negative_value_blocks_the_publication(built, dag, monkeypatch):
+def test_a_negative_value_blocks_the_publication(built, dag, alert_log, monkeypatch):
     """An upstream mart is corrupted; the candidate's build task rebuilds it and runs its tests."""
     with psycopg.connect(built) as conn:
         cell = _one_cell(conn, "marts.fct_indicator_flow_values",
@@ -139,6 +151,6 @@ def test_a_negative_value_blocks_the_publication(built, dag, monkeypatch):
     try:
         states, run_id = _run(dag, 17, ["dbt.indicator_values_model_build"], monkeypatch)
         _assert_blocked(states, run_id, {
-            "dbt.indicator_values_model_build": "not_negative_indicator_values_value"}, built)
+            "dbt.indicator_values_model_build": "not_negative_indicator_values_value"}, built, alert_log)
     finally:
         dbt("run", "--select", "fct_indicator_flow_values", "indicator_values")
