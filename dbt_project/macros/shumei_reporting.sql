@@ -67,18 +67,33 @@
 {%- endmacro %}
 
 
-{% macro additive_indicator_values() -%}
-    {#- The candidate's values of the indicators whose towns add up to the county (the catalogue
-        version in force says so: ref_indicator_catalog.is_additive), with their catalogue area
-        levels. Shared by the add-up tests, so additivity is read the same way by each. -#}
+{% macro catalogued_indicator_values(catalogue_columns=[], where=none) -%}
+    {#- The candidate's values (published_candidate.indicator_values, as indicator_values) with the
+        catalogue version in force for their period (ref_indicator_catalog, as indicator_catalog:
+        valid_from <= period_end < valid_to), a value of no version in force left out; selects every
+        value column, then the SQL expressions of `catalogue_columns`, where `where` holds. Shared by
+        the tests that check a value against its catalogue, so the version is chosen the same way by
+        each. -#}
     select
-        indicator_values.*,
-        indicator_catalog.area_levels
+        indicator_values.*
+        {%- for column in catalogue_columns %},
+        {{ column }}
+        {%- endfor %}
     from {{ ref('indicator_values') }} as indicator_values
     inner join {{ ref('ref_indicator_catalog') }} as indicator_catalog
         on
             indicator_values.indicator_code = indicator_catalog.indicator_code
             and indicator_values.period_end >= indicator_catalog.valid_from
             and (indicator_catalog.valid_to is null or indicator_values.period_end < indicator_catalog.valid_to)
-    where indicator_catalog.is_additive
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro additive_indicator_values() -%}
+    {#- The candidate's values of the indicators whose towns add up to the county (the catalogue
+        version in force says so: ref_indicator_catalog.is_additive), with their catalogue area
+        levels. Shared by the add-up tests, so additivity is read the same way by each. -#}
+    {{ catalogued_indicator_values(['indicator_catalog.area_levels'], where='indicator_catalog.is_additive') }}
 {%- endmacro %}

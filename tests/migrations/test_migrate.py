@@ -99,6 +99,22 @@ def test_a_warehouse_made_before_migrations_is_adopted(conn):
     assert indexes == {"credit_events_batch_row"}
 
 
+def test_0006_drops_the_batch_id_no_run_writes(conn, tmp_path):
+    """audit.validation_runs.batch_id has been written null since the gate validates every batch in one
+    run (the verdict per batch is audit.batch_validations): a warehouse at 0005 keeps its runs."""
+    for path in sorted(MIGRATIONS_DIR.glob("000*"))[:5]:
+        shutil.copy(path, tmp_path / path.name)
+    apply_numbered(conn, tmp_path)
+    conn.execute("""insert into audit.validation_runs (run_id, target, suite, batch_id, started_at, checked_at,
+                        passed, success, expectations, failed_blocking, failed_warning)
+                    values ('r1', 'source_batches', 'source_batch', null, now(), now(), true, true, 10, 0, 0)""")
+    assert "0006_drop_validation_runs_batch_id.sql" in migrate(conn, published=False)
+    columns = {r[0] for r in conn.execute("""select column_name from information_schema.columns
+                                             where table_schema = 'audit' and table_name = 'validation_runs'""")}
+    assert "batch_id" not in columns and {"run_id", "target", "dag_run_id", "summary"} <= columns
+    assert conn.execute("select run_id, passed from audit.validation_runs").fetchall() == [("r1", True)]
+
+
 def test_a_failing_migration_applies_nothing_of_itself(conn, tmp_path):
     for path in sorted(MIGRATIONS_DIR.glob("000*"))[:1]:
         shutil.copy(path, tmp_path / path.name)

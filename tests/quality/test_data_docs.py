@@ -45,6 +45,8 @@ def test_data_docs_open_offline_and_say_what_the_gate_decided(raw, warehouse_url
     assert (passed.status, warned.status, blocked.status) == ("passed", "warning", "failed"), blocked.summary()
     index = data_docs_dir() / "index.html"
     assert blocked.data_docs == str(index)
+    # GX runs ephemeral: SHUMEI_GX_DIR holds the Data Docs only (no file context gx/ any more)
+    assert [p.name for p in data_docs_dir().parent.iterdir()] == ["data_docs"]
     pages = [index, *sorted((data_docs_dir() / "runs").glob("*.html"))]
     for page in pages:  # nothing in a page points anywhere but to the site's own pages
         html = page.read_text(encoding="utf-8")

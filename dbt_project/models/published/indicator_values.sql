@@ -86,14 +86,7 @@ pending_changes as (
 observations as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        period_end,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns(period_end=true) }},
         numerator,
         denominator,
         measure_value,
@@ -101,14 +94,7 @@ observations as (
     from stock_values
     union all
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        period_end,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns(period_end=true) }},
         numerator,
         denominator,
         measure_value,
@@ -186,43 +172,41 @@ periods as (
 
 ),
 
-densified as (
+grid as (
 
     -- a complete grid: each area of an indicator gets every period between the indicator's first
-    -- and last period; a missing cell is an observation of zero (a rate over nothing has no value)
+    -- and last period
     select
-        cells.indicator_code,
-        cells.area_code,
-        cells.area_level,
+        cells.*,
         periods.period_type,
         periods.period_start,
-        periods.period_end,
-        cells.breakdown_type,
-        cells.breakdown_code,
-        cells.unit,
-        cells.decimals,
+        periods.period_end
+    from cells
+    inner join periods on cells.indicator_code = periods.indicator_code
+
+),
+
+densified as (
+
+    -- a missing cell of the grid is an observation of zero (a rate over nothing has no value)
+    select
+        {{ cell_columns('grid', period_end=true) }},
+        grid.unit,
+        grid.decimals,
         catalogued.measure_value,
         catalogued.estimate_reason,
         case
             when catalogued.indicator_code is not null then catalogued.numerator
-            when cells.unit in ('working_days', 'hours') then null
+            when grid.unit in ('working_days', 'hours') then null
             else 0
         end as numerator,
         case
             when catalogued.indicator_code is not null then catalogued.denominator
-            when cells.unit = 'count' then null
+            when grid.unit = 'count' then null
             else 0
         end as denominator
-    from cells
-    inner join periods on cells.indicator_code = periods.indicator_code
-    left join catalogued
-        on
-            cells.indicator_code = catalogued.indicator_code
-            and cells.area_code = catalogued.area_code
-            and cells.breakdown_type = catalogued.breakdown_type
-            and cells.breakdown_code = catalogued.breakdown_code
-            and periods.period_type = catalogued.period_type
-            and periods.period_start = catalogued.period_start
+    from grid
+    left join catalogued on {{ same_cell('grid', 'catalogued') }}
 
 ),
 
@@ -316,14 +300,7 @@ with_estimate as (
     -- (fct_indicator_reject_estimates: the cell itself, or every breakdown of its indicator, area
     -- and period; a cell's own row already names the latter)
     select
-        with_reason.indicator_code,
-        with_reason.area_code,
-        with_reason.area_level,
-        with_reason.period_type,
-        with_reason.period_start,
-        with_reason.period_end,
-        with_reason.breakdown_type,
-        with_reason.breakdown_code,
+        {{ cell_columns('with_reason', period_end=true) }},
         with_reason.numerator,
         with_reason.denominator,
         with_reason.unit,
@@ -344,21 +321,11 @@ with_estimate as (
         )
             as estimate_reason
     from with_reason
-    left join reject_estimates as cell
-        on
-            with_reason.indicator_code = cell.indicator_code
-            and with_reason.area_code = cell.area_code
-            and with_reason.period_type = cell.period_type
-            and with_reason.period_start = cell.period_start
-            and with_reason.breakdown_type = cell.breakdown_type
-            and with_reason.breakdown_code = cell.breakdown_code
+    left join reject_estimates as cell on {{ same_cell('with_reason', 'cell') }}
     left join reject_estimates as every_breakdown
         on
             every_breakdown.breakdown_type is null
-            and with_reason.indicator_code = every_breakdown.indicator_code
-            and with_reason.area_code = every_breakdown.area_code
-            and with_reason.period_type = every_breakdown.period_type
-            and with_reason.period_start = every_breakdown.period_start
+            and {{ same_cell('with_reason', 'every_breakdown', breakdown=false) }}
 
 ),
 

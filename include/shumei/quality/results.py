@@ -99,13 +99,13 @@ def store(conn: sa.Connection, result: AuditResult) -> None:
         return json.dumps(value, default=str, ensure_ascii=False)
 
     conn.execute(sa.text("""
-        insert into audit.validation_runs (run_id, target, suite, batch_id, dag_run_id, started_at,
+        insert into audit.validation_runs (run_id, target, suite, dag_run_id, started_at,
             checked_at, passed, success, expectations, failed_blocking, failed_warning,
             candidate_checksum, data_docs, summary)
-        values (:run_id, :target, :suite, :batch_id, :dag_run_id, :started_at, :checked_at, :passed,
+        values (:run_id, :target, :suite, :dag_run_id, :started_at, :checked_at, :passed,
             :success, :n, :fb, :fw, cast(:checksum as jsonb), :docs, :summary)"""),
-        dict(run_id=result.run_id, target=result.target, suite=result.suite, batch_id=None,
-             dag_run_id=result.dag_run_id, started_at=result.started_at, checked_at=result.checked_at,
+        dict(run_id=result.run_id, target=result.target, suite=result.suite, dag_run_id=result.dag_run_id,
+             started_at=result.started_at, checked_at=result.checked_at,
              passed=result.passed, success=result.success, n=len(result.outcomes),
              fb=len(result.failures), fw=len(result.warnings),
              checksum=js(result.candidate_checksum) if result.candidate_checksum else None,

@@ -20,19 +20,11 @@ with placed as (
 sums as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        period_end,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns(period_end=true) }},
         case when indicator_code not in {{ closure_times }} then sum(numerator) end as numerator,
         sum(denominator) as denominator
     from placed
-    group by
-        indicator_code, area_code, area_level, period_type, period_start, period_end, breakdown_type, breakdown_code
+    group by {{ cell_columns(period_end=true) }}
 
 ),
 
@@ -40,42 +32,23 @@ percentiles as (
 
     -- ordered-set aggregates need sorted input: only over the closure-time members
     select
-        indicator_code,
-        area_code,
-        period_type,
-        period_start,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns() }},
         (percentile_cont({{ fraction }}) within group (order by measure))::numeric as measure_value
     from placed
     where indicator_code in {{ closure_times }}
-    group by indicator_code, area_code, period_type, period_start, breakdown_type, breakdown_code
+    group by {{ cell_columns() }}
 
 ),
 
 final as (
 
     select
-        sums.indicator_code,
-        sums.area_code,
-        sums.area_level,
-        sums.period_type,
-        sums.period_start,
-        sums.period_end,
-        sums.breakdown_type,
-        sums.breakdown_code,
+        {{ cell_columns('sums', period_end=true) }},
         sums.numerator,
         sums.denominator,
         percentiles.measure_value
     from sums
-    left join percentiles
-        on
-            sums.indicator_code = percentiles.indicator_code
-            and sums.area_code = percentiles.area_code
-            and sums.period_type = percentiles.period_type
-            and sums.period_start = percentiles.period_start
-            and sums.breakdown_type = percentiles.breakdown_type
-            and sums.breakdown_code = percentiles.breakdown_code
+    left join percentiles on {{ same_cell('sums', 'percentiles') }}
 
 )
 

@@ -5,9 +5,10 @@
 -- would-be members of the rejected rows (fct_indicator_reject_flow_members,
 -- fct_indicator_reject_stock_members: a few rows per reject) are placed by the same macros as every
 -- member (place_flow_members, place_stock_members), so the cells are those the row would have counted
--- in. breakdown_type and breakdown_code are null where every breakdown of the indicator, area and
--- period is touched (a row whose attributes are not known); a cell's reason also names those. The
--- reason gives feed, number of rejected rows and reason codes, never a value of the record.
+-- in (the cell key: macro cell_columns). breakdown_type and breakdown_code are null where every
+-- breakdown of the indicator, area and period is touched (a row whose attributes are not known); a
+-- cell's reason also names those. The reason gives feed, number of rejected rows and reason codes,
+-- never a value of the record.
 {%- set reject_columns = ['reject_feed', 'reject_id', 'reason_code'] %}
 
 with placed_flows as (
@@ -30,43 +31,22 @@ placed_stocks as (
 placed as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
+        {{ cell_columns(breakdown=false) }},
         case when not all_breakdowns then breakdown_type end as breakdown_type,
         case when not all_breakdowns then breakdown_code end as breakdown_code,
-        reject_feed,
-        reject_id,
-        reason_code
+        {{ reject_columns | join(', ') }}
     from placed_flows
     union
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        breakdown_type,
-        breakdown_code,
-        reject_feed,
-        reject_id,
-        reason_code
+        {{ cell_columns() }},
+        {{ reject_columns | join(', ') }}
     from placed_stocks
 
 ),
 
 exact_cells as (
 
-    select distinct
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        breakdown_type,
-        breakdown_code
+    select distinct {{ cell_columns() }}
     from placed
     where breakdown_type is not null
 
@@ -79,13 +59,7 @@ contributions as (
     select * from placed
     union
     select
-        exact_cells.indicator_code,
-        exact_cells.area_code,
-        exact_cells.area_level,
-        exact_cells.period_type,
-        exact_cells.period_start,
-        exact_cells.breakdown_type,
-        exact_cells.breakdown_code,
+        {{ cell_columns('exact_cells') }},
         every_breakdown.reject_feed,
         every_breakdown.reject_id,
         every_breakdown.reason_code
@@ -93,42 +67,26 @@ contributions as (
     inner join placed as every_breakdown
         on
             every_breakdown.breakdown_type is null
-            and exact_cells.indicator_code = every_breakdown.indicator_code
-            and exact_cells.area_code = every_breakdown.area_code
-            and exact_cells.period_type = every_breakdown.period_type
-            and exact_cells.period_start = every_breakdown.period_start
+            and {{ same_cell('exact_cells', 'every_breakdown', breakdown=false) }}
 
 ),
 
 by_feed as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns() }},
         reject_feed,
         count(distinct reject_id) as rejected_rows,
         string_agg(distinct reason_code, ', ' order by reason_code) as reason_codes
     from contributions
-    group by
-        indicator_code, area_code, area_level, period_type, period_start, breakdown_type, breakdown_code, reject_feed
+    group by {{ cell_columns() }}, reject_feed
 
 ),
 
 final as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns() }},
         sum(rejected_rows)::integer as rejected_rows,
         '估计值 estimated: ' || string_agg(
             format(
@@ -138,7 +96,7 @@ final as (
             '; ' order by reject_feed
         ) as estimate_reason
     from by_feed
-    group by indicator_code, area_code, area_level, period_type, period_start, breakdown_type, breakdown_code
+    group by {{ cell_columns() }}
 
 )
 

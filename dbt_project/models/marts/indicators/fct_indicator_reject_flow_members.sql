@@ -48,21 +48,9 @@ enterprise_status as (
 
 ),
 
-catalog as (
-
-    select * from {{ ref('ref_indicator_catalog') }}
-
-),
-
 areas as (
 
     select * from {{ ref('dim_area') }}
-
-),
-
-months as (
-
-    select * from {{ ref('int_reporting_months') }}
 
 ),
 
@@ -72,21 +60,28 @@ repeat_rules as (
 
 ),
 
-credit_rules as (
+fed_indicators as (
 
-    select * from {{ ref('ref_credit_rules') }}
+    {{ indicators_fed_by_feeds('flow') }}
 
 ),
 
-fed_indicators as (
+touched_units as (
 
-    -- which flow indicators each feed feeds (the catalogue's source_feeds: one home)
-    select distinct
-        catalog.indicator_code,
-        feeds.feed
-    from catalog
-    cross join lateral unnest(string_to_array(catalog.source_feeds, '|')) as feeds (feed)
-    where catalog.measure_kind = 'flow'
+    -- the member units a known order or enterprise is: the early warnings about it, and the order
+    select
+        rejected.*,
+        'early_warning'::text as member_unit_type,
+        warnings.early_warning_id as member_unit_id
+    from rejected
+    inner join warnings on rejected.unit_id = warnings.subject_id
+    union all
+    select
+        rejected.*,
+        'work_order'::text as member_unit_type,
+        rejected.unit_id as member_unit_id
+    from rejected
+    where rejected.unit_type = 'work_order'
 
 ),
 
@@ -104,32 +99,14 @@ own_members as (
         members.category_code,
         members.rule_code,
         false as all_breakdowns,
-        rejected.feed,
-        rejected.reject_id,
-        rejected.reason_code
-    from rejected
-    inner join warnings
-        on rejected.unit_id = warnings.subject_id
+        touched_units.feed,
+        touched_units.reject_id,
+        touched_units.reason_code
+    from touched_units
     inner join members
-        on members.unit_type = 'early_warning' and warnings.early_warning_id = members.unit_id
-    union all
-    select
-        members.indicator_code,
-        members.observation_date,
-        members.community_code,
-        members.town_code,
-        members.served_town_codes,
-        members.channel,
-        members.request_type_code,
-        members.category_code,
-        members.rule_code,
-        false as all_breakdowns,
-        rejected.feed,
-        rejected.reject_id,
-        rejected.reason_code
-    from rejected
-    inner join members
-        on rejected.unit_type = 'work_order' and members.unit_type = 'work_order' and rejected.unit_id = members.unit_id
+        on
+            touched_units.member_unit_type = members.unit_type
+            and touched_units.member_unit_id = members.unit_id
 
 ),
 
@@ -157,19 +134,7 @@ hotline_days as (
 credit_month_ends as (
 
     -- the month ends an item of the credit record is valid at (YJ_SL: warnings on credit grades)
-    select
-        rejected.*,
-        fed_indicators.indicator_code,
-        months.month_end_date as observation_date
-    from rejected
-    inner join fed_indicators on rejected.feed = fed_indicators.feed
-    inner join months
-        on
-            rejected.reject_date <= months.month_end_date
-            and months.month_end_date
-            <= rejected.reject_date
-            + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
-    where rejected.feed = 'credit_events'
+    {{ credit_reject_month_ends('rejected', 'fed_indicators', date_column='observation_date') }}
 
 ),
 
@@ -216,59 +181,49 @@ located as (
     select
         would_be.indicator_code,
         would_be.observation_date,
-        would_be.community_code,
-        would_be.town_code,
-        null::text as served_town_codes,
-        would_be.channel,
-        would_be.request_type_code,
-        would_be.category_code,
+        places.community_code,
+        places.town_code,
+        places.served_town_codes,
+        case when places.is_known_order then would_be.channel end as channel,
+        case when places.is_known_order then would_be.request_type_code end as request_type_code,
+        case when places.is_known_order then would_be.category_code end as category_code,
         null::text as rule_code,
-        would_be.indicator_code = 'YJ_SL' as all_breakdowns,
+        not places.is_known_order or would_be.indicator_code = 'YJ_SL' as all_breakdowns,
         would_be.feed,
         would_be.reject_id,
         would_be.reason_code
     from would_be
-    where would_be.unit_type = 'work_order'
-    union all
-    select
-        would_be.indicator_code,
-        would_be.observation_date,
-        null::text as community_code,
-        null::text as town_code,
-        would_be.served_town_codes,
-        null::text as channel,
-        null::text as request_type_code,
-        null::text as category_code,
-        null::text as rule_code,
-        true as all_breakdowns,
-        would_be.feed,
-        would_be.reject_id,
-        would_be.reason_code
-    from would_be
-    where would_be.unit_type = 'enterprise'
-    union all
-    select
-        would_be.indicator_code,
-        would_be.observation_date,
-        candidate_areas.community_code,
-        candidate_areas.town_code,
-        null::text as served_town_codes,
-        null::text as channel,
-        null::text as request_type_code,
-        null::text as category_code,
-        null::text as rule_code,
-        true as all_breakdowns,
-        would_be.feed,
-        would_be.reject_id,
-        would_be.reason_code
-    from would_be
-    inner join candidate_areas
-        on case
-            when would_be.community_code is not null then would_be.community_code = candidate_areas.community_code
-            when would_be.town_code is not null then would_be.town_code = candidate_areas.town_code
-            else true
-        end
-    where would_be.unit_type is null
+    cross join
+        lateral (
+            select
+                would_be.community_code,
+                would_be.town_code,
+                null::text as served_town_codes,
+                true as is_known_order
+            where would_be.unit_type = 'work_order'
+            union all
+            select
+                null::text as community_code,
+                null::text as town_code,
+                would_be.served_town_codes,
+                false as is_known_order
+            where would_be.unit_type = 'enterprise'
+            union all
+            select
+                candidate_areas.community_code,
+                candidate_areas.town_code,
+                null::text as served_town_codes,
+                false as is_known_order
+            from candidate_areas
+            where
+                would_be.unit_type is null
+                and case
+                    when would_be.community_code is not null
+                        then would_be.community_code = candidate_areas.community_code
+                    when would_be.town_code is not null then would_be.town_code = candidate_areas.town_code
+                    else true
+                end
+        ) as places
 
 ),
 

@@ -21,56 +21,21 @@ enterprise_status as (
 
 ),
 
-catalog as (
-
-    select * from {{ ref('ref_indicator_catalog') }}
-
-),
-
 areas as (
 
     select * from {{ ref('dim_area') }}
 
 ),
 
-months as (
-
-    select * from {{ ref('int_reporting_months') }}
-
-),
-
-credit_rules as (
-
-    select * from {{ ref('ref_credit_rules') }}
-
-),
-
 fed_indicators as (
 
-    select distinct
-        catalog.indicator_code,
-        feeds.feed
-    from catalog
-    cross join lateral unnest(string_to_array(catalog.source_feeds, '|')) as feeds (feed)
-    where catalog.measure_kind = 'stock'
+    {{ indicators_fed_by_feeds('stock') }}
 
 ),
 
 month_ends as (
 
-    select
-        rejected.*,
-        fed_indicators.indicator_code,
-        months.month_end_date
-    from rejected
-    inner join fed_indicators on rejected.feed = fed_indicators.feed
-    inner join months
-        on
-            rejected.reject_date <= months.month_end_date
-            and months.month_end_date
-            <= rejected.reject_date
-            + make_interval(months => (select max(credit_rules.validity_months) from credit_rules))
-    where rejected.feed = 'credit_events'
+    {{ credit_reject_month_ends('rejected', 'fed_indicators', date_column='month_end_date') }}
 
 ),
 

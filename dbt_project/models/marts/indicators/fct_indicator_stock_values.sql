@@ -15,14 +15,7 @@ with placed as (
 sums as (
 
     select
-        indicator_code,
-        area_code,
-        area_level,
-        period_type,
-        period_start,
-        period_end,
-        breakdown_type,
-        breakdown_code,
+        {{ cell_columns(period_end=true) }},
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         -- estimated (SDMX E) when a member is a rejected row's last accepted version (DOMAIN §8)
@@ -31,8 +24,7 @@ sums as (
             count(estimate_reason), string_agg(distinct estimate_reason, '; ' order by estimate_reason)
         ) end as estimate_reason
     from placed
-    group by
-        indicator_code, area_code, area_level, period_type, period_start, period_end, breakdown_type, breakdown_code
+    group by {{ cell_columns(period_end=true) }}
 
 ),
 
