@@ -90,8 +90,8 @@ def test_transient_errors_are_left_to_retry(dag, monkeypatch, task_id, function)
 
 def test_gate_still_passes_its_report_on(dag, monkeypatch):
     monkeypatch.setattr(shumei.build, "gate_new_batches",
-                        lambda run_id: shumei.build.GateReport(["ok"], date(2024, 3, 1)))
-    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"]}
+                        lambda run_id: shumei.build.GateReport(["ok"], date(2024, 3, 1), "digest"))
+    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"], "inputs_digest": "digest"}
 
 
 @pytest.fixture(scope="module")
