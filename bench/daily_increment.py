@@ -1,16 +1,17 @@
 """Benchmark: the daily increment against history length (issue 14).
 
-    .venv/bin/python bench/daily_increment.py --work DIR --day D      # a fresh install in DIR
-    .venv/bin/python bench/daily_increment.py --env-file .env --day D # the install of `make run`
+    .venv/bin/python bench/daily_increment.py --work DIR --day D [--history-days N]  # an install in DIR
+    .venv/bin/python bench/daily_increment.py --env-file .env --day D  # the install of `make run`
 
-With the history 2022-01-01 .. D-1 in the warehouse, this times two daily runs of the main job's own
+With the history D-N .. D-1 (default: from HISTORY_START 2022-01-01) in the warehouse, this times two daily runs of the main job's own
 path (`shumei.local.runner.run_pipeline`, the steps of `make run`: sources, the three ingest DAGs,
 `build_and_publish` through `airflow dags test`):
 1. increment: the run for day D (the simulators generate D, the ingest DAGs load it, the build);
 2. nothing new: the same run again.
 With --work, the first call prepares the history (a first run up to D-1, not timed as an increment)
 in DIR and keeps it; the bench refuses a day that is already loaded (pick a later --day or a new DIR).
-E.g. one month of history: --work /tmp/bench-month --day 2022-02-01; the whole simulated history
+E.g. one month of history, with the baseline day 2022-12-31 in it (the build's baseline test needs it):
+--work /tmp/bench-month --day 2023-01-01 --history-days 31; the whole simulated history
 (HISTORY_START 2022-01-01 .. yesterday): `make run END_DATE=<the day before yesterday>`, then
 --env-file .env --day <yesterday>.
 
@@ -88,7 +89,7 @@ def _longest_tasks(env: dict[str, str], started: datetime, top: int = 5) -> list
     return [(task.removeprefix("dbt."), seconds) for task, seconds in rows]
 
 
-def _timed_run(env: dict[str, str], day: date) -> dict:
+def _timed_run(env: dict[str, str], day: date, load_from: date) -> dict:
     from shumei.local import runner
 
     phases: dict[str, float] = {}
@@ -105,7 +106,7 @@ def _timed_run(env: dict[str, str], day: date) -> dict:
     load_before = os.getloadavg()[0]
     started = datetime.now(UTC)
     begun = time.monotonic()
-    runner.run_pipeline(env, day, step=step)
+    runner.run_pipeline(env, day, step=step, load_from=load_from)
     total = time.monotonic() - begun
     return {"total": total, "sources": phases.get("source", 0.0), "ingest": phases.get("ingest_registry", 0.0),
             "build": phases.get("build_and_publish", 0.0), "tasks": _longest_tasks(env, started),
@@ -143,6 +144,7 @@ def main() -> None:
     where.add_argument("--work", help="directory of a bench install (created and prepared on first use)")
     where.add_argument("--env-file", help="settings of an existing install, e.g. .env of `make run`")
     parser.add_argument("--day", required=True, type=date.fromisoformat, help="the day of the increment")
+    parser.add_argument("--history-days", type=int, help="days of history before --day (default: from 2022-01-01)")
     args = parser.parse_args()
 
     from shumei.cli import migrate_airflow, migrate_warehouse, server_from_env, start_warehouse
@@ -157,6 +159,7 @@ def main() -> None:
     try:
         migrate_warehouse(env)
         migrate_airflow()
+        first = args.day - timedelta(days=args.history_days) if args.history_days else runner.HISTORY_START
         through = _loaded_through(env)
         if through is not None and through >= args.day:
             raise SystemExit(f"{args.day} is loaded already (history through {through}): pick a later --day")
@@ -164,12 +167,11 @@ def main() -> None:
             if not owned:
                 raise SystemExit(f"the install is loaded through {through}: run `make run END_DATE="
                                  f"{args.day - timedelta(days=1)}` first")
-            print(f"==> preparing the history {runner.HISTORY_START} .. {args.day - timedelta(days=1)} (not timed)")
-            runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step)
-        days = (args.day - runner.HISTORY_START).days
-        history = f"{runner.HISTORY_START} .. {args.day - timedelta(days=1)} ({days} days)"
-        _append(history, f"increment {args.day}", _timed_run(env, args.day))
-        _append(history, "nothing new", _timed_run(env, args.day))
+            print(f"==> preparing the history {first} .. {args.day - timedelta(days=1)} (not timed)")
+            runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step, load_from=first)
+        history = f"{first} .. {args.day - timedelta(days=1)} ({(args.day - first).days} days)"
+        _append(history, f"increment {args.day}", _timed_run(env, args.day, first))
+        _append(history, "nothing new", _timed_run(env, args.day, first))
     finally:
         if owned:
             runner.stop_services(env)
