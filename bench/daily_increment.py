@@ -10,8 +10,10 @@ path (`shumei.local.runner.run_pipeline`, the steps of `make run`: sources, the 
 2. nothing new: the same run again.
 With --work, the first call prepares the history (a first run up to D-1, not timed as an increment)
 in DIR and keeps it; the bench refuses a day that is already loaded (pick a later --day or a new DIR).
-E.g. one month of history, with the baseline day 2022-12-31 in it (the build's baseline test needs it):
---work /tmp/bench-month --day 2023-01-01 --history-days 31; the whole simulated history
+The shortest history the build publishes is 2022-12-01 .. 2023-03-12 (the build's baseline test needs
+the 2022-12-31 ledger, the audit's completeness check a YJ_SL value, whose rules are in force from
+2023-03-06; a month 2022-12-01 .. 2022-12-31 is refused by the audit): --work /tmp/bench-short
+--day 2023-03-13 --history-days 102. The whole simulated history
 (HISTORY_START 2022-01-01 .. yesterday): `make run END_DATE=<the day before yesterday>`, then
 --env-file .env --day <yesterday>.
 
