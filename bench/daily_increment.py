@@ -86,7 +86,7 @@ def _longest_tasks(env: dict[str, str], started: datetime, top: int = 5) -> list
     with psycopg.connect(url) as conn:
         rows = conn.execute("""select task_id, extract(epoch from end_date - start_date)::float
                                from task_instance
-                               where dag_id = 'build_and_publish' and start_date >= %s and end_date is not null
+                               where dag_id = 'build_and_publish' and start_date >= %s and state = 'success'
                                order by end_date - start_date desc limit %s""", (started, top)).fetchall()
     return [(task.removeprefix("dbt."), seconds) for task, seconds in rows]
 
@@ -117,8 +117,8 @@ def _timed_run(env: dict[str, str], day: date, load_from: date) -> dict:
 
 def _commit() -> str:
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":(exclude)bench/results.md"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     return sha.strip() + ("+changes" if dirty else "")
 
 
