@@ -27,6 +27,8 @@ DOC = """
    freshness against the other feeds and the day the run expects data for (its data interval, or the
    day its triggering ingest runs loaded; a warning and an alert, never a block). Rows were checked at
    the door. A blocking failure stops the run here.
+   **anything_new**: when the last complete run had the same inputs (the loaded batches by content, the
+   as-of date, the code: `audit.build_inputs`), every later task is skipped: nothing new to build.
 2. **dbt**: seeds (reference tables), staging views, registry history (SCD2), marts
    (`fct_work_order`, `fct_enterprise_credit`, ...) and the candidate `published_candidate.indicator_values`;
    each model is one task that builds it and then runs its tests (Cosmos `TestBehavior.BUILD`:
@@ -37,7 +39,8 @@ DOC = """
    `published_indicators` Asset. A run with nothing changed cuts no release and says so.
 5. **report**: the statistics office's files of the release (Excel workbook in statistical-report
    layout, release notes, bulletin), read through the read-only role, written under
-   `$SHUMEI_REPORTS_DIR/release-<N>/` with their checksums recorded in `published.release_log`.
+   `$SHUMEI_REPORTS_DIR/release-<N>/` with their checksums recorded in `published.release_log`; then
+   the run's inputs are recorded in `audit.build_inputs`.
 
 A failure anywhere leaves the last publication exactly as it was and calls the failure callback.
 A refusal (gate, audit or publication) fails its task at once, without retries: it is a decision
@@ -64,7 +67,14 @@ def build_and_publish():
         with refusals_fail_at_once():
             report = gate_new_batches(run_id, expected_day(data_interval_end, triggering_asset_events))
         return {"as_of_date": report.as_of_date.isoformat(), "checked": report.summaries,
-                "expected_day": report.expected_day and report.expected_day.isoformat()}
+                "expected_day": report.expected_day and report.expected_day.isoformat(),
+                "inputs_digest": report.inputs_digest}
+
+    @task.short_circuit
+    def anything_new(gate_result: dict) -> bool:
+        from shumei.build import last_build_with
+
+        return last_build_with(gate_result["inputs_digest"]) is None
 
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -101,16 +111,21 @@ def build_and_publish():
             return publish_release(audit_result, date.fromisoformat(gate_result["as_of_date"]), run_id)
 
     @task
-    def report(published: dict) -> str:
-        from shumei.build import report_release
+    def report(published: dict, gate_result: dict, run_id=None) -> str:
+        from datetime import date
+
+        from shumei.build import record_build_inputs, report_release
 
         with refusals_fail_at_once():
-            return report_release(published)
+            message = report_release(published)
+        record_build_inputs(run_id, gate_result["inputs_digest"], date.fromisoformat(gate_result["as_of_date"]),
+                            published.get("release_id"))
+        return message
 
     gate = gate_sources()
     checked = audit()
-    gate >> dbt >> checked
-    report(publish(checked, gate))
+    gate >> anything_new(gate) >> dbt >> checked
+    report(publish(checked, gate), gate)
 
 
 build_and_publish()

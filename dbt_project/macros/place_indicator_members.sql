@@ -68,13 +68,15 @@
 {%- endmacro %}
 
 
-{% macro place_flow_members(members, extra=[]) -%}
+{% macro place_flow_members(members, extra=[], only_periods=none) -%}
     {#- Flow members (fct_indicator_flow_members) counted in the month, quarter and year of their
         observation date; in their community, their town, the county, and (an early warning about an
         enterprise) every town the enterprise served that month; by total at every level and, at town
         and county level, by each breakdown attribute they carry (channel, request type, category,
         rule). One branch per period type: the period is both an equality (hash join of the values
-        build) and a date range (index range scan of a reader's query for one period). -#}
+        build) and a date range (index range scan of a reader's query for one period).
+        `only_periods`: a relation of (indicator_code, period_type, period_start) to place the members
+        of those periods only (the periods an incremental run of the values rebuilds). -#}
     {%- set lengths = {'month': '1 month', 'quarter': '3 months', 'year': '1 year'} %}
     {%- for period_type, length in lengths.items() %}
     {%- if not loop.first %}
@@ -114,6 +116,16 @@
             periods.period_start = date_trunc('{{ period_type }}', members.observation_date::timestamp)::date
             and members.observation_date >= periods.period_start
             and members.observation_date <= periods.period_end
+            {%- if only_periods %}
+            and exists (
+                select 1
+                from {{ only_periods }} as wanted
+                where
+                    wanted.indicator_code = members.indicator_code
+                    and wanted.period_type = '{{ period_type }}'
+                    and wanted.period_start = periods.period_start
+            )
+            {%- endif %}
     cross join
         lateral (
             select

@@ -29,6 +29,7 @@ class GateBlocked(RuntimeError):
 class GateReport:
     summaries: list[str]  # completeness gaps, then the gate's result
     as_of_date: date
+    inputs_digest: str  # what the build reads (build_inputs_digest)
     expected_day: date | None = None
 
 
@@ -66,6 +67,7 @@ def gate_new_batches(dag_run_id: str | None = None, expected: date | None = None
         migrate(conn)
         completeness = feed_completeness(conn)
         as_of = as_of_date(conn, completeness)
+        digest = build_inputs_digest(conn, as_of)
     summaries = [f.describe() for f in completeness if f.first_gap is not None]
     for line in summaries:
         log.warning("SHUMEI SUMMARY completeness: %s", line)
@@ -77,7 +79,63 @@ def gate_new_batches(dag_run_id: str | None = None, expected: date | None = None
     send_rule_alerts(result, expected_day=expected)
     if not result.passed:
         raise GateBlocked(f"source batches blocked by the quality gate:\n{result.summary()}")
-    return GateReport(summaries, as_of, expected)
+    return GateReport(summaries, as_of, digest, expected)
+
+
+# What a build is computed from: every loaded batch by its content (feed, days, checksum of the source
+# bytes, row counts; not its batch id, so a reload of the same bytes is no change), the as-of date and
+# the code that builds, audits, publishes and reports (dbt project, expectations, this package).
+BATCHES_DIGEST_SQL = """
+select md5(coalesce(string_agg(concat_ws(':', feed, interval_start, interval_end, checksum, rows_received,
+                                         rows_loaded, rows_rejected), ',' order by feed, interval_start, interval_end,
+                                         checksum), ''))
+from raw.batch_log
+where status = 'loaded'
+"""
+CODE_DIRS = ("dbt_project/models", "dbt_project/macros", "dbt_project/seeds", "dbt_project/tests",
+             "dbt_project/dbt_project.yml", "expectations", "include/shumei")
+
+
+def build_inputs_digest(conn: psycopg.Connection, as_of: date | None) -> str:
+    """SHA-256 of the build's inputs (BATCHES_DIGEST_SQL, the as-of date, the files of CODE_DIRS)."""
+    import hashlib
+
+    from shumei.settings import REPO_ROOT
+
+    digest = hashlib.sha256(conn.execute(BATCHES_DIGEST_SQL).fetchone()[0].encode())
+    digest.update(str(as_of).encode())
+    for name in CODE_DIRS:
+        root = REPO_ROOT / name
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def last_build_with(inputs_digest: str) -> str | None:
+    """The message saying what stays in force when the last complete run had these very inputs (so this
+    run has nothing to build, audit, publish or report); None when there is something new."""
+    with psycopg.connect(get_settings().warehouse_url) as conn:
+        row = conn.execute("""select run_id, inputs_digest, release_id from audit.build_inputs
+                              order by recorded_at desc limit 1""").fetchone()
+        current = conn.execute("""select max(release_id) from published.release_log
+                                  where status = 'published'""").fetchone()[0]
+    if row is None or row[1] != inputs_digest or row[2] != current:
+        return None
+    message = (f"nothing new since run {row[0]} (the same loaded batches, as-of date and code): build, audit, "
+               f"publication and reports skipped; release {current} stays in force")
+    log.info("SHUMEI SUMMARY %s", message)
+    return message
+
+
+def record_build_inputs(dag_run_id: str, inputs_digest: str, as_of: date | None, release_id: int | None) -> None:
+    """The inputs of a complete run (after its reports), for the next run's last_build_with."""
+    with psycopg.connect(get_settings().warehouse_url) as conn:
+        conn.execute("""insert into audit.build_inputs (run_id, inputs_digest, as_of_date, release_id)
+                        values (%s, %s, %s, %s)
+                        on conflict (run_id) do update set inputs_digest = excluded.inputs_digest,
+                            as_of_date = excluded.as_of_date, release_id = excluded.release_id,
+                            recorded_at = now()""", (dag_run_id, inputs_digest, as_of, release_id))
 
 
 def audit_candidate(dag_run_id: str | None = None) -> dict:

@@ -90,8 +90,9 @@ def test_transient_errors_are_left_to_retry(dag, monkeypatch, task_id, function)
 
 def test_gate_still_passes_its_report_on(dag, monkeypatch):
     monkeypatch.setattr(shumei.build, "gate_new_batches",
-                        lambda run_id, expected: shumei.build.GateReport(["ok"], date(2024, 3, 1), expected))
-    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"], "expected_day": None}
+                        lambda run_id, expected: shumei.build.GateReport(["ok"], date(2024, 3, 1), "digest", expected))
+    assert _run(dag, "gate_sources") == {"as_of_date": "2024-03-01", "checked": ["ok"], "expected_day": None,
+                                            "inputs_digest": "digest"}
     # the day the run expects data for comes from its data interval (a `make run` for 2024-03-05)
     import pendulum
 

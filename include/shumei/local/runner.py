@@ -125,15 +125,16 @@ def _short(line: str) -> str:
     return re.sub(r"\s+\[[\w.]+\] loc=\S+$", "", text)[-200:]
 
 
-def run_pipeline(env: dict[str, str], end: date, *, step) -> None:
+def run_pipeline(env: dict[str, str], end: date, *, step, load_from: date = HISTORY_START) -> None:
+    """Sources up to `end`, the ingest DAGs for the days from `load_from` not loaded yet, the build."""
     airflow_bin = bin_path("airflow")
     with step(f"source simulators: generate data up to {end} (only what is new), start the hotline API"):
         generate_sources(env, end)
         start_hotline(env)
     # The three sources are independent: their DAG runs go side by side.
-    with step(f"ingest_registry, ingest_credit, ingest_hotline (in parallel): {HISTORY_START} .. {end}, "
+    with step(f"ingest_registry, ingest_credit, ingest_hotline (in parallel): {load_from} .. {end}, "
               "only days not loaded yet"):
-        conf = f'{{"load_from": "{HISTORY_START.isoformat()}"}}'
+        conf = f'{{"load_from": "{load_from.isoformat()}"}}'
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = [pool.submit(dags_test, f"ingest_{s}", end, conf, airflow_bin)
                        for s in ("registry", "credit", "hotline")]
