@@ -16,6 +16,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cat requirements/superset.
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
+	@echo "                 (END_DATE=YYYY-MM-DD: last day; SCALE=city|province: 10x / 100x sources, one scale a clone)"
 	@echo "make test        the whole test suite (unit, integration on embedded PostgreSQL, ruff, sqlfluff)"
 	@echo "make lint        ruff and sqlfluff only (both also run inside make test)"
 	@echo "make stop        stop the simulators and the embedded warehouse"
@@ -56,7 +57,7 @@ dbt-parse: venv
 	$(PY) -m shumei dbt-parse
 
 run: venv dbt-parse
-	$(PY) -m shumei run $(if $(END_DATE),--end-date $(END_DATE),)
+	$(PY) -m shumei run $(if $(END_DATE),--end-date $(END_DATE),) $(if $(SCALE),--scale $(SCALE),)
 
 stop: venv
 	$(PY) -m shumei stop

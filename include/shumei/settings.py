@@ -17,6 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # the readers' database (SHUMEI_READER_DB) and the role of its connections into the warehouse database
 READER_DATABASE = "shumei_public"
 FDW_USER = "shumei_fdw"
+# the sizes of the simulated world (`make run SCALE=...`): one county, a city of 10x, a province of 100x
+SCALES = ("county", "city", "province")
 
 
 def bin_path(name: str) -> str:
@@ -69,6 +71,8 @@ class Settings:
     reference_wait_seconds: float  # how long a day of a feed waits for the day of the feeds it refers to
     # keyed hash of caller identity (never leaves the restricted raw tables in clear)
     pii_hash_key: str
+    # which division list is official (dbt_project/divisions/<scale>/), and the simulators' size
+    scale: str
 
     @property
     def warehouse_url(self) -> str:
@@ -108,4 +112,11 @@ def get_settings() -> Settings:
         registry_dir=Path(_env("SHUMEI_REGISTRY_DIR", str(drops / "registry"))),
         credit_dir=Path(_env("SHUMEI_CREDIT_DIR", str(drops / "credit"))),
         pii_hash_key=_env("SHUMEI_PII_HASH_KEY", ""),
+        scale=_scale(_env("SHUMEI_SCALE", "county")),
     )
+
+
+def _scale(value: str) -> str:
+    if value not in SCALES:
+        raise ValueError(f"SHUMEI_SCALE={value!r}: one of {', '.join(SCALES)}")
+    return value

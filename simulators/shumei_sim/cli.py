@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--scale", choices=list(SCALES), default="county")
     b.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
 
+    v = sub.add_parser("divisions", help="the division list of the simulated world at a scale (CSV)")
+    v.add_argument("--scale", choices=list(SCALES), required=True)
+    v.add_argument("--county-list", type=Path, required=True, help="the county's list (ref_divisions.csv)")
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--seed", type=int, default=DEFAULT_SEED)
+
     a = p.parse_args(argv)
     if a.cmd == "generate":
         from .generate import generate
@@ -84,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
             faults["bad_rows"] = a.bad_rows.split(",")
         app = create_app(a.db, a.token, a.rate_limit, a.burst, faults)
         uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+        return 0
+    if a.cmd == "divisions":
+        import csv
+
+        from .divisions import division_csv
+
+        with a.county_list.open(encoding="utf-8", newline="") as fh:
+            county_rows = list(csv.DictReader(fh))
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(division_csv(county_rows, a.scale, a.seed), encoding="utf-8")
+        print(a.out)
         return 0
     if a.cmd == "bad-file":
         from .badfiles import KINDS, credit_bad, registry_bad

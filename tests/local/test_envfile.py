@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from shumei.local.envfile import build_env, ensure_env, read_env
 
 
@@ -24,3 +25,24 @@ def test_an_env_of_the_earlier_version_moves_the_readers_to_their_database(tmp_p
     # a second call changes nothing
     before = path.read_text()
     assert ensure_env(path)[0] == read_env(path) and path.read_text() == before
+
+
+def test_an_installation_keeps_the_scale_it_was_made_at(tmp_path):
+    from shumei.local.envfile import record_scale
+
+    path = tmp_path / ".env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in build_env(tmp_path / "local", 55999, 8799, 8099).items()))
+    assert record_scale(None, path) == "county"  # nothing recorded, nothing asked: county, .env unchanged
+    assert "SHUMEI_SCALE" not in read_env(path)
+    assert record_scale("city", path) == "city"  # a fresh installation records the scale asked for
+    assert read_env(path)["SHUMEI_SCALE"] == "city"
+    assert record_scale(None, path) == record_scale("city", path) == "city"
+    with pytest.raises(SystemExit, match="holds city-scale data"):
+        record_scale("province", path)
+    # an installation that already holds county data (made before scales were recorded) refuses too
+    older = tmp_path / "older.env"
+    older.write_text("".join(f"{k}={v}\n" for k, v in build_env(tmp_path / "old", 55999, 8799, 8099).items()))
+    (tmp_path / "old" / "warehouse").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="holds county-scale data"):
+        record_scale("city", older)
+    assert record_scale("county", older) == "county" and "SHUMEI_SCALE" not in read_env(older)

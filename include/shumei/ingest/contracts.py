@@ -23,10 +23,13 @@ import pydantic
 import yaml
 from stdnum.cn import uscc
 
+from shumei.settings import get_settings
+
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
-# The official list of division codes (DOMAIN §3, §8): the file the county replaces with its own (same
-# columns); dbt loads the same file as the seed ref_divisions, so the door and the warehouse agree.
-DIVISIONS_FILE = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "ref_divisions.csv"
+# The official lists of division codes (DOMAIN §3, §8), one per scale: divisions/county/ is the file the
+# county replaces with its own (same columns); dbt loads the same file as the seed ref_divisions (its
+# seed-paths name the folder of SHUMEI_SCALE), so the door and the warehouse agree.
+DIVISIONS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "divisions"
 
 # type -> PostgreSQL type. The forms accepted (loader._type_ok, the fast path): date = YYYY-MM-DD
 # (ISO 8601) or a real Excel date cell, never 01/05/2023 (date_not_iso); timestamp = an ISO date, 'T'
@@ -190,9 +193,18 @@ class Contract(pydantic.BaseModel):
         return cols
 
 
-@cache
-def division_codes(path: Path = DIVISIONS_FILE) -> frozenset[str]:
+def divisions_file(scale: str | None = None) -> Path:
+    """The official division list of `scale` (default: the setting SHUMEI_SCALE)."""
+    return DIVISIONS_DIR / (scale or get_settings().scale) / "ref_divisions.csv"
+
+
+def division_codes(path: Path | None = None) -> frozenset[str]:
     """The 12-digit codes of the official division list (`check: division_code` accepts only these)."""
+    return _division_codes(path or divisions_file())
+
+
+@cache
+def _division_codes(path: Path) -> frozenset[str]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         codes = frozenset(row["area_code"].strip() for row in csv.DictReader(fh) if row.get("area_code"))
     if not codes:

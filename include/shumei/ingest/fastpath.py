@@ -228,6 +228,7 @@ def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]
     `re` (ASCII) stands in for PostgreSQL's `~`; values with spaces around them, or with characters
     that are not printable (where `$` and the two engines could differ), are left to SQL."""
     pattern = re.compile(f.pattern, re.ASCII) if f.pattern else None
+    divisions = division_codes() if f.check == "division_code" else frozenset()
 
     def test(value: str) -> bool:
         if value.strip(" ") is not value or not value.isprintable():
@@ -239,7 +240,7 @@ def _value_test(f: Field, known: frozenset[str] | None) -> Callable[[str], bool]
         if f.references and value not in known:
             return False
         if f.check == "division_code":
-            return value in division_codes()
+            return value in divisions
         return True
 
     return test

@@ -443,7 +443,7 @@ def _reason_cases(contract: Contract, meta: BatchMeta, valid_codes: list[str],
                  ("out_of_range", f.max is not None, "{t} > {v}", f.max),
                  ("pattern_mismatch", bool(f.pattern), "{c} !~ {v}", f.pattern),
                  ("invalid_uscc", f.check == "uscc", "{c} <> all({v})", valid_codes),
-                 ("invalid_division_code", f.check == "division_code", "{c} <> all({v})",  # contracts.DIVISIONS_FILE
+                 ("invalid_division_code", f.check == "division_code", "{c} <> all({v})",  # contracts.divisions_file()
                   f.check == "division_code" and sorted(division_codes())),
                  ("unknown_reference", bool(f.references), "{c} <> all({v})", sorted(known.get(f.name, ()))),
                  ("future_date", f.not_future, "{t} >= {v}::{ty} + {tol}::interval", horizon.get(f.type))]

@@ -122,6 +122,23 @@ def _upgrade_env(path: Path, values: dict[str, str]) -> dict[str, str]:
     return read_env(path)
 
 
+def record_scale(requested: str | None, path: Path = ENV_PATH) -> str:
+    """The scale of this installation (SHUMEI_SCALE in `.env`, county when absent): recorded the first
+    time one is asked for; an installation holds the data of one scale, so asking for another one
+    afterwards is refused (its warehouse, drops and division list would disagree)."""
+    recorded = read_env(path).get("SHUMEI_SCALE")
+    if requested is None or requested == (recorded or "county"):
+        return recorded or "county"
+    local = Path(read_env(path).get("SHUMEI_LOCAL_DIR", REPO_ROOT / ".local"))
+    if recorded or (local / "warehouse").exists() or (local / "drops").exists():
+        raise SystemExit(f"this installation holds {recorded or 'county'}-scale data ({local}); a run at "
+                         f"{requested} scale needs a clone of its own (or `make stop`, then delete {local} "
+                         f"and {path})")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"SHUMEI_SCALE={requested}\n")
+    return requested
+
+
 def ensure_env(path: Path = ENV_PATH) -> tuple[dict[str, str], bool]:
     """Write `.env` once; later calls return what is there, upgraded in place (_upgrade_env), with
     settings added since it was written, and the file made private again. Returns (values, created)."""

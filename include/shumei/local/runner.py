@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from shumei.failures import private_dir
-from shumei.settings import bin_path
+from shumei.settings import bin_path, get_settings
 
 HISTORY_START = date(2022, 1, 1)
 PROGRESS = re.compile(r"(SHUMEI (PROGRESS|SUMMARY|FAILURE)|ERROR - |Traceback|Error:)")
@@ -51,7 +51,8 @@ def _sim() -> str:
 def generate_sources(env: dict[str, str], end: date) -> None:
     drops = _local(env) / "drops"
     drops.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_sim(), "generate", "--out", str(drops), "--end", end.isoformat()], check=True)
+    subprocess.run([_sim(), "generate", "--out", str(drops), "--end", end.isoformat(),
+                    "--scale", get_settings().scale], check=True)
 
 
 def start_hotline(env: dict[str, str]) -> None:
