@@ -171,7 +171,9 @@ def main() -> None:
                                  f"{args.day - timedelta(days=1)}` first")
             print(f"==> preparing the history {first} .. {args.day - timedelta(days=1)} (not timed)")
             runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step, load_from=first)
-        history = f"{first} .. {args.day - timedelta(days=1)} ({(args.day - first).days} days)"
+        scale = get_settings().scale
+        history = (f"{'' if scale == 'county' else scale + ' scale, '}{first} .. {args.day - timedelta(days=1)} "
+                   f"({(args.day - first).days} days)")
         _append(history, f"increment {args.day}", _timed_run(env, args.day, first))
         _append(history, "nothing new", _timed_run(env, args.day, first))
     finally:
