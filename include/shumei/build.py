@@ -92,7 +92,7 @@ select md5(coalesce(string_agg(concat_ws(':', feed, interval_start, interval_end
 from raw.batch_log
 where status = 'loaded'
 """
-CODE_DIRS = ("dbt_project/models", "dbt_project/macros", "dbt_project/seeds", "dbt_project/divisions",
+CODE_DIRS = ("dbt_project/models", "dbt_project/macros", "dbt_project/seeds", "dbt_project/scales",
              "dbt_project/tests",
              "dbt_project/dbt_project.yml", "expectations", "include/shumei")
 

@@ -71,7 +71,7 @@ class Settings:
     reference_wait_seconds: float  # how long a day of a feed waits for the day of the feeds it refers to
     # keyed hash of caller identity (never leaves the restricted raw tables in clear)
     pii_hash_key: str
-    # which division list is official (dbt_project/divisions/<scale>/), and the simulators' size
+    # which division list is official (dbt_project/scales/<scale>/), and the simulators' size
     scale: str
 
     @property

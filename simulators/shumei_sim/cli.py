@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--scale", choices=list(SCALES), default="county")
     b.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
 
-    v = sub.add_parser("divisions", help="the division list of the simulated world at a scale (CSV)")
+    v = sub.add_parser("scale-references", help="the division list and baselines of the simulated world at a scale")
     v.add_argument("--scale", choices=list(SCALES), required=True)
-    v.add_argument("--county-list", type=Path, required=True, help="the county's list (ref_divisions.csv)")
-    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--county-dir", type=Path, required=True, help="the county's seeds (dbt_project/scales/county)")
+    v.add_argument("--out-dir", type=Path, required=True)
     v.add_argument("--seed", type=int, default=DEFAULT_SEED)
 
     a = p.parse_args(argv)
@@ -91,16 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(a.db, a.token, a.rate_limit, a.burst, faults)
         uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
         return 0
-    if a.cmd == "divisions":
-        import csv
+    if a.cmd == "scale-references":
+        from .scale_references import scale_references
 
-        from .divisions import division_csv
-
-        with a.county_list.open(encoding="utf-8", newline="") as fh:
-            county_rows = list(csv.DictReader(fh))
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(division_csv(county_rows, a.scale, a.seed), encoding="utf-8")
-        print(a.out)
+        a.out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in scale_references(a.county_dir, a.scale, a.seed).items():
+            (a.out_dir / name).write_text(text, encoding="utf-8")
+            print(a.out_dir / name)
         return 0
     if a.cmd == "bad-file":
         from .badfiles import KINDS, credit_bad, registry_bad

@@ -18,8 +18,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DBT = REPO / "dbt_project"
 SEEDS = DBT / "seeds"
-# the division list of each scale (seed-paths: seeds and divisions/<SHUMEI_SCALE>)
-DIVISIONS = sorted((DBT / "divisions").glob("*/ref_divisions.csv"))
+# the seeds of each scale (seed-paths: seeds and scales/<SHUMEI_SCALE>)
+SCALE_SEEDS = sorted((DBT / "scales").glob("*/*.csv"))
 PROGRAMME = REPO / "docs" / "sources" / "shumei_programme_2023-03-06.txt"
 
 INDICATOR_CODES = {
@@ -64,7 +64,8 @@ NON_ADDITIVE = {"QYDZZ_ZJ", "QY_LJ", "QY_XM", "SFD_QY", "XY_PJ", "XY_AUP", "XY_C
 
 
 def read_seed(name: str) -> list[dict[str, str]]:
-    path = DBT / "divisions" / "county" / "ref_divisions.csv" if name == "ref_divisions" else SEEDS / f"{name}.csv"
+    county = DBT / "scales" / "county" / f"{name}.csv"
+    path = county if county.exists() else SEEDS / f"{name}.csv"
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -86,7 +87,7 @@ def normalised(text: str) -> str:
     return re.sub(r"\s+|\*\*", "", text)
 
 
-@pytest.mark.parametrize("csv_path", sorted(SEEDS.glob("*.csv")) + DIVISIONS, ids=lambda p: p.parent.name + "/" + p.stem)
+@pytest.mark.parametrize("csv_path", sorted(SEEDS.glob("*.csv")) + SCALE_SEEDS, ids=lambda p: p.parent.name + "/" + p.stem)
 def test_every_seed_column_is_typed_and_documented(csv_path: Path) -> None:
     properties = seed_properties()
     assert csv_path.stem in properties, f"{csv_path.stem} missing from _seeds.yml"

@@ -26,10 +26,10 @@ from stdnum.cn import uscc
 from shumei.settings import get_settings
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
-# The official lists of division codes (DOMAIN §3, §8), one per scale: divisions/county/ is the file the
+# The official lists of division codes (DOMAIN §3, §8), one per scale: scales/county/ is the file the
 # county replaces with its own (same columns); dbt loads the same file as the seed ref_divisions (its
 # seed-paths name the folder of SHUMEI_SCALE), so the door and the warehouse agree.
-DIVISIONS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "divisions"
+SCALES_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "scales"
 
 # type -> PostgreSQL type. The forms accepted (loader._type_ok, the fast path): date = YYYY-MM-DD
 # (ISO 8601) or a real Excel date cell, never 01/05/2023 (date_not_iso); timestamp = an ISO date, 'T'
@@ -195,7 +195,7 @@ class Contract(pydantic.BaseModel):
 
 def divisions_file(scale: str | None = None) -> Path:
     """The official division list of `scale` (default: the setting SHUMEI_SCALE)."""
-    return DIVISIONS_DIR / (scale or get_settings().scale) / "ref_divisions.csv"
+    return SCALES_DIR / (scale or get_settings().scale) / "ref_divisions.csv"
 
 
 def division_codes(path: Path | None = None) -> frozenset[str]:

@@ -1,5 +1,6 @@
-"""The division list of each scale (dbt_project/divisions/<scale>/): the simulated world's own, read by
-the door (contracts.division_codes) and by dbt (seed-paths) alike."""
+"""The reference seeds of each scale (dbt_project/scales/<scale>/: the division list and the programme's
+baselines): the simulated world's own, the division list read by the door (contracts.division_codes)
+and by dbt (seed-paths) alike."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import pytest
 from shumei.ingest.contracts import division_codes, divisions_file
 from shumei.settings import SCALES, get_settings
 from shumei_sim.common import SCALES as SIM_SCALES
-from shumei_sim.divisions import division_csv
 from shumei_sim.registry import Ledger
+from shumei_sim.scale_references import scale_references
 
 REPO = Path(__file__).resolve().parents[2]
-COUNTY = REPO / "dbt_project" / "divisions" / "county" / "ref_divisions.csv"
+COUNTY_DIR = REPO / "dbt_project" / "scales" / "county"
+COUNTY = COUNTY_DIR / "ref_divisions.csv"
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -36,9 +38,14 @@ def test_the_county_list_holds_the_simulated_county_communities() -> None:
 
 
 @pytest.mark.parametrize("scale", ["city", "province"])
-def test_the_list_of_a_scale_is_the_simulators_output(scale: str) -> None:
-    """Regenerate with: shumei-sim divisions --scale <scale> --county-list <county list> --out <file>."""
-    assert divisions_file(scale).read_text(encoding="utf-8") == division_csv(rows(COUNTY), scale)
+def test_the_seeds_of_a_scale_are_the_simulators_output(scale: str) -> None:
+    """Regenerate with: shumei-sim scale-references --scale <scale> --county-dir dbt_project/scales/county
+    --out-dir dbt_project/scales/<scale>."""
+    folder = divisions_file(scale).parent
+    expected = scale_references(COUNTY_DIR, scale)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected) == sorted(p.name for p in COUNTY_DIR.iterdir())
+    for name, text in expected.items():
+        assert (folder / name).read_text(encoding="utf-8") == text, name
 
 
 @pytest.mark.parametrize("scale", SCALES)
