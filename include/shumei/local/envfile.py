@@ -126,10 +126,11 @@ def record_scale(requested: str | None, path: Path = ENV_PATH) -> str:
     """The scale of this installation (SHUMEI_SCALE in `.env`, county when absent): recorded the first
     time one is asked for; an installation holds the data of one scale, so asking for another one
     afterwards is refused (its warehouse, drops and division list would disagree)."""
-    recorded = read_env(path).get("SHUMEI_SCALE")
+    values = read_env(path)
+    recorded = values.get("SHUMEI_SCALE")
     if requested is None or requested == (recorded or "county"):
         return recorded or "county"
-    local = Path(read_env(path).get("SHUMEI_LOCAL_DIR", REPO_ROOT / ".local"))
+    local = Path(values.get("SHUMEI_LOCAL_DIR", REPO_ROOT / ".local"))
     if recorded or (local / "warehouse").exists() or (local / "drops").exists():
         raise SystemExit(f"this installation holds {recorded or 'county'}-scale data ({local}); a run at "
                          f"{requested} scale needs a clone of its own (or `make stop`, then delete {local} "
