@@ -17,7 +17,7 @@ from shumei.dag_support import (
     notify_failure,
     refusals_fail_at_once,
 )
-from shumei.dbt_support import dbt_manifest_path, dbt_project_dir
+from shumei.dbt_support import dbt_manifest_path, dbt_project_dir, failed_tests_fail_at_once
 
 DOC = """
 ### Build and publish (数据仓库构建与发布)
@@ -44,7 +44,8 @@ DOC = """
 
 A failure anywhere leaves the last publication exactly as it was and calls the failure callback.
 A refusal (gate, audit or publication) fails its task at once, without retries: it is a decision
-about the data, not a glitch. Any other error (a lost connection) is retried.
+about the data, not a glitch. So does a dbt task whose only failures are tests that found rows; a
+model that errored, or a test that could not run, is retried once. Any other error (a lost connection) is retried.
 Docs: docs/publication.md, docs/warehouse.md.
 """
 
@@ -93,6 +94,7 @@ def build_and_publish():
                        "install_deps": False},
         default_args={**DEFAULT_ARGS, "retries": 1},
     )
+    failed_tests_fail_at_once(dbt)
 
     @task
     def audit(run_id=None) -> dict:

@@ -146,3 +146,34 @@ def test_a_missing_drop_or_a_lost_connection_is_retried(ingest_dag, monkeypatch)
         with pytest.raises(type(error)):
             _load(ingest_dag)
     assert ingest_dag.get_task("load").retries >= 1
+
+
+def _dbt_result(*nodes: tuple[str, str, str]):
+    """A stand-in for the dbtRunnerResult's runner returns it: (resource type, name, status) per node."""
+    from types import SimpleNamespace as NS
+
+    results = [NS(status=status, message="Got 3 results, configured to fail" if status == "fail" else "boom",
+                  node=NS(resource_type=kind, name=name)) for kind, name, status in nodes]
+    return NS(success=all(r.status in ("success", "pass", "warn", "skipped") for r in results),
+              exception=None, result=NS(results=results))
+
+
+@pytest.mark.parametrize("task_id", ["dbt.indicator_values_model_build",
+                                     "dbt.assert_indicator_numerator_le_denominator_test"])
+def test_failed_dbt_tests_fail_at_once_a_dbt_error_is_retried(dag, task_id):
+    """issue 14: retries on models, none on tests. The dbt tasks of the DAG (a model built with its
+    tests, the tests on several models) judge dbt's result as Cosmos hands it to them."""
+    from cosmos.dbt.runner import CosmosDbtRunError
+
+    task = dag.get_task(task_id)
+    assert task.retries >= 1
+    handle = task.handle_exception
+    handle(_dbt_result(("model", "m", "success"), ("test", "t", "pass"), ("test", "w", "warn")))
+    with pytest.raises(AirflowFailException, match=r"not_negative: Got 3 results, configured to fail"):
+        handle(_dbt_result(("model", "m", "success"), ("test", "not_negative", "fail")))
+    for wrong in [(("model", "m", "error"),),  # a model that errored (a lost connection, a lock timeout)
+                  (("test", "t", "error"),),  # a test that could not run
+                  (("model", "m", "error"), ("test", "t", "fail"))]:
+        with pytest.raises(CosmosDbtRunError) as caught:
+            handle(_dbt_result(*wrong))
+        assert not isinstance(caught.value, AirflowFailException)
