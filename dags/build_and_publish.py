@@ -7,7 +7,7 @@ Triggered when all three ingest DAGs have updated their raw Assets. Logic: inclu
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from shumei.dag_support import (
@@ -29,6 +29,8 @@ DOC = """
    the door. A blocking failure stops the run here.
    **anything_new**: when the last complete run had the same inputs (the loaded batches by content, the
    as-of date, the code: `audit.build_inputs`), every later task is skipped: nothing new to build.
+   Trigger with the param `rebuild` true (`airflow dags test build_and_publish <date> -c '{"rebuild": true}'`)
+   to build, audit and report all the same (after a change outside the digest, or to time the build).
 2. **dbt**: seeds (reference tables), staging views, registry history (SCD2), marts
    (`fct_work_order`, `fct_enterprise_credit`, ...) and the candidate `published_candidate.indicator_values`;
    each model is one task that builds it and then runs its tests (Cosmos `TestBehavior.BUILD`:
@@ -56,6 +58,8 @@ Docs: docs/publication.md, docs/warehouse.md.
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params={"rebuild": Param(False, type="boolean",
+                             description="build, audit and report even if nothing is new (anything_new)")},
     on_failure_callback=notify_failure,
     tags=["shumei", "warehouse", "publish"],
     doc_md=DOC,
@@ -72,10 +76,10 @@ def build_and_publish():
                 "inputs_digest": report.inputs_digest}
 
     @task.short_circuit
-    def anything_new(gate_result: dict) -> bool:
+    def anything_new(gate_result: dict, params=None) -> bool:
         from shumei.build import last_build_with
 
-        return last_build_with(gate_result["inputs_digest"]) is None
+        return bool((params or {}).get("rebuild")) or last_build_with(gate_result["inputs_digest"]) is None
 
     dbt = DbtTaskGroup(
         group_id="dbt",

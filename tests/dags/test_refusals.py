@@ -101,6 +101,20 @@ def test_gate_still_passes_its_report_on(dag, monkeypatch):
         == "2024-03-05"
 
 
+def test_nothing_new_skips_unless_a_rebuild_is_asked_for(dag, monkeypatch):
+    """anything_new: the last complete run had these inputs -> skip (False); the DAG param `rebuild`
+    (a data engineer's or the Cosmos benchmark's `-c '{"rebuild": true}'`) builds all the same."""
+    seen = []
+    monkeypatch.setattr(shumei.build, "last_build_with", lambda digest: seen.append(digest) or "release 3 stays")
+    fn = dag.get_task("anything_new").python_callable
+    assert fn({"inputs_digest": "d1"}, params={"rebuild": False}) is False
+    assert fn({"inputs_digest": "d1"}, params={"rebuild": True}) is True
+    assert seen == ["d1"]
+    assert dag.params["rebuild"] is False
+    monkeypatch.setattr(shumei.build, "last_build_with", lambda digest: None)
+    assert fn({"inputs_digest": "d2"}, params={"rebuild": False}) is True
+
+
 @pytest.fixture(scope="module")
 def ingest_dag():
     from airflow.dag_processing.dagbag import DagBag

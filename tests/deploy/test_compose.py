@@ -456,10 +456,11 @@ def test_no_token_on_a_command_line(services):
     assert '"--token"' not in runner
 
 
-def test_airflow_task_logs_are_private(services):
-    from shumei.local.envfile import PRIVATE_AIRFLOW_LOGS
+def test_airflow_settings_of_every_installation(services):
+    """Private task logs, no Cosmos telemetry: as in a local `.env` (envfile.AIRFLOW_SETTINGS)."""
+    from shumei.local.envfile import AIRFLOW_SETTINGS
 
-    for name in ("airflow-scheduler", "airflow-apiserver"):
+    for name in ("airflow-scheduler", "airflow-apiserver", "airflow-worker", "airflow-dag-processor"):
         env = env_of(services[name])
-        for key, value in PRIVATE_AIRFLOW_LOGS.items():
+        for key, value in AIRFLOW_SETTINGS.items():
             assert env.get(key) == value, (name, key)

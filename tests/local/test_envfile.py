@@ -46,3 +46,16 @@ def test_an_installation_keeps_the_scale_it_was_made_at(tmp_path):
     with pytest.raises(SystemExit, match="holds county-scale data"):
         record_scale("city", older)
     assert record_scale("county", older) == "county" and "SHUMEI_SCALE" not in read_env(older)
+
+
+def test_an_env_written_before_a_setting_existed_gets_it(tmp_path):
+    """Private task logs and no Cosmos telemetry (envfile.AIRFLOW_SETTINGS) reach the Airflow processes of
+    an installation whose `.env` predates them."""
+    path = tmp_path / ".env"
+    fresh = build_env(tmp_path, wh_port=55999, hotline_port=8799, airflow_port=8099)
+    assert fresh["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    path.write_text("".join(f"{k}={v}\n" for k, v in fresh.items() if not k.startswith(("AIRFLOW__COSMOS__",
+                                                                                          "AIRFLOW__LOGGING__"))))
+    values, _ = ensure_env(path)
+    assert values["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    assert values["AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS"] == "0o600"

@@ -51,6 +51,12 @@ def _token() -> str:
 # Airflow's defaults are 0o775 folders and 0o664 files)
 PRIVATE_AIRFLOW_LOGS = {"AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
                         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600"}
+# Cosmos sends usage metrics to its vendor by default (an HTTP call per task and DAG-run event, each
+# waiting up to 1 s where the network drops it): never from a county's machine (dbt's own is off in
+# dbt_project.yml, send_anonymous_usage_stats)
+NO_TELEMETRY = {"AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False"}
+# Airflow settings every installation has (a `.env` written before one existed gets it when read)
+AIRFLOW_SETTINGS = {**PRIVATE_AIRFLOW_LOGS, **NO_TELEMETRY}
 
 
 def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: int) -> dict[str, str]:
@@ -90,7 +96,7 @@ def build_env(local_dir: Path, wh_port: int, hotline_port: int, airflow_port: in
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__PORT": str(airflow_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{airflow_port}/execution/",
-        **PRIVATE_AIRFLOW_LOGS,
+        **AIRFLOW_SETTINGS,
         "AIRFLOW_CONN_SHUMEI_WAREHOUSE": pg_url("shumei_owner", pw["owner"], host, wh_port, db),
     }
     return env
@@ -145,7 +151,7 @@ def ensure_env(path: Path = ENV_PATH) -> tuple[dict[str, str], bool]:
     settings added since it was written, and the file made private again. Returns (values, created)."""
     if path.exists():
         path.chmod(0o600)
-        return {**PRIVATE_AIRFLOW_LOGS, **_upgrade_env(path, read_env(path))}, False
+        return {**AIRFLOW_SETTINGS, **_upgrade_env(path, read_env(path))}, False
     local_dir = REPO_ROOT / ".local"
     env = build_env(local_dir, wh_port=free_port(55432), hotline_port=free_port(8765),
                     airflow_port=free_port(8080))
