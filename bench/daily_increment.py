@@ -51,10 +51,10 @@ nothing new. Load average: 1 minute, at the start and the end of the run (2 core
 def _env(args: argparse.Namespace) -> tuple[dict[str, str], bool]:
     """The settings of the install (written once into DIR/env for --work), and whether the bench owns it."""
     from shumei.local.embedded import free_port
-    from shumei.local.envfile import build_env, read_env
+    from shumei.local.envfile import AIRFLOW_SETTINGS, build_env, ensure_env, read_env
 
-    if args.env_file:
-        return read_env(Path(args.env_file)), False
+    if args.env_file:  # (upgraded as `make run` upgrades it)
+        return ensure_env(Path(args.env_file))[0], False
     work = Path(args.work).resolve()
     path = work / "env"
     if not path.exists():
@@ -62,7 +62,7 @@ def _env(args: argparse.Namespace) -> tuple[dict[str, str], bool]:
         env = build_env(work, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port())
         path.write_text("".join(f"{key}={value}\n" for key, value in env.items()), encoding="utf-8")
         path.chmod(0o600)
-    return read_env(path), True
+    return {**AIRFLOW_SETTINGS, **read_env(path)}, True
 
 
 def _loaded_through(env: dict[str, str]) -> date | None:
@@ -147,6 +147,9 @@ def main() -> None:
     where.add_argument("--env-file", help="settings of an existing install, e.g. .env of `make run`")
     parser.add_argument("--day", required=True, type=date.fromisoformat, help="the day of the increment")
     parser.add_argument("--history-days", type=int, help="days of history before --day (default: from 2022-01-01)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="with --work: prepare the history and stop (time the increment in a later call, "
+                             "e.g. beside another install's, so both see the same load)")
     args = parser.parse_args()
 
     from shumei.cli import migrate_airflow, migrate_warehouse, server_from_env, start_warehouse
@@ -171,6 +174,9 @@ def main() -> None:
                                  f"{args.day - timedelta(days=1)}` first")
             print(f"==> preparing the history {first} .. {args.day - timedelta(days=1)} (not timed)")
             runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step, load_from=first)
+        if args.prepare_only:
+            print(f"==> history prepared through {args.day - timedelta(days=1)}; the increment is not timed")
+            return
         scale = get_settings().scale
         history = (f"{'' if scale == 'county' else scale + ' scale, '}{first} .. {args.day - timedelta(days=1)} "
                    f"({(args.day - first).days} days)")

@@ -32,8 +32,9 @@ def read_env(path: Path = ENV_PATH) -> dict[str, str]:
 
 
 def load_env(path: Path = ENV_PATH) -> dict[str, str]:
-    """Put the `.env` values into os.environ (values already set in the environment win)."""
-    values = read_env(path)
+    """Put the `.env` values (with the Airflow settings it may predate) into os.environ (values already
+    set in the environment win)."""
+    values = {**AIRFLOW_SETTINGS, **read_env(path)}
     for key, value in values.items():
         os.environ.setdefault(key, value)
     from shumei.settings import get_settings
