@@ -11,6 +11,7 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from shumei.dag_support import (
+    DBT_STATEMENT_TIMEOUT,
     DEFAULT_ARGS,
     PUBLISHED_ASSET,
     RAW_ASSETS,
@@ -94,7 +95,8 @@ def build_and_publish():
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
                                    should_detach_multiple_parents_tests=True),
         # the data's as-of date (the last day every source has loaded) makes the build reproducible
-        operator_args={"vars": {"shumei_as_of_date": "{{ ti.xcom_pull(task_ids='gate_sources')['as_of_date'] }}"},
+        operator_args={"vars": {"shumei_as_of_date": "{{ ti.xcom_pull(task_ids='gate_sources')['as_of_date'] }}",
+                                "shumei_statement_timeout": DBT_STATEMENT_TIMEOUT},
                        "install_deps": False},
         default_args={**DEFAULT_ARGS, "retries": 1},
     )

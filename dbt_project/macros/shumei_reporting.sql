@@ -97,3 +97,18 @@
         levels. Shared by the add-up tests, so additivity is read the same way by each. -#}
     {{ catalogued_indicator_values(['indicator_catalog.area_levels'], where='indicator_catalog.is_additive') }}
 {%- endmacro %}
+
+{#-
+    The longest a model's statements may run (var shumei_statement_timeout, a PostgreSQL interval
+    such as '14min'; none by default, as for a bare `dbt build`). The warehouse DAG sets it below the
+    task's execution timeout (shumei.dag_support.DBT_STATEMENT_TIMEOUT): Airflow's timeout cannot stop a
+    query that is running (dbt waits for its thread), PostgreSQL's can, and the task then fails and
+    is retried like any error. A pre-hook of every model (dbt_project.yml): `set local`, so it lasts
+    until the model's transaction ends.
+#}
+{% macro statement_timeout() -%}
+    {%- set limit = var('shumei_statement_timeout', none) -%}
+    {%- if limit -%}
+        set local statement_timeout = '{{ limit }}'
+    {%- endif -%}
+{%- endmacro %}

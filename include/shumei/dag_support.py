@@ -75,6 +75,10 @@ def refusals_fail_at_once() -> Iterator[None]:
 # generous but finite: a dbt model takes up to ~40 s, the gate and the audit ~1 min, a publication
 # seconds; the ingest of the whole history on the first load ~3 min (INGEST_TIMEOUT).
 TASK_TIMEOUT = timedelta(minutes=15)
+# Airflow's timeout cannot stop a dbt model's query (dbt waits for its running thread; seen at city
+# scale: 984 s with a 15 min timeout): the warehouse stops it a minute earlier (dbt var
+# shumei_statement_timeout, a pre-hook of every model), and the task fails and retries.
+DBT_STATEMENT_TIMEOUT = f"{int((TASK_TIMEOUT - timedelta(minutes=1)).total_seconds())}s"
 INGEST_TIMEOUT = timedelta(minutes=30)
 
 DEFAULT_ARGS = {

@@ -66,6 +66,11 @@ def test_every_task_has_an_execution_timeout(dagbag):
         timeout = t.execution_timeout
         assert timeout is not None, f"{dag_id}.{t.task_id}: no execution_timeout"
         assert timedelta(minutes=5) <= timeout <= timedelta(hours=1), f"{dag_id}.{t.task_id}: {timeout}"
+        if t.task_id.startswith("dbt."):
+            # Airflow's timeout cannot stop a running query: PostgreSQL's limit on the model's
+            # statements does, before the task's (tests/dbt/test_build.py checks that it bites)
+            limit = t.vars["shumei_statement_timeout"]
+            assert limit.endswith("s") and 0 < int(limit[:-1]) < timeout.total_seconds(), (t.task_id, limit)
 
 
 # Modules a DAG file must not import at parse time: each costs seconds, or reaches for data. The work
