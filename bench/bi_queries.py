@@ -74,7 +74,10 @@ def _sizes(env: dict[str, str]) -> list[str]:
     local = Path(env["SHUMEI_LOCAL_DIR"])
     lines = [f"disk: warehouse data {_du(local / 'warehouse')}, source drops {_du(local / 'drops')}, "
              f"whole local folder {_du(local)}"]
-    with psycopg.connect(env["SHUMEI_WAREHOUSE_URL"]) as conn:
+    from shumei.cli import server_from_env
+
+    # (the owner may not connect to the Airflow database, so the superuser reads the sizes)
+    with psycopg.connect(server_from_env(env).superuser_dsn(env["SHUMEI_WH_DB"])) as conn:
         dbs = conn.execute("""select datname, pg_database_size(datname) / 1048576 from pg_database
                               where datname in (%s, %s, 'airflow') order by 1""",
                            (env["SHUMEI_WH_DB"], env["SHUMEI_READER_DB"])).fetchall()

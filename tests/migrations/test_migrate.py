@@ -159,3 +159,14 @@ create table raw.rejects (
     reason_code text not null, reason_field text, record jsonb not null, primary key (batch_id, row_number)
 );
 """
+
+
+def test_0008_an_index_answers_the_bi_series_by_area_level(conn):
+    """Superset's series (an indicator, an area level, month, the total) can be read from an index on the
+    current values that leads with those columns, not by scanning every value (the effect at city scale:
+    bench/results.md, bench/bi_queries.py)."""
+    migrate(conn, published=True)
+    (definition,) = conn.execute("select indexdef from pg_indexes where schemaname = 'published' "
+                                 "and indexname = 'indicator_values_current_level'").fetchone()
+    assert definition.endswith("(indicator_code, area_level, period_type, breakdown_type) "
+                               "WHERE (valid_to_release IS NULL)"), definition
