@@ -117,9 +117,9 @@ def main() -> None:
                     f"{_pushed_down(env['SHUMEI_BI_URL'], query)} | {_indexes(env['SHUMEI_WAREHOUSE_URL'], query)} |")
         print(rows[-1], flush=True)
     lines = [f"\n### {scale} scale (bench/bi_queries.py), {date.today()}, {_machine()}, commit {_commit()}\n",
-             *(f"{line}\n" for line in [args.label] if line), "",
-             *(f"{line}\n" for line in _sizes(env)), "",
-             f"BI queries through the BI role (shumei_bi, readers' database), {args.runs} runs on an open connection, ms:\n", "",
+             *(f"{line}\n" for line in [args.label] if line), "\n",
+             *(f"{line}\n\n" for line in _sizes(env)),
+             f"BI queries through the BI role (shumei_bi, readers' database), {args.runs} runs on an open connection, ms:\n", "\n",
              "| query | p50 / p95 / max | filters sent to the warehouse | warehouse plan: indexes |\n",
              "| --- | --- | --- | --- |\n", *(f"{row}\n" for row in rows)]
     if "## Scales (" not in RESULTS.read_text(encoding="utf-8"):
