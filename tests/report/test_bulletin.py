@@ -77,6 +77,26 @@ def test_charts_are_svg_paths_deterministic_and_ids_unique_per_chart():
     assert clip_ids and not clip_ids & set(re.findall(r'<clipPath id="([^"]+)"', other))
 
 
+def test_a_target_panel_of_many_areas_keeps_a_small_legend():
+    """A city's targets for twenty towns: grey lines under one legend entry, not twenty (seen in the
+    bulletin of a city release: the legends covered the plots and the titles); a county's few areas
+    keep their own colours and names."""
+    months = [date(2024, m, 1) for m in range(1, 7)]
+
+    def panel(n_areas: int) -> charts.TargetPanel:
+        return charts.TargetPanel(title="物业服务覆盖率", unit_label="%", series={
+            f"第{k}镇": [(m, 80.0 + k, False) for m in months] for k in range(n_areas)},
+            targets=[(date(2024, 6, 30), 90.0, True, "第0镇")])
+
+    figure = charts.target_figure([panel(3), panel(charts.MAX_NAMED_AREAS + 14)])
+    few, many = (ax.get_legend() for ax in figure.axes[:2])
+    assert [t.get_text() for t in few.get_texts()] == ["第0镇", "第1镇", "第2镇"]
+    assert [t.get_text() for t in many.get_texts()] == [f"{charts.MAX_NAMED_AREAS + 14} 个地区 areas（见下表 see table）"]
+    colours = {line.get_color() for line in figure.axes[1].get_lines() if len(line.get_xdata()) == len(months)}
+    assert colours == {charts.SMALL}
+    assert charts.target_progress([panel(20)]).startswith("<svg ")
+
+
 @pytest.mark.integration
 def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, test_env):  # noqa: F811
     def compare_with_previous(_, release_id):

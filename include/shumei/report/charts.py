@@ -160,39 +160,54 @@ class TargetPanel:
     targets: list[tuple[date, float, bool | None, str]] = field(default_factory=list)  # deadline, target, met, area
 
 
+# a panel with more target areas than this draws them as thin grey lines under one legend entry (a
+# city's twenty towns would otherwise give twenty colours and a legend over the plot); each target's
+# area and figure are in the table under the chart
+MAX_NAMED_AREAS = 6
+
+
 def target_progress(panels: Sequence[TargetPanel], name: str = "targets") -> str:
     """Small multiples: each target indicator over time, its targets as markers at their deadlines."""
     with matplotlib.rc_context(_style()):
-        cols = 2
-        rows = (len(panels) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, 1.75 * rows), squeeze=False)
-        for ax, panel in zip(axes.flat, panels, strict=False):
-            for i, (area, points) in enumerate(panel.series.items()):
-                xs = [p[0] for p in points if p[1] is not None]
-                ys = [p[1] for p in points if p[1] is not None]
-                ax.plot(xs, ys, color=COLOURS[(i + 1) % len(COLOURS)], linewidth=1.2,
-                        label=area if len(panel.series) > 1 else None)
-                prov = [(p[0], p[1]) for p in points if p[2] and p[1] is not None]
-                if prov:
-                    ax.plot(*zip(*prov, strict=True), linestyle="none", marker="o", markersize=3.5,
-                            markerfacecolor="white", color=COLOURS[(i + 1) % len(COLOURS)])
-            for deadline, target, met, _area in panel.targets:
-                colour = NEUTRAL if met is None else (MET if met else NOT_MET)
-                ax.axvline(deadline, color=colour, linestyle=":", linewidth=0.8)
-                ax.plot([deadline], [target], marker="o" if met is None else ("D" if met else "X"), color=colour,
-                        markersize=5,
-                        linestyle="none")
-            ax.set_title(panel.title, loc="left")
-            ax.set_ylabel(panel.unit_label)
-            ax.xaxis.set_major_locator(mdates.YearLocator())
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-            ax.tick_params(axis="x", labelsize=7)
-            if len(panel.series) > 1:
-                ax.legend(fontsize=6.5, frameon=False, loc="lower right")
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        return to_svg(fig, name)
+        return to_svg(target_figure(panels), name)
+
+
+def target_figure(panels: Sequence[TargetPanel]) -> Figure:
+    """The figure of target_progress (its legend and lines can be inspected before it becomes SVG)."""
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, 1.75 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        crowded = len(panel.series) > MAX_NAMED_AREAS
+        for i, (area, points) in enumerate(panel.series.items()):
+            colour = SMALL if crowded else COLOURS[(i + 1) % len(COLOURS)]
+            xs = [p[0] for p in points if p[1] is not None]
+            ys = [p[1] for p in points if p[1] is not None]
+            ax.plot(xs, ys, color=colour, linewidth=0.6 if crowded else 1.2,
+                    label=area if 1 < len(panel.series) <= MAX_NAMED_AREAS else None)
+            prov = [(p[0], p[1]) for p in points if p[2] and p[1] is not None]
+            if prov:
+                ax.plot(*zip(*prov, strict=True), linestyle="none", marker="o", markersize=2 if crowded else 3.5,
+                        markerfacecolor="white", color=colour)
+        if crowded:
+            ax.plot([], [], color=SMALL, linewidth=0.6, label=f"{len(panel.series)} 个地区 areas（见下表 see table）")
+        for deadline, target, met, _area in panel.targets:
+            colour = NEUTRAL if met is None else (MET if met else NOT_MET)
+            ax.axvline(deadline, color=colour, linestyle=":", linewidth=0.8)
+            ax.plot([deadline], [target], marker="o" if met is None else ("D" if met else "X"), color=colour,
+                    markersize=5,
+                    linestyle="none")
+        ax.set_title(panel.title, loc="left")
+        ax.set_ylabel(panel.unit_label)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.tick_params(axis="x", labelsize=7)
+        if len(panel.series) > 1:
+            ax.legend(fontsize=6.5, frameon=False, loc="lower right")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def monthly_bars(months: Sequence[date], values: Sequence[float | None], provisional: Sequence[bool],
