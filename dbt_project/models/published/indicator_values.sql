@@ -118,7 +118,14 @@ catalogued as (
     select
         observations.*,
         catalog.unit,
-        catalog.decimals
+        catalog.decimals,
+        -- a flow of the hotline keeps changing after its period ends (replies, closures, visits of its
+        -- orders come later): it settles later (is_provisional below)
+        coalesce(
+            catalog.measure_kind = 'flow'
+            and 'hotline_events' = any(string_to_array(catalog.source_feeds, '|')),
+            false
+        ) as settles_after_period
     from observations
     inner join catalog
         on
@@ -144,7 +151,8 @@ cells as (
         breakdown_type,
         breakdown_code,
         unit,
-        decimals
+        decimals,
+        settles_after_period
     from catalogued
 
 ),
@@ -202,6 +210,7 @@ densified as (
         {{ cell_columns('grid', period_end=true) }},
         grid.unit,
         grid.decimals,
+        grid.settles_after_period,
         catalogued.measure_value,
         catalogued.estimate_reason,
         case
@@ -234,6 +243,7 @@ valued as (
         denominator,
         unit,
         decimals,
+        settles_after_period,
         estimate_reason,
         case
             when unit = 'percent' then 100 * numerator / nullif(denominator, 0)
@@ -314,6 +324,7 @@ with_estimate as (
         with_reason.denominator,
         with_reason.unit,
         with_reason.decimals,
+        with_reason.settles_after_period,
         with_reason.exact_value,
         with_reason.target_id,
         with_reason.comparator,
@@ -377,7 +388,12 @@ final as (
                     when '=' then exact_value = threshold
                 end
         end as target_met,
-        period_end >= {{ as_of_date() }} as is_provisional,
+        -- provisional: the period has not ended by the as-of date, or it is a flow of the hotline whose
+        -- orders' later events may still arrive (var shumei_hotline_settlement_days, dbt_project.yml)
+        (
+            period_end >= {{ as_of_date() }}
+            or (settles_after_period and period_end + {{ var('shumei_hotline_settlement_days') }} >= {{ as_of_date() }})
+        ) as is_provisional,
         revision_reason::text as revision_reason,
         -- set when a rejected row could touch the figure: status estimated (E)
         estimate_reason::text as estimate_reason
