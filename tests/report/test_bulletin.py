@@ -114,7 +114,11 @@ def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, tes
                " where indicator_code = 'TS_SL' and period_start = '2024-06-01' and area_level = 'county'")
     wh.execute("delete from published_candidate.indicator_values"
                " where indicator_code = 'TS_SC_MED' and period_start = '2024-06-01'")           # withdrawn
+    wh.execute("update published_candidate.indicator_values set is_provisional = true"
+               " where indicator_code = 'TS_SL' and period_start = '2024-05-01' and area_code = '341523400000'")
+    # (a final value made provisional again, as a change of the provisional rule does: a revision)
     second = release(as_of="2024-06-16", dag_run_id="run-2")
     assert compare_with_previous(wh, second.release_id) == [ReleaseChange("TS_SC_MED", "revised", 1, "修订原因：未能归因 1"),
                                                             ReleaseChange("TS_SC_MED", "withdrawn", 1),
+                                                            ReleaseChange("TS_SL", "revised", 1, "修订原因：未能归因 1"),
                                                             ReleaseChange("TS_SL", "updated", 2)]

@@ -196,7 +196,8 @@ def release_changes(conn: psycopg.Connection, release_id: int) -> ReleaseChanges
         elif old["status"] == "provisional" and new["status"] == "final":
             finalised += 1
             updates[new["indicator_code"]] += 1
-        elif new["status"] == "provisional":
+        elif new["status"] == "provisional" and old["status"] != "final":
+            # (a final value made provisional again, by a change of method, is a revision below)
             provisional_updates += 1
             updates[new["indicator_code"]] += 1
         else:
