@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from daily_increment import RESULTS, _commit, _machine
+from daily_increment import RESULTS, _commit, _machine, airflow_db_url
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -58,10 +58,6 @@ def load_env() -> dict[str, str]:
     envfile.load_env()
     subprocess.run([sys.executable, "-m", "shumei", "warehouse"], check=True, stdout=subprocess.DEVNULL)
     return dict(os.environ)
-
-
-def airflow_db_url() -> str:
-    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def the_day() -> date:
@@ -109,7 +105,7 @@ def airflow_dags_test(day: date, logdir: Path) -> tuple[float, str]:
 
 def task_times(logical: str) -> dict:
     """Wall time of the dbt task group and of the other tasks, from the metadata DB (newest run of the day)."""
-    with psycopg.connect(airflow_db_url()) as conn:
+    with psycopg.connect(airflow_db_url(os.environ)) as conn:
         run_id, state = conn.execute("""select run_id, state from dag_run where dag_id = %s
                                         and logical_date = %s::timestamptz order by id desc limit 1""",
                                      (DAG_ID, logical)).fetchone()

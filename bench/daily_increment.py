@@ -78,12 +78,16 @@ def _loaded_through(env: dict[str, str]) -> date | None:
                                  where status = 'loaded' group by feed) as feeds""").fetchone()[0]
 
 
+def airflow_db_url(env: dict[str, str]) -> str:
+    """Airflow's metadata database as a libpq URL (its setting names the SQLAlchemy driver)."""
+    return env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def _longest_tasks(env: dict[str, str], started: datetime, top: int = 5) -> list[tuple[str, float]]:
     """The longest tasks of the build_and_publish run that started after `started`."""
     import psycopg
 
-    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(airflow_db_url(env)) as conn:
         rows = conn.execute("""select task_id, extract(epoch from end_date - start_date)::float
                                from task_instance
                                where dag_id = 'build_and_publish' and start_date >= %s and state = 'success'

@@ -41,8 +41,8 @@ def dbt_docs() -> Path:
     return dbt_project_dir() / "target" / "index.html"
 
 
-# dbt's verdict on a test node: `fail` (the test found rows) and `warn` are findings about the data;
-# `error` is a test that could not run (a lost connection, a timeout) and is retried like a model.
+# dbt's verdict on a test node that fails the task: `fail` (the test found rows) is a finding about the
+# data; `error` is a test that could not run (a lost connection, a timeout), retried like a model.
 _TEST_FINDING = "fail"
 
 
