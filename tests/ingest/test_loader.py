@@ -167,13 +167,42 @@ def test_json_documents_are_loaded_like_records(conn):
 @pytest.mark.parametrize(("body", "message"), [
     (b'{"order_id": "A1", ', "malformed JSON"),
     (json.dumps(row("舒城工单"), ensure_ascii=False).encode("gbk"), "not UTF-8"),
-    (b'["not", "an", "object"]', "JSON objects"),
+    (b'["not", "an", "object"]', "not a JSON object"),
 ])
 def test_unreadable_json_refuses_the_batch(conn, body, message):
     from shumei.ingest.loader import JsonDocs
 
     with pytest.raises(BatchStructureError, match=message):
         load_batch(conn, CONTRACT, JsonDocs([body]), meta(), pii_key="k", checksum="c")
+    conn.rollback()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r.pop("channel"), r"row 2: .*missing column\(s\) \['channel'\]"),
+    (lambda r: r.update(region="x"), r"row 2: .*unexpected column\(s\) \['region'\]"),
+])
+def test_a_json_row_without_the_contracts_keys_refuses_the_batch_naming_the_row(conn, change, message):
+    from shumei.ingest.loader import JsonDocs
+
+    bad = row("A2", score="3")  # a text score: the fast path leaves the row to the SQL validator
+    change(bad)
+    lines = [json.dumps(r).encode() for r in (row("A1"), bad)]
+    with pytest.raises(BatchStructureError, match=message):
+        load_batch(conn, CONTRACT, JsonDocs(lines), meta(), pii_key="k", checksum="c")
+    conn.rollback()
+
+
+def test_json_rows_left_to_sql_keep_digits_and_inner_whitespace(conn):
+    """The rows the fast path declines reach the SQL validator as the texts it would have checked:
+    numbers with their digits (3.0 is not an integer, 1e0 neither), a text trimmed of spaces only."""
+    from shumei.ingest.loader import JsonDocs
+
+    lines = [b'{"order_id": " S1 ", "received_at": "2024-03-01T09:00:00+08:00", "closed_at": null, '
+             b'"due_at": null, "channel": "12345", "score": 3.0, "uscc": null, "caller_phone": null}',
+             json.dumps(row("S2\n", score="4")).encode(), json.dumps(row("S3", score="1e0")).encode()]
+    result = load_batch(conn, CONTRACT, JsonDocs(lines), meta(), pii_key="k", checksum="c")
+    loaded = conn.execute("select order_id, score from raw.test_orders order by 1").fetchall()
+    assert loaded == [("S2\n", 4)] and result.rejects_by_reason == {"invalid_type": 2}
     conn.rollback()
 
 

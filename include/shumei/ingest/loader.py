@@ -107,7 +107,6 @@ class JsonDocs:
     items_key: str | None = None
 
 
-_DOC_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
 SPOOL_BYTES = 16 * 2**20  # spooled lines stay in memory up to this size, then go to a temporary file
 
 
@@ -126,12 +125,13 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
             page = decode(doc)
         except msgspec.ValidationError as exc:
             raise BatchStructureError(f"a document has no {source.items_key!r} array: {exc}") from exc
-        except msgspec.DecodeError as exc:  # (text that is not UTF-8 reaches PostgreSQL, which says so)
+        except msgspec.DecodeError as exc:
             # msgspec refuses a page that escapes half a UTF-16 pair (\ud800): such a value is an
-            # invalid character of its row (invalid_character), not a malformed page; each item goes
-            # on re-encoded, its escapes kept
-            page = _parsed_if_suspect(doc)
-            items = page.get(source.items_key) if isinstance(page, dict) else None
+            # invalid character of its row (invalid_character), not a malformed page
+            try:
+                items = json.loads(doc).get(source.items_key)
+            except (ValueError, AttributeError):
+                items = None
             if not isinstance(items, list):
                 raise BatchStructureError(f"the source sent malformed JSON: {exc}") from None
             yield from (json.dumps(item).encode() for item in items)
@@ -141,96 +141,65 @@ def _items(source: JsonDocs) -> Iterator[bytes | msgspec.Raw]:
 
 # U+0000 and unpaired UTF-16 surrogates: characters no PostgreSQL text can hold
 _INVALID_CHARACTER = re.compile("[\x00\ud800-\udfff]")
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def _parsed_if_suspect(doc: bytes) -> Any:
-    """A JSON document that escapes such a character, as Python's json reads it; None if it escapes
-    none or is malformed."""
-    if _SUSPECT_ESCAPE.search(doc):
-        try:
-            return json.loads(doc)
-        except ValueError:
-            pass
-    return None
+def _json_record(contract: Contract, batch_id: int, row: int, item: bytes) -> list[str | None]:
+    """A JSON row the fast path left to SQL, as the text of each field (_json_text); a row that is not
+    an object with exactly the contract's keys refuses the batch, naming the row, never a value."""
+    where = f"feed {contract.feed}, batch {batch_id}: row {row}"
+    try:
+        value = json.loads(item.decode(), parse_float=Decimal)
+    except UnicodeDecodeError:
+        raise BatchStructureError(f"{where} is not UTF-8 text (another encoding, or corrupt bytes): "
+                                  "the source must send UTF-8") from None
+    except ValueError:
+        raise BatchStructureError(f"{where} is malformed JSON") from None
+    if not isinstance(value, dict):
+        raise BatchStructureError(f"{where} is not a JSON object")
+    try:
+        check_structure(contract, value)
+    except BatchStructureError as exc:
+        raise BatchStructureError(f"{where}: {exc}") from None
+    return [_json_text(value[f.header]) for f in contract.fields]
 
 
-def _without_invalid_characters(doc: bytes, names: Mapping[str, str]) -> tuple[bytes, str | None]:
-    """A JSON row whose text escapes a character PostgreSQL cannot store (U+0000, half a surrogate
-    pair), with those characters replaced by U+FFFD, and the name of the first field that held one (in
-    the contract's order; `names`: header -> field name). Other rows (malformed ones: PostgreSQL
-    refuses them) come back as they are."""
-    value = _parsed_if_suspect(doc)
-    bad = {k for k, v in value.items() if isinstance(v, str) and _INVALID_CHARACTER.search(v)} \
-        if isinstance(value, dict) else set()
-    if not bad:
-        return doc, None
-    clean = {k: _INVALID_CHARACTER.sub("\ufffd", v) if k in bad else v for k, v in value.items()}
-    first = next((name for header, name in names.items() if header in bad), sorted(bad)[0])
-    return json.dumps(clean, ensure_ascii=False).encode(), first
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the text PostgreSQL will parse: a text with only the spaces around it trimmed
+    (what the fast path checks for), a number with its digits as sent."""
+    if isinstance(value, str):
+        return value.strip(" ") or None
+    return format(value, "f") if isinstance(value, Decimal) else to_text(value)
 
 
 def _load_json(cur: psycopg.Cursor, contract: Contract, source: JsonDocs, meta: BatchMeta, batch_id: int,
                pii_key: str, keys: _KeyHashes, known: Mapping[str, frozenset[str]]) -> tuple[int, int, int]:
     """Streams the batch: rows the fast path accepts are COPYed into raw.<feed> (their clear personal
-    data into raw_restricted, after), their keys to `keys`; the others into _src(_row_number, item
-    jsonb) for the SQL validator. Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
+    data into raw_restricted, after), their keys to `keys`; the others, as records, into _src_text
+    for the SQL validator. Returns (rows received, rows COPYed into raw.<feed>, rows left to SQL)."""
     fast = FastPath(contract, meta.interval_end, pii_key, batch_id, meta.interval_start, known)
     n = n_other = 0
-    names = {f.header: f.name for f in contract.fields}
-    other_rows = array("q")  # the row number of each line of `others`
     with (tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as restricted,
           tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as others):
-
-        def take(split: Split) -> None:
-            nonlocal n_other
-            if split.raw:
-                copy.write(split.raw)
-            restricted.write(split.restricted)
-            for row_number, doc in split.others:
-                doc, invalid = _without_invalid_characters(doc, names)
-                for old, new in _DOC_ESCAPES:
-                    if old in doc:
-                        doc = doc.replace(old, new)
-                others.write(b"%d\t%s\t%s\n" % (row_number, invalid.encode() if invalid else b"\\N", doc))
-                other_rows.append(row_number)
-            n_other += len(split.others)
-            keys.hashes.extend(split.key_hashes)
-            keys.rows.extend(split.key_rows)
-
         with cur.copy(sql.SQL("copy {} ({}) from stdin with (format csv, null 'null')").format(
                 schema.table(contract), _names(fast.raw_columns()))) as copy:
             for chunk in _chunks(_items(source), FAST_CHUNK_ROWS):
-                if fast.supported:
-                    take(fast.split(n + 1, chunk))
-                else:  # every row to SQL
-                    take(Split(b"", b"", [(n + i + 1, bytes(item)) for i, item in enumerate(chunk)],
-                               array("q"), array("q")))
-                n += len(chunk)
+                split = fast.split(n + 1, chunk) if fast.supported else Split(  # else every row to SQL
+                    b"", b"", list(enumerate(map(bytes, chunk), start=n + 1)), array("q"), array("q"))
+                if split.raw:
+                    copy.write(split.raw)
+                restricted.write(split.restricted)
+                for row, item in split.others:
+                    others.write(_record_line(contract, row, _json_record(contract, batch_id, row, item)).encode())
+                n, n_other = n + len(chunk), n_other + len(split.others)
+                keys.hashes.extend(split.key_hashes)
+                keys.rows.extend(split.key_rows)
         copied = cur.rowcount
         if contract.restricted_fields and n > n_other:
             _copy_file(cur, sql.SQL("copy {} ({}) from stdin with (format csv, null 'null')").format(
                 schema.table(contract, restricted=True), _names(fast.restricted_columns())), restricted)
-        cur.execute("create temporary table _src (_row_number integer, _invalid text, item jsonb) on commit drop")
-        try:
-            _copy_file(cur, sql.SQL("copy _src (_row_number, _invalid, item) from stdin"), others)
-        except psycopg.errors.DataError as exc:
-            # PostgreSQL's DETAIL and CONTEXT quote the row: the message says only where and what
-            row = _copy_line_row(exc, other_rows)
-            what = ("is not UTF-8 text (another encoding, or corrupt bytes): the source must send UTF-8"
-                    if isinstance(exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter)
-                    else f"is malformed JSON ({type(exc).__name__})")
-            raise BatchStructureError(f"feed {contract.feed}, batch {batch_id}: row {row} {what}") from None
+        _create_src_text(cur, contract)
+        _copy_file(cur, sql.SQL("copy _src_text from stdin"), others)
     return n, copied, n_other
-
-
-def _copy_line_row(exc: psycopg.Error, rows: array) -> int | str:
-    """The batch's row number of the COPY line PostgreSQL names in its CONTEXT (only the number is
-    read from it), or '?'."""
-    found = re.match(r"COPY \w+, line (\d+)", (exc.diag.context or "").splitlines()[-1] if exc.diag.context else "")
-    if found and 0 < int(found.group(1)) <= len(rows):
-        return rows[int(found.group(1)) - 1]
-    return "?"
 
 
 @dataclass
@@ -266,40 +235,30 @@ def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes])
             copy.write(chunk)
 
 
-def _check_json_structure(cur: psycopg.Cursor, contract: Contract) -> None:
-    """Every row must be an object with exactly the contract's keys (values may be null)."""
-    keys = [f.header for f in contract.fields]
-    rows, not_object, missing, extra = cur.execute(
-        """select count(*), count(*) filter (where jsonb_typeof(item) <> 'object'),
-                  count(*) filter (where jsonb_typeof(item) = 'object' and not item ?& %(k)s),
-                  count(*) filter (where jsonb_typeof(item) = 'object' and item - %(k)s <> '{}'::jsonb)
-           from _src""", {"k": keys}).fetchone()
-    if not_object:
-        raise BatchStructureError(f"feed {contract.feed}: {not_object} row(s) are not JSON objects")
-    if missing or extra:  # say which keys, then refuse the batch
-        found = dict(cur.execute("select k, count(*) from _src, jsonb_object_keys(item) k group by k").fetchall())
-        check_structure(contract, found)
-        partial = sorted(k for k, n in found.items() if n < rows)
-        raise BatchStructureError(f"feed {contract.feed} (contract v{contract.version}): missing column(s) "
-                                  f"{partial} in some rows")
+def _create_src_text(cur: psycopg.Cursor, contract: Contract) -> None:
+    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
+                        ).format(_text_columns(f.name for f in contract.fields)))
+
+
+def _record_line(contract: Contract, row: int, values: list[str | None]) -> str:
+    """A row (a text or None a field) as a COPY line of _src_text: the row number, the first field
+    holding a character no PostgreSQL text can hold (U+0000, replaced by U+FFFD) or null, the texts."""
+    line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
+    invalid = "\\N"
+    if _INVALID_CHARACTER.search(line):
+        first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
+        invalid = contract.fields[first].name
+        line = _INVALID_CHARACTER.sub("\ufffd", line)
+    return f"{row}\t{invalid}\t{line}\n"
 
 
 def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Mapping[str, Any]]) -> int:
     """COPY rows given as {header: value} (workbooks, CSV) into _src_text, a text column a field."""
-    headers = [f.header for f in contract.fields]
-    cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
-                        ).format(_text_columns(f.name for f in contract.fields)))
+    _create_src_text(cur, contract)
     count = 0
     with cur.copy("copy _src_text from stdin") as copy:  # (psycopg buffers the writes)
         for count, record in enumerate(records, start=1):
-            values = [to_text(record.get(h)) for h in headers]
-            line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
-            invalid = "\\N"
-            if _INVALID_CHARACTER.search(line):  # a character no PostgreSQL text can hold (U+0000)
-                first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
-                invalid = contract.fields[first].name
-                line = _INVALID_CHARACTER.sub("\ufffd", line)
-            copy.write(f"{count}\t{invalid}\t{line}\n")
+            copy.write(_record_line(contract, count, [to_text(record.get(f.header)) for f in contract.fields]))
     return count
 
 
@@ -316,20 +275,10 @@ def _hmac_sql(column: sql.Composable, key: str) -> sql.Composable:
                    ).format(o=sql.Literal(opad), i=sql.Literal(ipad), c=column)
 
 
-def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str, from_json: bool,
+def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pii_key: str,
                     known: Mapping[str, frozenset[str]]) -> None:
-    """One pass: a text column per field, keyed hashes of PII, and each row's first failing check."""
-    if from_json:
-        record_cols = _text_columns(f.header for f in contract.fields)
-        fields = sql.SQL(", ").join(sql.SQL("nullif(btrim(r.{h}), '') as {n}").format(
-            h=sql.Identifier(f.header), n=sql.Identifier(f.name)) for f in contract.fields)
-        source = sql.SQL("select _src._row_number, _src._invalid, {} from _src, jsonb_to_record(_src.item) as r({})"
-                         ).format(fields, record_cols)
-        table = "_src"
-    else:
-        source = sql.SQL("select * from _src_text")
-        table = "_src_text"
-    cases = _reason_cases(contract, meta, _valid_codes(cur, contract, table, from_json), known)
+    """One pass over _src_text: keyed hashes of PII, and each row's first failing check."""
+    cases = _reason_cases(contract, meta, _valid_codes(cur, contract), known)
     reason = sql.SQL("case {} end").format(sql.SQL(" ").join(sql.SQL("when {} then {}").format(
         when, sql.Literal(code) if expr is None else expr) for code, when, expr in cases))
     hashes = sql.SQL("").join(
@@ -339,9 +288,9 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
         f"_original_{f.name}")) for f in contract.free_text_fields)  # masked by _mask_incoming
     # clear PII stays in this temporary table (dropped at commit) and in raw_restricted only
     cur.execute(sql.SQL("create temporary table _incoming on commit drop as "
-                        "select s.*{hashes}{originals}, {reason} as _reason from ({source}) s")
-                .format(hashes=hashes, originals=originals, reason=reason, source=source))
-    cur.execute(sql.SQL("drop table {}").format(sql.Identifier(table)))
+                        "select s.*{hashes}{originals}, {reason} as _reason from _src_text s")
+                .format(hashes=hashes, originals=originals, reason=reason))
+    cur.execute("drop table _src_text")
 
 
 def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
@@ -468,14 +417,12 @@ def _known_keys(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta) -> dic
     return {name: frozenset(keys.get(feed, ())) for name, feed in feeds.items()}
 
 
-def _valid_codes(cur: psycopg.Cursor, contract: Contract, table: str, from_json: bool) -> list[str]:
+def _valid_codes(cur: psycopg.Cursor, contract: Contract) -> list[str]:
     """The distinct credit codes of the batch that pass python-stdnum's GB 32100 check."""
     codes: set[str] = set()
     for f in contract.fields:
         if f.check == "uscc":
-            expr = (sql.SQL("nullif(btrim(item ->> {}), '')").format(sql.Literal(f.header)) if from_json
-                    else sql.Identifier(f.name))
-            cur.execute(sql.SQL("select distinct {e} from {t}").format(e=expr, t=sql.Identifier(table)))
+            cur.execute(sql.SQL("select distinct {} from _src_text").format(sql.Identifier(f.name)))
             codes.update(r[0] for r in cur.fetchall() if r[0] is not None)
     return sorted(c for c in codes if valid_uscc(c))
 
@@ -593,28 +540,25 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                 (meta.source, meta.feed, meta.interval_start, meta.interval_end, meta.file_or_page,
                  meta.dag_run_id, contract.version))
     batch_id = cur.fetchone()[0]
-    from_json = isinstance(source, JsonDocs)
     # repeated keys are found from hashes of the loaded rows' keys where the keys are text (equal
     # text in Python is equal text in SQL); otherwise by grouping the batch's rows in SQL
     keys = _KeyHashes() if contract.primary_key and all(
         f.type == "string" for f in contract.fields if f.name in contract.primary_key) else None
     loaded = 0
     known = _known_keys(cur, contract, meta)
-    if from_json:
+    if isinstance(source, JsonDocs):
         count, loaded, to_sql = _load_json(cur, contract, source, meta, batch_id, pii_key, keys or _KeyHashes(), known)
-        if to_sql:
-            _check_json_structure(cur, contract)
     else:
         count = to_sql = _copy_records(cur, contract, source)
     if count == 0 and meta.expect_rows:
         raise BatchStructureError(f"feed {contract.feed}: the batch for {meta.interval_start} has no rows "
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
-        _build_incoming(cur, contract, meta, pii_key, from_json, known)
+        _build_incoming(cur, contract, meta, pii_key, known)
         _mask_incoming(cur, contract)
         loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
-        cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("_src" if from_json else "_src_text")))
+        cur.execute("drop table _src_text")
     among = rows_sharing_a_key(keys.hashes, keys.rows) if keys is not None else None
     loaded -= _reject_duplicates(cur, contract, batch_id, among)
     if callable(checksum):
