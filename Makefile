@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/requirements.lock pyproject
 SUPERSET_VENV := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cat requirements/superset.lock | sha1sum | cut -c1-12)
 
-.PHONY: help venv superset-venv superset-lock sysdeps dbt-parse run stop status test test-fast lint lock airflow-ui celery celery-test dbt-docs dbt-docs-serve data-dictionary
+.PHONY: help venv superset-venv superset-lock sysdeps sysdeps-run dbt-parse run stop status test test-fast lint lock airflow-ui celery celery-test dbt-docs dbt-docs-serve data-dictionary
 
 help:
 	@echo "make run         the main job: embedded warehouse, simulators, daily pipeline via Airflow, summary"
@@ -49,14 +49,18 @@ $(SUPERSET_STAMP): requirements/superset.lock $(STAMP)
 
 superset-venv: $(SUPERSET_STAMP)
 
-# Debian packages of the page, workbook and PDF tests (requirements/debian.txt)
+# Debian packages of the main job (requirements/debian-run.txt: chromium for the bulletin PDF) ...
+sysdeps-run:
+	requirements/sysdeps.sh debian-run.txt
+
+# ... and of the tests as well (requirements/debian.txt: LibreOffice, poppler, Redis)
 sysdeps:
 	requirements/sysdeps.sh
 
 dbt-parse: venv
 	$(PY) -m shumei dbt-parse
 
-run: venv dbt-parse
+run: venv sysdeps-run dbt-parse
 	$(PY) -m shumei run $(if $(END_DATE),--end-date $(END_DATE),) $(if $(SCALE),--scale $(SCALE),)
 
 stop: venv
@@ -80,11 +84,11 @@ lock:
 superset-lock:
 	$(VENV)/bin/uv pip compile requirements/superset.in -p 3.11 -o requirements/superset.lock
 
-airflow-ui: venv dbt-parse
+airflow-ui: venv sysdeps-run dbt-parse
 	$(PY) -m shumei airflow standalone
 
 # The Celery executor on this machine (include/shumei/local/celery.py); DAILY_RUN=1 also runs the pipeline
-celery: venv dbt-parse
+celery: venv sysdeps dbt-parse
 	$(PY) -m shumei celery $(if $(DAILY_RUN),--daily-run,)
 
 # tests/integration/test_celery.py alone; `make test` runs it with the rest

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages of requirements/debian.txt that are missing. Runs as root (CI does),
-# or through sudo; otherwise prints the one line to run and fails, so no test silently skips.
+# Install the Debian packages of the lists given (default: debian-run.txt and debian.txt, the main
+# job's and the tests') that are missing. Runs as root (CI does), or through sudo; otherwise prints
+# the one line to run and fails, so nothing silently skips.
 set -euo pipefail
 cd "$(dirname "$0")"
-mapfile -t wanted < <(grep -v '^\s*#' debian.txt | grep -v '^\s*$')
+[ $# -gt 0 ] || set -- debian-run.txt debian.txt
+mapfile -t wanted < <(cat "$@" | grep -v '^\s*#' | grep -v '^\s*$')
 missing=()
 for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -431,6 +431,22 @@ def test_dockerfile_installs_lock_and_project():
     assert re.search(r"pip install --no-cache-dir --no-deps \S+", text)
 
 
+def test_dockerfile_and_make_run_install_the_main_jobs_debian_packages():
+    """The report task prints the bulletin with chromium: the image installs the main job's list
+    (requirements/debian-run.txt) as root, and `make run` installs the same list (a fresh machine's
+    first run failed in the report task without it)."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    listed = (REPO / "requirements" / "debian-run.txt").read_text(encoding="utf-8")
+    assert "chromium" in [line.strip() for line in listed.splitlines()]
+    copy = re.search(r"^COPY (\S*requirements/debian-run\.txt) (\S+)$", text, re.MULTILINE)
+    assert copy, "the image does not copy requirements/debian-run.txt"
+    run = text[copy.end():text.index("USER airflow", copy.end())]  # as root
+    assert re.search(rf"{re.escape(copy.group(2))}[^\n]*\n[^\n]*xargs apt-get install -y", run), run
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^run: .*\bsysdeps-run\b", makefile, re.MULTILINE)
+    assert re.search(r"^sysdeps-run:\n\trequirements/sysdeps\.sh debian-run\.txt$", makefile, re.MULTILINE)
+
+
 def test_airflow_services_build_the_project_image(services):
     for name in AIRFLOW_SERVICES:
         build = services[name]["build"]
