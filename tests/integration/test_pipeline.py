@@ -126,6 +126,10 @@ def test_clean_run_publishes(first_release, warehouse_url, test_env):
                                     where source_dag_id in ('ingest_registry', 'ingest_credit', 'ingest_hotline')""")
     assert {(dag, (extra or {}).get("last_day")) for dag, extra in events} >= {
         (dag, LAST.isoformat()) for dag in ("ingest_registry", "ingest_credit", "ingest_hotline")}, events
+    # build_and_publish emits one Asset, the publication's (the dbt tasks emit none of their own)
+    emitted = q(airflow_db_url(), """select distinct e.source_task_id, a.uri from asset_event e
+                                     join asset a on a.id = e.asset_id where e.source_dag_id = 'build_and_publish'""")
+    assert [task for task, _ in emitted] == ["publish"], emitted
     # the gate's result of this test's own build run (other tests' DAG runs share the metadata database)
     gate = [json.loads(v) if isinstance(v, str) else v for (v,) in q(airflow_db_url(), """
         select x.value from xcom x join dag_run r on r.id = x.dag_run_id
