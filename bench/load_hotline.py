@@ -10,7 +10,9 @@
 2. pandas `DataFrame.to_sql` with its defaults (the usual way), into a table of the same columns;
 3. `psql \\copy` of the same rows from a CSV file into text columns: the physical limit here;
 4. pg_only: COPY of the loader's own output (its CSV lines, prepared beforehand) into its tables: what
-   PostgreSQL alone needs for what the loader writes (typed columns, hashes, index, restricted table).
+   PostgreSQL alone needs for what the loader writes (typed columns, hashes, index, restricted table);
+5. loader_sql: the loader with its fast path off, every row through the SQL validator (what the fast
+   path buys; `--methods` chooses and orders the methods, default all five).
 
 The rows are the simulator's work-order events (county history, repeated with new event ids until
 there are --rows of them), written once to a JSON-lines file, the format the hotline API pages
@@ -100,7 +102,8 @@ def child(method: str, jsonl: Path) -> None:
     contract = get_contract("hotline_events")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade; "
-                     "drop schema if exists audit cascade; drop schema if exists bench cascade; create schema bench")
+                     "drop schema if exists audit cascade; drop schema if exists published cascade; "
+                     "drop schema if exists bench cascade; create schema bench")
         migrate(conn, published=False)  # raw and audit from zero, with the contracts' feed tables
         cols = ", ".join(f'"{f.name}" text' for f in contract.fields)
         conn.execute(f"create table bench.hotline_plain ({cols})")
@@ -111,9 +114,18 @@ def child(method: str, jsonl: Path) -> None:
                 for key in ids:
                     copy.write_row((feed, key, date(2000, 1, 1)))
     started = time.perf_counter()
-    if method == "loader":
+    if method in ("loader", "loader_sql"):
+        from shumei.ingest import loader
         from shumei.ingest.loader import JsonDocs
         from shumei.sources.files import read_lines, sha256_file
+
+        if method == "loader_sql":  # the fast path declines every row (as for a contract it cannot check)
+            class SqlOnly(loader.FastPath):
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    self.supported = False
+
+            loader.FastPath = SqlOnly
 
         with psycopg.connect(url, options="-c temp_buffers=256MB -c work_mem=128MB") as conn:  # as jobs.load_day
             res = load_batch(conn, contract, JsonDocs(read_lines(jsonl)),
@@ -194,6 +206,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--child")
     parser.add_argument("--jsonl", type=Path)
+    parser.add_argument("--methods", default="psql_copy,pg_only,loader,loader_sql,to_sql")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.jsonl)
@@ -210,20 +223,21 @@ def main() -> None:
         print(f"dataset: {args.rows} rows, {jsonl.stat().st_size / 1e6:.0f} MB JSON lines "
               f"({time.perf_counter() - t:.0f} s to write)", flush=True)
         results = []
-        for method in ("psql_copy", "pg_only", "loader", "to_sql"):
+        for method in args.methods.split(","):
             # each method starts from a clean state: no earlier method's writes still being flushed
             with psycopg.connect(server.superuser_dsn(), autocommit=True) as conn:
                 conn.execute("drop schema if exists raw cascade; drop schema if exists raw_restricted cascade; "
                              "drop schema if exists bench cascade")
                 conn.execute("checkpoint")
             results.append(_run_child(method, jsonl, child_env))
-    copy = next(r for r in results if r["method"] == "psql_copy")["rows_per_s"]
-    to_sql = next(r for r in results if r["method"] == "to_sql")["rows_per_s"]
+    copy = next((r["rows_per_s"] for r in results if r["method"] == "psql_copy"), None)
+    to_sql = next((r["rows_per_s"] for r in results if r["method"] == "to_sql"), None)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL 18 (embedded)"
     lines = []
     for r in results:
         lines.append(f"| {date.today()} | {r['method']} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | "
-                     f"{r['rows_per_s'] / copy:.0%} | {r['rows_per_s'] / to_sql:.1f}x | {r['peak_rss_mb']} | {machine} |")
+                     f"{format(r['rows_per_s'] / copy, '.0%') if copy else '-'} | "
+                     f"{format(r['rows_per_s'] / to_sql, '.1f') + 'x' if to_sql else '-'} | {r['peak_rss_mb']} | {machine} |")
     print("\n".join(lines))
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\n## Hotline load (bench/load_hotline.py)\n\n"
