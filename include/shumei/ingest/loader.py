@@ -224,10 +224,6 @@ def _names(names: Iterable[str]) -> sql.Composed:
     return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
-def _text_columns(names: Iterable[str]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)
-
-
 def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes]) -> None:
     spool.seek(0)
     with cur.copy(statement) as copy:
@@ -236,20 +232,22 @@ def _copy_file(cur: psycopg.Cursor, statement: sql.Composable, spool: IO[bytes])
 
 
 def _create_src_text(cur: psycopg.Cursor, contract: Contract) -> None:
+    names = [f.name for f in contract.fields] + [f"_original_{f.name}" for f in contract.free_text_fields]
     cur.execute(sql.SQL("create temporary table _src_text (_row_number integer, _invalid text, {}) on commit drop"
-                        ).format(_text_columns(f.name for f in contract.fields)))
+                        ).format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
 
 
 def _record_line(contract: Contract, row: int, values: list[str | None]) -> str:
     """A row (a text or None a field) as a COPY line of _src_text: the row number, the first field
-    holding a character no PostgreSQL text can hold (U+0000, replaced by U+FFFD) or null, the texts."""
-    line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in values)
-    invalid = "\\N"
-    if _INVALID_CHARACTER.search(line):
-        first = next(i for i, v in enumerate(values) if v is not None and _INVALID_CHARACTER.search(v))
-        invalid = contract.fields[first].name
-        line = _INVALID_CHARACTER.sub("\ufffd", line)
-    return f"{row}\t{invalid}\t{line}\n"
+    holding a character no PostgreSQL text can hold (U+0000, replaced by U+FFFD) or null, the texts
+    with free text masked (masking.mask_free_text, as on the fast path), then the originals of the free
+    text (for raw_restricted only)."""
+    invalid = next((f.name for f, v in zip(contract.fields, values, strict=True)
+                    if v is not None and _INVALID_CHARACTER.search(v)), None)
+    free = [i for i, f in enumerate(contract.fields) if f.free_text]
+    texts = [mask_free_text(v) if i in free else v for i, v in enumerate(values)] + [values[i] for i in free]
+    line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in [invalid, *texts])
+    return f"{row}\t{_INVALID_CHARACTER.sub(chr(0xFFFD), line) if invalid else line}\n"
 
 
 def _copy_records(cur: psycopg.Cursor, contract: Contract, records: Iterable[Mapping[str, Any]]) -> int:
@@ -284,34 +282,11 @@ def _build_incoming(cur: psycopg.Cursor, contract: Contract, meta: BatchMeta, pi
     hashes = sql.SQL("").join(
         sql.SQL(", {} as {}").format(_hmac_sql(sql.SQL("s.{}").format(sql.Identifier(f.name)), pii_key),
                                      sql.Identifier(f"{f.name}_hash")) for f in contract.pii_fields)
-    originals = sql.SQL("").join(sql.SQL(", s.{} as {}").format(sql.Identifier(f.name), sql.Identifier(
-        f"_original_{f.name}")) for f in contract.free_text_fields)  # masked by _mask_incoming
-    # clear PII stays in this temporary table (dropped at commit) and in raw_restricted only
+    # clear PII and the originals of free text stay in this temporary table (dropped at commit) and in
+    # raw_restricted only
     cur.execute(sql.SQL("create temporary table _incoming on commit drop as "
-                        "select s.*{hashes}{originals}, {reason} as _reason from _src_text s")
-                .format(hashes=hashes, originals=originals, reason=reason))
+                        "select s.*{hashes}, {reason} as _reason from _src_text s").format(hashes=hashes, reason=reason))
     cur.execute("drop table _src_text")
-
-
-def _mask_incoming(cur: psycopg.Cursor, contract: Contract) -> None:
-    """Free text of the rows the SQL validator saw, masked by the fast path's function
-    (masking.mask_free_text): the originals are in _incoming._original_<field> for raw_restricted,
-    the masked text is what raw.<feed> and raw.rejects get."""
-    fields = [f.name for f in contract.free_text_fields]
-    rows = cur.execute(sql.SQL("select _row_number, {} from _incoming").format(_names(fields))).fetchall() \
-        if fields else []
-    masked = ((row[0], row[1:], tuple(mask_free_text(v) for v in row[1:])) for row in rows)
-    changed = [(n, *new) for n, old, new in masked if new != old]
-    if not changed:
-        return
-    cur.execute(sql.SQL("create temporary table _masked (_row_number integer, {}) on commit drop").format(
-        _text_columns(fields)))
-    with cur.copy("copy _masked from stdin") as copy:
-        for row in changed:
-            copy.write_row(row)
-    cur.execute(sql.SQL("update _incoming i set {} from _masked m where m._row_number = i._row_number").format(
-        sql.SQL(", ").join(sql.SQL("{n} = m.{n}").format(n=sql.Identifier(n)) for n in fields)))
-    cur.execute("drop table _masked")
 
 
 # Cheap shape checks before pg_input_is_valid (which also accepts words like 'yesterday', 'now' or
@@ -555,7 +530,6 @@ def load_batch(conn: psycopg.Connection, contract: Contract, source: JsonDocs | 
                                   f"where rows are expected ({meta.file_or_page})")
     if to_sql:
         _build_incoming(cur, contract, meta, pii_key, known)
-        _mask_incoming(cur, contract)
         loaded += _insert_incoming(cur, contract, meta, batch_id, keys)
     else:
         cur.execute("drop table _src_text")
