@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -380,17 +381,28 @@ def test_free_text_is_masked_at_the_door_and_kept_only_restricted(empty_raw, pat
 
 
 def test_an_existing_restricted_table_gains_the_free_text_columns(warehouse_url):
-    """A warehouse loaded before free text was masked: its raw_restricted.<feed>_pii gets the columns
-    of the originals appended (empty for the batches loaded before), and loads go on."""
+    """A warehouse loaded before free text was masked: the feed-table check refuses its
+    raw_restricted.<feed>_pii; migration 0009 appends the columns of the originals (empty for the
+    batches loaded before), and loads go on."""
     import psycopg
     from migrated import fresh_migrated
     from shumei.ingest import schema
+    from shumei.migrations import discover
 
+    migration = next(m for m in discover() if m.version == 9)
+    spec = importlib.util.spec_from_file_location("migration_0009", migration.path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     with psycopg.connect(warehouse_url) as conn:
         fresh_migrated(conn)
         before = [c for c in FREE_TEXT_CONTRACT.restricted_columns() if c[0] != "summary"]
         conn.execute("create table raw_restricted.test_notes_pii ({})".format(
             ", ".join(f"{c} {t}" for c, t in before)))
+        conn.commit()
+        with pytest.raises(RuntimeError, match="write a migration"):
+            schema.ensure_feed_tables(conn, FREE_TEXT_CONTRACT)
+        conn.rollback()
+        module.apply(conn, [FREE_TEXT_CONTRACT])
         conn.commit()
         schema.ensure_feed_tables(conn, FREE_TEXT_CONTRACT)
         cols = [r[0] for r in conn.execute("""select column_name from information_schema.columns
