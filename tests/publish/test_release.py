@@ -159,3 +159,18 @@ def test_estimated_value_carries_its_reason_then_becomes_final(wh, release):
     assert _value(wh, "published.v_indicator_latest", code="WY_FG", month=6) == (95.7, "provisional")
     assert _value(wh, f"published.indicator_values_in_release({second.release_id})", code="WY_FG") == (
         93.6, "estimated")
+
+
+def test_candidate_checksum_is_postgresql_md5_of_the_rows_in_key_order(wh):
+    """The streamed digest equals md5(string_agg(t::text, '|' order by key)), the one PostgreSQL gives
+    while the rows fit one string (audits recorded before the change stay comparable); an empty
+    candidate is md5 of the empty text."""
+    from shumei.publish.release import KEY, candidate_checksum
+
+    order = ", ".join(KEY)
+    expected = wh.execute(f"select count(*), md5(coalesce(string_agg(t::text, '|' order by {order}), '')) "
+                          "from published_candidate.indicator_values t").fetchone()
+    assert expected[0] > 1
+    assert candidate_checksum(wh) == {"rows": expected[0], "md5": expected[1]}
+    wh.execute("delete from published_candidate.indicator_values")
+    assert candidate_checksum(wh) == {"rows": 0, "md5": "d41d8cd98f00b204e9800998ecf8427e"}
