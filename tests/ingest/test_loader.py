@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -389,10 +388,7 @@ def test_an_existing_restricted_table_gains_the_free_text_columns(warehouse_url)
     from shumei.ingest import schema
     from shumei.migrations import discover
 
-    migration = next(m for m in discover() if m.version == 9)
-    spec = importlib.util.spec_from_file_location("migration_0009", migration.path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = next(m for m in discover() if m.version == 9).module()
     with psycopg.connect(warehouse_url) as conn:
         fresh_migrated(conn)
         before = [c for c in FREE_TEXT_CONTRACT.restricted_columns() if c[0] != "summary"]

@@ -242,10 +242,9 @@ def _record_line(contract: Contract, row: int, values: list[str | None]) -> str:
     holding a character no PostgreSQL text can hold (U+0000, replaced by U+FFFD) or null, the texts
     with free text masked (masking.mask_free_text, as on the fast path), then the originals of the free
     text (for raw_restricted only)."""
-    invalid = next((f.name for f, v in zip(contract.fields, values, strict=True)
-                    if v is not None and _INVALID_CHARACTER.search(v)), None)
-    free = [i for i, f in enumerate(contract.fields) if f.free_text]
-    texts = [mask_free_text(v) if i in free else v for i, v in enumerate(values)] + [values[i] for i in free]
+    pairs = list(zip(contract.fields, values, strict=True))
+    invalid = next((f.name for f, v in pairs if v is not None and _INVALID_CHARACTER.search(v)), None)
+    texts = [mask_free_text(v) if f.free_text else v for f, v in pairs] + [v for f, v in pairs if f.free_text]
     line = "\t".join("\\N" if v is None else v.translate(_ESCAPES) for v in [invalid, *texts])
     return f"{row}\t{_INVALID_CHARACTER.sub(chr(0xFFFD), line) if invalid else line}\n"
 

@@ -47,13 +47,18 @@ def record_reference_keys(conn: psycopg.Connection, feed: str, key: str, batch_i
     """).format(key=sql.Identifier(key), raw=sql.Identifier(RAW, feed), which=which), {"f": feed, "key": key, "b": batch_id})
 
 
+def table_columns(conn: psycopg.Connection, schema_name: str, table: str) -> list[str]:
+    """The column names of a table in order ([] when it does not exist)."""
+    return [r[0] for r in conn.execute("""select column_name from information_schema.columns
+                                          where table_schema = %s and table_name = %s order by ordinal_position""",
+                                       (schema_name, table))]
+
+
 def _ensure_table(conn: psycopg.Connection, schema_name: str, table: str, columns: list[tuple[str, str]],
                   comment: str) -> bool:
     """Creates the table if missing (returns True), checks its columns otherwise."""
     name = sql.Identifier(schema_name, table)
-    have = [r[0] for r in conn.execute("""select column_name from information_schema.columns
-                                          where table_schema = %s and table_name = %s order by ordinal_position""",
-                                       (schema_name, table))]
+    have = table_columns(conn, schema_name, table)
     want = [c for c, _ in columns]
     if not have:
         conn.execute(sql.SQL("create table {} ({})").format(name, sql.SQL(", ").join(

@@ -11,13 +11,11 @@ from psycopg import sql
 
 def apply(conn: psycopg.Connection, contracts: list | None = None) -> None:
     from shumei.ingest.contracts import load_contracts
-    from shumei.ingest.schema import RESTRICTED
+    from shumei.ingest.schema import RESTRICTED, table_columns
 
     for contract in load_contracts().values() if contracts is None else contracts:
         table = f"{contract.table}_pii"
-        have = [r[0] for r in conn.execute("""select column_name from information_schema.columns
-                                              where table_schema = %s and table_name = %s order by ordinal_position""",
-                                           (RESTRICTED, table))]
+        have = table_columns(conn, RESTRICTED, table)
         columns = contract.restricted_columns()
         if have and have == [c for c, _ in columns[:len(have)]] and len(have) < len(columns):
             conn.execute(sql.SQL("alter table {} {}").format(sql.Identifier(RESTRICTED, table), sql.SQL(", ").join(

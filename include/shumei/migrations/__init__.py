@@ -60,14 +60,18 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
+    def module(self):
+        """The module of a Python migration (its `apply(conn)`)."""
+        spec = importlib.util.spec_from_file_location(f"shumei_migration_{self.version:04d}", self.path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
     def apply(self, conn: psycopg.Connection) -> None:
         if self.path.suffix == ".sql":
             conn.execute(self.path.read_text(encoding="utf-8"))
             return
-        spec = importlib.util.spec_from_file_location(f"shumei_migration_{self.version:04d}", self.path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.apply(conn)
+        self.module().apply(conn)
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
