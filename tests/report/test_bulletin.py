@@ -7,14 +7,23 @@ from __future__ import annotations
 import base64
 import io
 import re
-from datetime import date
+import subprocess
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from fontTools.ttLib import TTFont
 from publish.conftest import _audits, audit, gx_home, release, wh  # noqa: F401  (fixtures of a small release)
 from shumei.report import charts, data
-from shumei.report.bulletin import ReleaseChange, ReleaseData, _ranking, changes_since_previous, fmt
+from shumei.report.bulletin import (
+    ReleaseChange,
+    ReleaseData,
+    _ranking,
+    canonical_pdf,
+    changes_since_previous,
+    fmt,
+    print_pdf,
+)
 
 MAY = date(2024, 5, 1)
 
@@ -122,3 +131,30 @@ def test_changes_count_new_revised_updated_and_withdrawn_values(wh, release, tes
                                                             ReleaseChange("TS_SC_MED", "withdrawn", 1),
                                                             ReleaseChange("TS_SL", "revised", 1, "修订原因：未能归因 1"),
                                                             ReleaseChange("TS_SL", "updated", 2)]
+
+
+def test_pdf_does_not_depend_on_the_order_of_blinks_node_ids(tmp_path):
+    """Blink numbers the tagged PDF's structure elements by its DOM node ids, whose order can differ
+    between two prints of the same page (one in twelve of the pipeline's bulletin: the CI failure of
+    2026-12-01). A print whose ids come in another order gives the same bytes once made canonical."""
+    rows = "".join(f"<tr><th>第{i}行</th><td>{i}</td></tr>" for i in range(6))
+    html = tmp_path / "t.html"
+    html.write_text(f"<html lang='zh'><body><table><tr><th>甲</th><th>乙</th></tr>{rows}</table></body></html>",
+                    encoding="utf-8")
+    printed = datetime(2024, 7, 1, tzinfo=UTC)
+    pdf = tmp_path / "t.pdf"
+    print_pdf(html, pdf, printed)
+    content = pdf.read_bytes()
+    ids = sorted(set(re.findall(rb"\(node(\d{8})\)", content)))
+    assert len(ids) >= 4
+    assert [int(i) for i in ids] == list(range(1, len(ids) + 1))
+    # the same print as Blink might have numbered it: other ids in another order, the /IDTree sorted by id
+    other = {old: b"%08d" % (90000000 - 7 * n) for n, old in enumerate(ids)}
+    permuted = re.sub(rb"\(node(\d{8})\)", lambda m: b"(node%s)" % other[m.group(1)], content)
+    names = re.search(rb"/Names \[((?:\(node\d{8}\) \d+ 0 R ?)+)\]", permuted)
+    entries = sorted(re.findall(rb"\(node\d{8}\) \d+ 0 R", names.group(1)))
+    permuted = permuted[:names.start(1)] + b" ".join(entries) + permuted[names.end(1):]
+    assert permuted != content and len(permuted) == len(content)
+    assert canonical_pdf(permuted, printed) == content
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "第5行" in text

@@ -7,8 +7,8 @@ the area names), and writes
 - `bulletin-N.html`: one self-contained file: charts as inline SVG (text as paths), the page font a
   base64 subset of Noto Sans CJK SC (PyPI `noto-cjk[sans]`); it loads nothing from anywhere;
 - `bulletin-N.pdf`: that page printed by headless Chromium (A4, fonts embedded); the PDF's creation
-  and modification dates are set to the release's publication time, so the same release gives the
-  same bytes;
+  and modification dates are set to the release's publication time and its structure ids numbered
+  canonically (`canonical_pdf`), so the same release gives the same bytes;
 - `charts/<name>.svg`: each chart also as a file.
 
 Sections: progress of each target against its deadline, complaints by month, rankings of towns and
@@ -447,14 +447,7 @@ def offline_flags(proxy: str = "127.0.0.1:9") -> list[str]:
 
 
 def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
-    """Print the page to an A4 PDF with headless Chromium; the PDF dates are set to `fixed_date`.
-
-    Two prints of the same page differ in the time of printing (/CreationDate, /ModDate) and in the
-    ids of the tagged PDF's structure elements (`(node00000026)`: Blink's DOM node ids, which depend on
-    what the renderer created before). The dates are overwritten with `fixed_date` and the ids
-    renumbered 1, 2, ... in their order (so the /IDTree stays sorted), in place and with strings of the
-    same length, so the cross-reference offsets stay valid.
-    """
+    """Print the page to an A4 PDF with headless Chromium, made reproducible by `canonical_pdf`."""
     with tempfile.TemporaryDirectory(prefix="shumei-chromium-") as profile:
         result = subprocess.run(
             [chromium(), *offline_flags(), f"--user-data-dir={profile}", "--no-pdf-header-footer",
@@ -462,14 +455,44 @@ def print_pdf(html: Path, pdf: Path, fixed_date: datetime) -> None:
             capture_output=True, text=True, timeout=180, check=False)
     if result.returncode != 0 or not pdf.exists():
         raise RuntimeError(f"chromium could not print {html.name} (exit {result.returncode}): {result.stderr[-2000:]}")
+    pdf.write_bytes(canonical_pdf(pdf.read_bytes(), fixed_date))
+
+
+_ID_ENTRY = rb"\(node(\d{8})\) (\d+) 0 R"
+
+
+def canonical_pdf(content: bytes, fixed_date: datetime) -> bytes:
+    """The same PDF, with what differs between two prints of the same page made a function of the page.
+
+    - The time of printing (/CreationDate, /ModDate) becomes `fixed_date`.
+    - The ids of the tagged PDF's structure elements (`(node00000026)`) are Blink's DOM node ids, which
+      depend on what the renderer created before, in an order that can differ between prints (seen:
+      one print in twelve). They are renumbered 1, 2, ... in the order of the objects they name (the
+      object numbers are the same in every print), and the /IDTree's one /Names array is rewritten in
+      that order, so it stays sorted.
+
+    Every change keeps the length of what it replaces, so the cross-reference offsets stay valid.
+    """
     stamp = fixed_date.astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'").encode("ascii")
-    content = pdf.read_bytes()
     fixed = re.sub(rb"D:\d{14}[+-]\d\d'\d\d'", stamp, content)
-    node_ids = {old: new for new, old in enumerate(sorted(set(re.findall(rb"\(node(\d{8})\)", fixed))), start=1)}
-    fixed = re.sub(rb"\(node(\d{8})\)", lambda m: b"(node%08d)" % node_ids[m.group(1)], fixed)
+    names = rb"/Names \[(?:%s ?)+\]" % _ID_ENTRY
+    trees = [m.group(0) for m in re.finditer(names, fixed)]
+    if len(trees) > 1:
+        raise RuntimeError(f"the PDF's structure ids are in {len(trees)} /Names arrays: one was expected")
+    if trees:
+        entries = sorted((int(obj), old) for old, obj in re.findall(_ID_ENTRY, trees[0]))
+        new_ids = {old: b"%08d" % n for n, (_, old) in enumerate(entries, start=1)}
+        if set(re.findall(rb"\(node(\d{8})\)", fixed)) - set(new_ids):
+            raise RuntimeError("the PDF names a structure id its /IDTree does not hold")
+        fixed = re.sub(rb"\(node(\d{8})\)", lambda m: b"(node%s)" % new_ids[m.group(1)], fixed)
+        # the array, which now lists the new ids in the order of the old ones, in the order of the new
+        array = b" ".join(b"(node%08d) %d 0 R" % (n, obj) for n, (obj, _) in enumerate(entries, start=1))
+        fixed = re.sub(names, lambda _: b"/Names [%s]" % array, fixed)
+        fixed = re.sub(rb"/Limits \[\(node\d{8}\) \(node\d{8}\)\]",
+                       lambda _: b"/Limits [(node%08d) (node%08d)]" % (1, len(entries)), fixed)
     if len(fixed) != len(content):
-        raise RuntimeError("the PDF date stamp changed length")
-    pdf.write_bytes(fixed)
+        raise RuntimeError("making the PDF reproducible changed its length")
+    return fixed
 
 
 def render_bulletin(release_id: int, reader_url: str, out_dir: Path,
