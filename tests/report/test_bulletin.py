@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import subprocess
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -158,3 +160,31 @@ def test_pdf_does_not_depend_on_the_order_of_blinks_node_ids(tmp_path):
     assert canonical_pdf(permuted, printed) == content
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "第5行" in text
+
+
+@pytest.mark.parametrize(("outputs", "prints", "kept"), [
+    ("AA", 2, "A"),       # the usual case: the first two prints agree
+    ("ABA", 3, "A"),      # one print laid out otherwise (Blink: a glyph half a pixel off)
+    ("ABCB", 4, "B"),
+    ("ABCD", 4, "A"),     # none agree: the first, with a warning
+])
+def test_the_page_is_printed_until_two_prints_agree(outputs, prints, kept, tmp_path, monkeypatch, caplog):
+    """print_pdf against a stand-in for chromium on PATH that prints the next of `outputs` each call."""
+    bin_dir, count = tmp_path / "bin", tmp_path / "count"
+    bin_dir.mkdir()
+    fake = bin_dir / "chromium"
+    fake.write_text(f"""#!{sys.executable}
+import sys, pathlib
+count = pathlib.Path({str(count)!r})
+n = int(count.read_text()) if count.exists() else 0
+count.write_text(str(n + 1))
+out = next(a for a in sys.argv if a.startswith("--print-to-pdf=")).split("=", 1)[1]
+pathlib.Path(out).write_bytes(b"%PDF-1.4 " + {outputs!r}[n].encode())
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    (html := tmp_path / "t.html").write_text("<p>x</p>")
+    assert print_pdf(html, tmp_path / "t.pdf", datetime(2024, 7, 1, tzinfo=UTC)) == prints
+    assert (tmp_path / "t.pdf").read_bytes() == b"%PDF-1.4 " + kept.encode()
+    assert int(count.read_text()) == prints
+    assert ("may not be reproducible" in caplog.text) == (outputs == "ABCD")
