@@ -13,7 +13,7 @@ import pytest
 from shumei.ingest.contracts import get_contract
 from shumei.quality import validate_batches
 
-from .conftest import DAYS, FEEDS, FIRST, SPOILED, spoil
+from .conftest import DAYS, FEEDS, FIRST, SPOILED, add_batch, spoil
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +59,24 @@ def test_a_spoiled_day_in_the_history_is_blocked(raw, warehouse_url, attack, exp
     # ... until a rerun of its day supersedes it
     spoil(raw, feed, SPOILED, FEEDS[feed])
     assert validate_batches(warehouse_url, build_docs=False).passed
+
+
+def test_a_campaign_feed_has_no_volume_verdict(raw, warehouse_url):
+    """Found at province scale: the credit records come in campaigns (third-party evaluations in
+    November), and the first days of December, 14 records against a trailing median of 37, blocked the
+    build with nothing missing. credit_events says `volume: campaigns` in its contract: no volume
+    verdict; in the same run the same fall on a steady feed (hotline_events) still blocks."""
+    assert get_contract("credit_events").volume == "campaigns" and get_contract("hotline_events").volume == "steady"
+    for i in range(DAYS):
+        day = FIRST + timedelta(days=i)
+        add_batch(raw, "credit_events", day, 60 if day < SPOILED else 14)
+    spoil(raw, "hotline_events", SPOILED, round(200 * 14 / 60))
+    result = validate_batches(warehouse_url, build_docs=False)
+    assert blocked(result) == {"volume_vs_trailing_days": [("hotline_events", SPOILED.isoformat())]}, result.summary()
+    assert not [w for w in warned(result, "volume_vs_trailing_days") if w[0] == "credit_events"]
+    verdicts = raw.execute("""select count(*), count(*) filter (where passed) from audit.batch_validations
+                              where feed = 'credit_events'""").fetchone()
+    assert verdicts == (DAYS, DAYS)
 
 
 def test_reject_share_is_the_contracts(raw, warehouse_url):

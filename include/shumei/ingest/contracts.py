@@ -119,6 +119,10 @@ class Contract(pydantic.BaseModel):
     ordered: tuple[tuple[str, str], ...] = ()  # (earlier, later): out_of_order when later < earlier
     expect_rows: bool = False  # an empty batch is a structural error
     max_reject_share: float | None = pydantic.Field(None, ge=0, le=1)  # DOMAIN §8: beyond it, publication blocks
+    # steady: a day's row count is held against the trailing days (the gate's volume rule); campaigns: the
+    # records come in dated campaigns, so a day after one ends has a fraction of its rows with nothing
+    # missing, and the volume rule gives no verdict (the manifest's row count and freshness still hold)
+    volume: Literal["steady", "campaigns"] = "steady"
     manifest: Manifest | None = None  # file drops: the manifest's digest and row count of the feed
     # how the feed is delivered (read by people and by the simulator)
     layout: str | None = None

@@ -69,12 +69,12 @@ def candidate_expectations(spec: Mapping[str, Any], *, catalog: str, latest: str
 
 
 def _contracts_values() -> str:
-    """(feed, max_reject_share, is_snapshot) of every contract, as a VALUES list aliased c."""
+    """(feed, max_reject_share, is_snapshot, steady_volume) of every contract, as a VALUES list aliased c."""
     from shumei.ingest.contracts import load_contracts
 
-    rows = [f"({_literal(c.feed)}, {_literal(c.max_reject_share)}::numeric, {'true' if c.snapshot else 'false'})"
-            for c in load_contracts().values()]
-    return f"(values {', '.join(rows)}) as c(feed, max_reject_share, is_snapshot)"
+    rows = [f"({_literal(c.feed)}, {_literal(c.max_reject_share)}::numeric, {'true' if c.snapshot else 'false'}, "
+            f"{'true' if c.volume == 'steady' else 'false'})" for c in load_contracts().values()]
+    return f"(values {', '.join(rows)}) as c(feed, max_reject_share, is_snapshot, steady_volume)"
 
 
 def _literal(value: Any) -> str:
