@@ -8,8 +8,9 @@ path (`shumei.local.runner.run_pipeline`, the steps of `make run`: sources, the 
 `build_and_publish` through `airflow dags test`):
 1. increment: the run for day D (the simulators generate D, the ingest DAGs load it, the build);
 2. nothing new: the same run again.
-With --work, the first call prepares the history (a first run up to D-1, not timed as an increment)
-in DIR and keeps it; the bench refuses a day that is already loaded (pick a later --day or a new DIR).
+With --work, the first call prepares the history (a first run up to D-1, timed and recorded as
+"first run (the history)", not as an increment) in DIR and keeps it; --scale city|province makes DIR an
+install of that scale (`make run SCALE=...`'s simulated worlds); the bench refuses a day that is already loaded (pick a later --day or a new DIR).
 The shortest history the build publishes is 2022-12-01 .. 2023-03-12 (the build's baseline test needs
 the 2022-12-31 ledger, the audit's completeness check a YJ_SL value, whose rules are in force from
 2023-03-06; a month 2022-12-01 .. 2022-12-31 is refused by the audit): --work /tmp/bench-short
@@ -60,9 +61,15 @@ def _env(args: argparse.Namespace) -> tuple[dict[str, str], bool]:
     if not path.exists():
         work.mkdir(parents=True, exist_ok=True)
         env = build_env(work, wh_port=free_port(), hotline_port=free_port(), airflow_port=free_port())
+        if args.scale != "county":
+            env["SHUMEI_SCALE"] = args.scale
         path.write_text("".join(f"{key}={value}\n" for key, value in env.items()), encoding="utf-8")
         path.chmod(0o600)
-    return {**AIRFLOW_SETTINGS, **read_env(path)}, True
+    env = read_env(path)
+    if env.get("SHUMEI_SCALE", "county") != args.scale:
+        raise SystemExit(f"{path} holds {env.get('SHUMEI_SCALE', 'county')}-scale data, not {args.scale}: "
+                         "one scale a DIR")
+    return {**AIRFLOW_SETTINGS, **env}, True
 
 
 def _loaded_through(env: dict[str, str]) -> date | None:
@@ -151,6 +158,8 @@ def main() -> None:
     where.add_argument("--env-file", help="settings of an existing install, e.g. .env of `make run`")
     parser.add_argument("--day", required=True, type=date.fromisoformat, help="the day of the increment")
     parser.add_argument("--history-days", type=int, help="days of history before --day (default: from 2022-01-01)")
+    parser.add_argument("--scale", choices=("county", "city", "province"), default="county",
+                        help="with --work: the size of the simulated sources (recorded in DIR/env)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="with --work: prepare the history and stop (time the increment in a later call, "
                              "e.g. beside another install's, so both see the same load)")
@@ -172,18 +181,22 @@ def main() -> None:
         through = _loaded_through(env)
         if through is not None and through >= args.day:
             raise SystemExit(f"{args.day} is loaded already (history through {through}): pick a later --day")
+        scale = get_settings().scale
+        history = (f"{'' if scale == 'county' else scale + ' scale, '}{first} .. {args.day - timedelta(days=1)} "
+                   f"({(args.day - first).days} days)")
         if through is None or through < args.day - timedelta(days=1):
             if not owned:
                 raise SystemExit(f"the install is loaded through {through}: run `make run END_DATE="
                                  f"{args.day - timedelta(days=1)}` first")
-            print(f"==> preparing the history {first} .. {args.day - timedelta(days=1)} (not timed)")
-            runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step, load_from=first)
+            print(f"==> preparing the history {first} .. {args.day - timedelta(days=1)}"
+                  f"{' (a first run: timed)' if through is None else ''}")
+            if through is None:  # the first run of the install: sources, ingest and build of the whole history
+                _append(history, "first run (the history)", _timed_run(env, args.day - timedelta(days=1), first))
+            else:
+                runner.run_pipeline(env, args.day - timedelta(days=1), step=_quiet_step, load_from=first)
         if args.prepare_only:
             print(f"==> history prepared through {args.day - timedelta(days=1)}; the increment is not timed")
             return
-        scale = get_settings().scale
-        history = (f"{'' if scale == 'county' else scale + ' scale, '}{first} .. {args.day - timedelta(days=1)} "
-                   f"({(args.day - first).days} days)")
         _append(history, f"increment {args.day}", _timed_run(env, args.day, first))
         _append(history, "nothing new", _timed_run(env, args.day, first))
     finally:
