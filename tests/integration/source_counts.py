@@ -41,6 +41,8 @@ BRANCH_FORMS = {"小区党支部", "网格联合党支部"}  # a 党的工作小
 VALID_SATISFACTION = {"满意", "基本满意", "不满意"}  # 未评价 is no valid answer
 SATISFIED = {"满意", "基本满意"}
 INTAKE_ONLY = {"RECEIVED", "DIRECT_ANSWERED", "REJECTED", "MERGED"}  # events before / without dispatch
+# TS_AS 口径: 派单、退单、签收、联系诉求人、办理、延期、回复 after a closure = being handled again
+HANDLING = {"DISPATCHED", "RETURNED", "SIGNED", "CONTACTED", "IN_PROGRESS", "EXTENDED", "REPLIED"}
 COMPLAINT_RULE = "complaint_substantiated"
 
 Key = tuple[str, str, date, date]  # indicator_code, area_code, period_start, period_end
@@ -386,7 +388,7 @@ class Order:
     rejected: bool
     direct_answered: bool
     due: datetime | None  # due time in force for the final handling cycle
-    closed: datetime | None  # the final closure (last CLOSED of the final cycle)
+    closed: datetime | None  # the final closure (last CLOSED of the final cycle, no handling after it)
     visit: tuple[date, str] | None  # the last valid visit answer: (day, satisfaction)
 
     @property
@@ -404,6 +406,8 @@ def order_facts(events: list[dict]) -> Order:
         kind = event["event_type"]
         if kind == "REOPENED":
             extended = closed = None  # a new handling cycle: its own due, its own closure
+        if kind in HANDLING and not event["duplicate_of"]:
+            closed = None  # handled after its closure: reopened, its 重办 record still to come (TS_AS 口径)
         if kind == "EXTENDED" and event["new_due_at"]:
             extended = _local(event["new_due_at"])
         if event["due_at"]:

@@ -98,6 +98,17 @@ def test_due_of_the_final_cycle():
     assert extended.due.isoformat() == "2023-02-08T17:30:00+08:00" and extended.closed <= extended.due
 
 
+def test_handling_after_the_closure_is_a_reopening_still_to_arrive():
+    """TS_AS 口径: a dispatch (or another handling event) after the last closure means the order is being
+    handled again, although its 重办 record, entered days late, has not arrived; a visit does not."""
+    first_cycle = [_event(1, "RECEIVED"), _event(2, "DISPATCHED", DUE1),
+                   _event(3, "CLOSED", DUE1, at="2023-01-10T10:00:00+08:00"),
+                   _event(4, "VISITED", DUE1, satisfaction="不满意", at="2023-01-12T10:00:00+08:00")]
+    assert order_facts(first_cycle).closed is not None  # the visit after the closure leaves it closed
+    again = order_facts(first_cycle + [_event(6, "DISPATCHED", DUE2), _event(7, "ESCALATED", DUE2)])
+    assert again.closed is None and again.due.isoformat() == DUE2
+
+
 def test_dispatched_order_without_due_fails_clearly():
     with pytest.raises(AssertionError, match="SLA table"):
         order_facts([_event(1, "RECEIVED"), _event(2, "DISPATCHED")])

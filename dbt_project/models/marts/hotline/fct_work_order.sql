@@ -21,6 +21,11 @@
     table computes one (ending at its deadline_time, 17:30) only where the source sends none.
 -#}
 {%- set lookback_days = var('shumei_work_order_lookback_days', 45) -%}
+{#- Handling events (办理事件): one of them after the last closure shows the order handled again even
+    before its 重办 (REOPENED) record arrives: the hotline system enters some records days late (found at
+    province scale: dispatch, sign-for and an escalation after a closure, the reopening not yet in).
+    Visits, 督办 and 吹哨 flags are not handling. -#}
+{%- set handling_events = "('DISPATCHED', 'RETURNED', 'SIGNED', 'CONTACTED', 'IN_PROGRESS', 'EXTENDED', 'REPLIED')" -%}
 
 with events as (
 
@@ -140,6 +145,7 @@ milestones as (
         max(event_at) filter (where event_type = 'VISITED') as visited_at,
         max(event_at) filter (where event_type = 'REOPENED' and not is_duplicate_copy) as last_reopened_at,
         max(event_seq) filter (where event_type = 'REOPENED' and not is_duplicate_copy) as last_reopened_seq,
+        max(event_at) filter (where event_type in {{ handling_events }} and not is_duplicate_copy) as last_handled_at,
         -- the source's due time in force: the last extension of the final cycle, else the due time
         -- carried by the latest event that carries one (a reopened cycle carries its new due time)
         (
@@ -221,9 +227,12 @@ with_policy as (
             ),
             milestones.dispatched_at
         ) as response_clock_at,
-        -- the final closure: none while a reopened order (重办) is being handled again
+        -- the final closure: none while a reopened order (重办) is being handled again, whether its
+        -- 重办 record is in or only handling events after the closure are
         case
-            when milestones.last_reopened_at is null or milestones.last_closure_at > milestones.last_reopened_at
+            when
+                (milestones.last_reopened_at is null or milestones.last_closure_at > milestones.last_reopened_at)
+                and (milestones.last_handled_at is null or milestones.last_closure_at > milestones.last_handled_at)
                 then milestones.last_closure_at
         end as closed_at,
         -- the final cycle starts at the last reopening (重办), else at receipt
