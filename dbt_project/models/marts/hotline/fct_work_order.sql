@@ -175,10 +175,18 @@ milestones as (
         max(event_at) filter (
             where event_type = 'VISITED' and resolved_rating_zh in ('已解决', '未解决')
         ) as resolution_answered_at,
-        (
-            array_agg(event_type order by event_at desc, event_seq desc, event_id desc)
-            filter (where not is_duplicate_copy)
-        )[1] as current_status_code,
+        -- a group of copies only (its original's events not loaded: before the history's first day, or
+        -- still to come) takes the latest of the copies' own events other than their 并案: received
+        coalesce(
+            (
+                array_agg(event_type order by event_at desc, event_seq desc, event_id desc)
+                filter (where not is_duplicate_copy)
+            )[1],
+            (
+                array_agg(event_type order by event_at desc, event_seq desc, event_id desc)
+                filter (where event_type != 'MERGED')
+            )[1]
+        ) as current_status_code,
         coalesce(max(escalation_level), 1) as highest_escalation_level,
         min(event_at) filter (where escalation_level >= 3) as escalated_l3_at,
         bool_or(event_type = 'DIRECT_ANSWERED') as is_direct_answered,
