@@ -184,7 +184,7 @@ milestones as (
             )[1],
             (
                 array_agg(event_type order by event_at desc, event_seq desc, event_id desc)
-                filter (where event_type != 'MERGED')
+                filter (where event_type <> 'MERGED')
             )[1]
         ) as current_status_code,
         coalesce(max(escalation_level), 1) as highest_escalation_level,
