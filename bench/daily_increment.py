@@ -19,7 +19,8 @@ the 2022-12-31 ledger, the audit's completeness check a YJ_SL value, whose rules
 --env-file .env --day <yesterday>.
 
 Prints the phases of each run and the longest tasks of `build_and_publish` (from Airflow's metadata
-database), and appends a row per run to bench/results.md (date, commit, machine, load average).
+database), and appends a row per run to bench/results.md (date, commit, machine, load average, the
+peak PSS of every process on the machine, sampled every 5 s: run it with no other job for a clean figure).
 With --work the warehouse and the hotline simulator are stopped at the end; DIR stays.
 """
 
@@ -30,6 +31,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +44,8 @@ HEADER = """
 
 One daily run of the main job (`shumei.local.runner.run_pipeline`: sources, the three ingest DAGs,
 `build_and_publish` through `airflow dags test`) for a day after the history, then the same run with
-nothing new. Load average: 1 minute, at the start and the end of the run (2 cores, shared).
+nothing new. Load average: 1 minute, at the start and the end of the run (2 cores, shared); from
+2026-12-04 also the peak PSS of every process on the machine (sampled every 5 s during the run).
 
 | date | commit | machine | history | run | total s | sources s | ingest s | build_and_publish s | longest tasks (s) | load avg |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -102,6 +105,41 @@ def _longest_tasks(env: dict[str, str], started: datetime, top: int = 5) -> list
     return [(task.removeprefix("dbt."), seconds) for task, seconds in rows]
 
 
+def _total_pss() -> int:
+    """The proportional set size of every process on the machine, in bytes (/proc/*/smaps_rollup)."""
+    total = 0
+    for rollup in Path("/proc").glob("[0-9]*/smaps_rollup"):
+        try:
+            for line in rollup.read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:  # the process ended, or is not ours to read
+            continue
+    return total
+
+
+@contextmanager
+def _peak_memory(every: float = 5.0):
+    """Samples the machine's total PSS every `every` seconds while the block runs; yields a one-item list
+    that holds the peak when the block ends."""
+    peak = [_total_pss()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            peak[0] = max(peak[0], _total_pss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+        peak[0] = max(peak[0], _total_pss())
+
+
 def _timed_run(env: dict[str, str], day: date, load_from: date) -> dict:
     from shumei.local import runner
 
@@ -119,11 +157,12 @@ def _timed_run(env: dict[str, str], day: date, load_from: date) -> dict:
     load_before = os.getloadavg()[0]
     started = datetime.now(UTC)
     begun = time.monotonic()
-    runner.run_pipeline(env, day, step=step, load_from=load_from)
+    with _peak_memory() as peak:
+        runner.run_pipeline(env, day, step=step, load_from=load_from)
     total = time.monotonic() - begun
     return {"total": total, "sources": phases.get("source", 0.0), "ingest": phases.get("ingest_registry", 0.0),
             "build": phases.get("build_and_publish", 0.0), "tasks": _longest_tasks(env, started),
-            "load": (load_before, os.getloadavg()[0])}
+            "load": (load_before, os.getloadavg()[0]), "peak": peak[0]}
 
 
 def _commit() -> str:
@@ -145,7 +184,7 @@ def _append(history: str, name: str, result: dict) -> None:
     tasks = ", ".join(f"{task} {seconds:.0f}" for task, seconds in result["tasks"])
     row = (f"| {date.today()} | {_commit()} | {_machine()} | {history} | {name} | {result['total']:.0f} | "
            f"{result['sources']:.0f} | {result['ingest']:.0f} | {result['build']:.0f} | {tasks} | "
-           f"{result['load'][0]:.1f} → {result['load'][1]:.1f} |\n")
+           f"{result['load'][0]:.1f} → {result['load'][1]:.1f}; peak PSS {result['peak'] / 2**30:.1f} GB |\n")
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(row)
     print(row, end="")
