@@ -173,7 +173,13 @@ def target_progress(panels: Sequence[TargetPanel], name: str = "targets") -> str
 
 
 def target_figure(panels: Sequence[TargetPanel]) -> Figure:
-    """The figure of target_progress (its legend and lines can be inspected before it becomes SVG)."""
+    """The figure of target_progress (its legend and lines can be inspected before it becomes SVG), in
+    the bulletin's style and font whoever calls it."""
+    with matplotlib.rc_context(_style()):
+        return _target_figure(panels)
+
+
+def _target_figure(panels: Sequence[TargetPanel]) -> Figure:
     cols = 2
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, 1.75 * rows), squeeze=False)
@@ -251,7 +257,8 @@ def monthly_lines(months: Sequence[date], series: dict[str, Sequence[float | Non
                         markerfacecolor="white", color=colour)
         _month_axis(ax, months)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7, frameon=False, ncol=len(series), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+        if ax.get_legend_handles_labels()[0]:  # no legend over a chart whose series have no value yet
+            ax.legend(fontsize=7, frameon=False, ncol=len(series), loc="lower center", bbox_to_anchor=(0.5, 1.0))
         fig.tight_layout()
         return to_svg(fig, name)
 
