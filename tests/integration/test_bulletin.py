@@ -170,6 +170,18 @@ def test_pdf_pages_render_to_png(bulletin, tmp_path):
         assert inked > 100, f"{png.name} is blank"
 
 
+def test_each_target_row_reads_in_chinese_with_its_figure(bulletin):
+    """The targets table: every 性质 a Chinese label, a baseline (基数) its figure with no comparator (the
+    province's bulletin of 2026-12-04 printed "baseline" and "None 93.6%")."""
+    html = bulletin["html"].read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-target="[^"]*"><td>[^<]*</td><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>\s*'
+                      r'<td class="n">([^<]*)</td>', html)
+    assert rows, "no target rows"
+    assert {kind for kind, _ in rows} <= {"硬性", "力争", "基本达标", "常态要求", "节点", "基数"}
+    assert "基数" in {kind for kind, _ in rows}
+    assert all("None" not in target and re.search(r"\d", target) for _, target in rows), rows
+
+
 def test_numbers_equal_the_published_values(bulletin, test_env):
     html = bulletin["html"].read_text(encoding="utf-8")
     cells = re.findall(r'<span class="num" data-code="([^"]+)" data-area="([^"]+)" data-period-type="([^"]+)"'

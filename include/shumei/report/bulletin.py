@@ -56,7 +56,7 @@ TREND_MONTHS = 24
 TABLE_MONTHS = 12
 UNIT_LABEL = {"percent": "%", "count": "件", "working_days": "工作日", "hours": "小时", "score": "分"}
 TARGET_KIND_ZH = {"firm": "硬性", "aspirational": "力争", "basically_met": "基本达标",
-                  "standing_norm": "常态要求", "milestone": "节点"}
+                  "standing_norm": "常态要求", "milestone": "节点", "baseline": "基数"}
 CHANGE_KIND_ZH = {"new": "新增", "revised": "修订", "updated": "初步数更新或转正", "withdrawn": "撤回"}
 PERIOD_RANK = {"year": 0, "quarter": 1, "month": 2}  # at a deadline, the longest period counts (as v_indicator_targets)
 
@@ -219,7 +219,7 @@ def _targets(conn: psycopg.Connection, data: ReleaseData,
         area_name = data.area_names.get(area, area)
         lines.append({
             "target_id": target_id, "indicator": name, "area": area_name, "deadline": deadline,
-            "kind": TARGET_KIND_ZH.get(kind, kind or ""), "comparator": comparator, "unit": unit_label,
+            "kind": TARGET_KIND_ZH[kind], "comparator": comparator or "", "unit": unit_label,
             "target": fmt(target, decimals), "v": figure,
             "period": _period_label(figure.period_type, figure.period_start) if figure else "",
             "met": met, "due": due or deadline is None,
